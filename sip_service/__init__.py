@@ -1,0 +1,1 @@
+"""SIP service: coordinated individual plans (samordnad individuell plan)."""

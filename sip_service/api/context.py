@@ -1,0 +1,76 @@
+"""Per-request context: who is asking, and dataloaders built for this request only."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from sip_service.auth.principal import Principal
+from sip_service.identity import repository as identity_repo
+from sip_service.identity.models import Citizen, Organisation, StaffMember
+from sip_service.kit import clock
+from sip_service.kit.db import Database
+from sip_service.plans import repository as plans_repo
+from sip_service.plans.models import Plan, Revision
+from sip_service.settings import Settings
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Loaders:
+    """Batch loads. Each batch reads in a session of its own: sibling resolvers run concurrently
+    and one AsyncSession must not be shared between them."""
+
+    def __init__(self, db: Database, principal: Principal, today: date) -> None:
+        self._db = db
+
+        async def plans(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Plan]:
+            return await plans_repo.load_aggregates(session, principal, today, ids)
+
+        async def revisions(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Revision]]:
+            return await plans_repo.revisions_of(session, ids)
+
+        async def organisations(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Organisation]:
+            return await identity_repo.by_ids(session, Organisation, ids)
+
+        async def staff(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StaffMember]:
+            return await identity_repo.by_ids(session, StaffMember, ids)
+
+        async def citizens(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Citizen]:
+            return await identity_repo.by_ids(session, Citizen, ids)
+
+        # A plan the principal may not read loads as None: the same as one that does not exist.
+        self.plan: DataLoader[uuid.UUID, Plan | None] = self._loader(plans)
+        self.revisions: DataLoader[uuid.UUID, list[Revision] | None] = self._loader(revisions)
+        self.organisation: DataLoader[uuid.UUID, Organisation | None] = self._loader(organisations)
+        self.staff_member: DataLoader[uuid.UUID, StaffMember | None] = self._loader(staff)
+        self.citizen: DataLoader[uuid.UUID, Citizen | None] = self._loader(citizens)
+
+    def _loader(self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]]) -> DataLoader[K, V | None]:
+        async def load(keys: list[K]) -> list[V | None]:
+            async with self._db.read() as session:
+                found = await fetch(session, keys)
+            return [found.get(k) for k in keys]
+
+        return DataLoader(load_fn=load)
+
+
+class Context(BaseContext):
+    def __init__(self, settings: Settings, db: Database, principal: Principal) -> None:
+        super().__init__()
+        self.settings = settings
+        self.db = db
+        self.principal = principal
+        self.reset_loaders()
+
+    def reset_loaders(self) -> None:
+        """After a write, later fields must read the new state, not this request's cache."""
+        self.today = clock.today()
+        self.loaders = Loaders(self.db, self.principal, self.today)

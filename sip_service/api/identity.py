@@ -1,0 +1,189 @@
+"""GraphQL types and queries for organisations, staff members and citizens."""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+from strawberry.types import Info
+
+from sip_service.api.context import Context
+from sip_service.api.errors import query_error
+from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal
+from sip_service.identity import models
+from sip_service.identity import repository as identity_repo
+from sip_service.kit.errors import DomainError, Forbidden, NotFound
+from sip_service.plans.service import personal_number as parse_personal_number
+
+OrganisationKind = strawberry.enum(models.OrganisationKind)
+
+
+@strawberry.type(name="Organisation")
+class OrganisationType:
+    _org: strawberry.Private[models.Organisation]
+
+    def __init__(self, org: models.Organisation) -> None:
+        self._org = org
+
+    @strawberry.field
+    def id(self) -> uuid.UUID:
+        return self._org.id
+
+    @strawberry.field
+    def kind(self) -> OrganisationKind:  # type: ignore[valid-type]
+        return self._org.kind
+
+    @strawberry.field
+    def name(self) -> str:
+        return self._org.name
+
+    @strawberry.field
+    def hsa_id(self) -> str:
+        return self._org.hsa_id
+
+    @strawberry.field
+    async def parent(self, info: Info[Context, None]) -> OrganisationType | None:
+        return await organisation(info, self._org.parent_id)
+
+
+@strawberry.type(name="StaffMember")
+class StaffMemberType:
+    _staff: strawberry.Private[models.StaffMember]
+
+    def __init__(self, staff: models.StaffMember) -> None:
+        self._staff = staff
+
+    @strawberry.field
+    def id(self) -> uuid.UUID:
+        return self._staff.id
+
+    @strawberry.field
+    def name(self) -> str:
+        return self._staff.name
+
+    @strawberry.field
+    def title(self) -> str:
+        return self._staff.title
+
+    @strawberry.field
+    def hsa_id(self) -> str:
+        return self._staff.hsa_id
+
+    @strawberry.field
+    async def organisation(self, info: Info[Context, None]) -> OrganisationType:
+        org = await organisation(info, self._staff.organisation_id)
+        assert org is not None
+        return org
+
+
+def mask(personal_number: str) -> str:
+    return f"{personal_number[:8]}-XXXX"
+
+
+@strawberry.type(name="Citizen", description="A patient, relative or legal representative.")
+class CitizenType:
+    _citizen: strawberry.Private[models.Citizen]
+
+    def __init__(self, citizen: models.Citizen) -> None:
+        self._citizen = citizen
+
+    def _is_self(self, info: Info[Context, None]) -> bool:
+        p = info.context.principal
+        return isinstance(p, CitizenPrincipal) and p.citizen_id == self._citizen.id
+
+    @strawberry.field
+    def id(self) -> uuid.UUID:
+        return self._citizen.id
+
+    @strawberry.field
+    def name(self) -> str:
+        return self._citizen.name
+
+    @strawberry.field(description="In full to staff and to the person themselves; otherwise masked.")
+    def personal_number(self, info: Info[Context, None]) -> str:
+        if self._is_self(info) or isinstance(info.context.principal, StaffPrincipal):
+            return self._citizen.personal_number
+        return mask(self._citizen.personal_number)
+
+    @strawberry.field
+    def protected_identity(self) -> bool:
+        return self._citizen.protected_identity
+
+    @strawberry.field(description="Hidden when the person has a protected identity (skyddad identitet).")
+    def phone(self, info: Info[Context, None]) -> str | None:
+        return self._citizen.phone if self._contact_visible(info) else None
+
+    @strawberry.field(description="Hidden when the person has a protected identity (skyddad identitet).")
+    def email(self, info: Info[Context, None]) -> str | None:
+        return self._citizen.email if self._contact_visible(info) else None
+
+    def _contact_visible(self, info: Info[Context, None]) -> bool:
+        return self._is_self(info) or (
+            isinstance(info.context.principal, StaffPrincipal) and not self._citizen.protected_identity
+        )
+
+
+async def organisation(info: Info[Context, None], org_id: uuid.UUID | None) -> OrganisationType | None:
+    if org_id is None:
+        return None
+    org = await info.context.loaders.organisation.load(org_id)
+    return OrganisationType(org) if org else None
+
+
+async def staff_member(info: Info[Context, None], staff_id: uuid.UUID | None) -> StaffMemberType | None:
+    if staff_id is None:
+        return None
+    staff = await info.context.loaders.staff_member.load(staff_id)
+    return StaffMemberType(staff) if staff else None
+
+
+async def citizen(info: Info[Context, None], citizen_id: uuid.UUID | None) -> CitizenType | None:
+    if citizen_id is None:
+        return None
+    found = await info.context.loaders.citizen.load(citizen_id)
+    return CitizenType(found) if found else None
+
+
+@strawberry.type(description="The person signed in.")
+class Me:
+    kind: str
+    name: str
+    staff_member: StaffMemberType | None
+    citizen: CitizenType | None
+
+
+@strawberry.type
+class IdentityQuery:
+    @strawberry.field
+    async def me(self, info: Info[Context, None]) -> Me:
+        p = info.context.principal
+        if isinstance(p, StaffPrincipal):
+            return Me(kind="STAFF", name=p.name, staff_member=await staff_member(info, p.staff_id), citizen=None)
+        return Me(kind="CITIZEN", name=p.name, staff_member=None, citizen=await citizen(info, p.citizen_id))
+
+    @strawberry.field(description="The organisations that can take part in plans.")
+    async def organisations(self, info: Info[Context, None]) -> list[OrganisationType]:
+        async with info.context.db.read() as session:
+            return [OrganisationType(o) for o in await identity_repo.organisations(session)]
+
+    @strawberry.field(description="Staff members of an organisation, to add to a plan.")
+    async def staff_members(self, info: Info[Context, None], organisation_id: uuid.UUID) -> list[StaffMemberType]:
+        if not isinstance(info.context.principal, StaffPrincipal):
+            raise query_error(Forbidden("only staff can list staff members"))
+        async with info.context.db.read() as session:
+            return [StaffMemberType(s) for s in await identity_repo.staff_of(session, organisation_id)]
+
+    @strawberry.field(description="Staff find a patient by personal identity number (12 digits) to start a plan.")
+    async def patient(self, info: Info[Context, None], personal_number: str) -> CitizenType:
+        p = info.context.principal
+        try:
+            number = parse_personal_number(personal_number)
+            if isinstance(p, CitizenPrincipal):
+                raise Forbidden("only staff can look people up")
+            async with info.context.db.read() as session:
+                found = await identity_repo.citizen_by_personal_number(session, number)
+            if found is None:
+                raise NotFound("Citizen", mask(number))
+        except DomainError as exc:
+            raise query_error(exc) from None
+        return CitizenType(found)

@@ -1,0 +1,798 @@
+"""GraphQL types, queries and mutations for plans. No rules here: they live in plans/."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from sip_service.api.context import Context
+from sip_service.api.errors import AnyError, capped, mutate, query_error
+from sip_service.api.identity import (
+    CitizenType,
+    OrganisationType,
+    StaffMemberType,
+    citizen,
+    organisation,
+    staff_member,
+)
+from sip_service.api.readiness import ReadinessType
+from sip_service.kit.errors import DomainError, Invalid, NotFound
+from sip_service.plans import models, service
+from sip_service.plans import repository as repo
+from sip_service.plans.service import KEEP
+
+if TYPE_CHECKING:
+    from sip_service.api.meetings import MeetingType
+
+PlanStatus = strawberry.enum(models.PlanStatus)
+CloseReason = strawberry.enum(models.CloseReason)
+ParticipantKind = strawberry.enum(models.ParticipantKind)
+RepresentativeKind = strawberry.enum(models.RepresentativeKind)
+ActionStatus = strawberry.enum(models.ActionStatus)
+ConsentMethod = strawberry.enum(models.ConsentMethod)
+AttentionReason = strawberry.enum(repo.Attention, name="AttentionReason")
+
+MeetingRef = Annotated["MeetingType", strawberry.lazy("sip_service.api.meetings")]
+
+
+def keep(value: Any) -> Any:
+    """strawberry.UNSET (left out by the client) becomes the service's KEEP."""
+    return KEEP if value is strawberry.UNSET else value
+
+
+async def aggregate(info: Info[Context, None], plan_id: uuid.UUID) -> models.Plan:
+    plan = await info.context.loaders.plan.load(plan_id)
+    if plan is None:
+        raise query_error(NotFound("Plan", plan_id))
+    return plan
+
+
+@strawberry.type(name="Participant")
+class ParticipantType:
+    _p: strawberry.Private[models.Participant]
+
+    def __init__(self, participant: models.Participant) -> None:
+        self._p = participant
+
+    @strawberry.field
+    def id(self) -> uuid.UUID:
+        return self._p.id
+
+    @strawberry.field
+    def kind(self) -> ParticipantKind:  # type: ignore[valid-type]
+        return self._p.kind
+
+    @strawberry.field(description="The person's or party's name.")
+    async def name(self, info: Info[Context, None]) -> str:
+        loaders = info.context.loaders
+        if self._p.staff_member_id:
+            s = await loaders.staff_member.load(self._p.staff_member_id)
+            return s.name if s else ""
+        if self._p.citizen_id:
+            c = await loaders.citizen.load(self._p.citizen_id)
+            return c.name if c else ""
+        return self._p.external_name or ""
+
+    @strawberry.field
+    def role(self) -> str:
+        return self._p.role
+
+    @strawberry.field
+    def is_coordinator(self) -> bool:
+        return self._p.is_coordinator
+
+    @strawberry.field(description="Relatives only: whether the patient wants them to take part (null: not decided).")
+    def wanted_by_patient(self) -> bool | None:
+        return self._p.wanted_by_patient
+
+    @strawberry.field
+    def representative_kind(self) -> RepresentativeKind | None:  # type: ignore[valid-type]
+        return self._p.representative_kind
+
+    @strawberry.field
+    async def organisation(self, info: Info[Context, None]) -> OrganisationType | None:
+        return await organisation(info, self._p.organisation_id)
+
+    @strawberry.field
+    async def staff_member(self, info: Info[Context, None]) -> StaffMemberType | None:
+        return await staff_member(info, self._p.staff_member_id)
+
+    @strawberry.field
+    async def citizen(self, info: Info[Context, None]) -> CitizenType | None:
+        return await citizen(info, self._p.citizen_id)
+
+
+@strawberry.type(name="Goal", description="The patient's own goal, in their own words.")
+class GoalType:
+    _g: strawberry.Private[models.Goal]
+
+    def __init__(self, goal: models.Goal) -> None:
+        self._g = goal
+
+    @strawberry.field
+    def id(self) -> uuid.UUID:
+        return self._g.id
+
+    @strawberry.field
+    def text(self) -> str:
+        return self._g.text
+
+    @strawberry.field
+    def target_date(self) -> date | None:
+        return self._g.target_date
+
+    @strawberry.field
+    def expressed_by_id(self) -> uuid.UUID | None:
+        return self._g.expressed_by_id
+
+
+@strawberry.type(name="Action", description="An intervention (insats/åtgärd) and who is responsible.")
+class ActionType:
+    _a: strawberry.Private[models.Action]
+
+    def __init__(self, action: models.Action) -> None:
+        self._a = action
+
+    @strawberry.field
+    def id(self) -> uuid.UUID:
+        return self._a.id
+
+    @strawberry.field
+    def description(self) -> str:
+        return self._a.description
+
+    @strawberry.field
+    def status(self) -> ActionStatus:  # type: ignore[valid-type]
+        return self._a.status
+
+    @strawberry.field
+    async def responsible_organisation(self, info: Info[Context, None]) -> OrganisationType | None:
+        return await organisation(info, self._a.responsible_org_id)
+
+    @strawberry.field
+    def responsible_participant_id(self) -> uuid.UUID | None:
+        return self._a.responsible_participant_id
+
+    @strawberry.field
+    def responsible_person(self) -> str | None:
+        return self._a.responsible_person
+
+    @strawberry.field
+    def goal_id(self) -> uuid.UUID | None:
+        return self._a.goal_id
+
+    @strawberry.field
+    def start_date(self) -> date | None:
+        return self._a.start_date
+
+    @strawberry.field
+    def due_date(self) -> date | None:
+        return self._a.due_date
+
+
+@strawberry.type(name="Consent")
+class ConsentType:
+    _c: strawberry.Private[models.Consent]
+
+    def __init__(self, consent: models.Consent) -> None:
+        self._c = consent
+
+    @strawberry.field
+    def id(self) -> uuid.UUID:
+        return self._c.id
+
+    @strawberry.field
+    def method(self) -> ConsentMethod:  # type: ignore[valid-type]
+        return self._c.method
+
+    @strawberry.field
+    def given_by_id(self) -> uuid.UUID:
+        return self._c.given_by_id
+
+    @strawberry.field
+    async def recorded_by(self, info: Info[Context, None]) -> StaffMemberType | None:
+        return await staff_member(info, self._c.recorded_by_staff_id)
+
+    @strawberry.field
+    def given_at(self) -> datetime:
+        return self._c.given_at
+
+    @strawberry.field
+    def valid_until(self) -> date | None:
+        return self._c.valid_until
+
+    @strawberry.field
+    def exclusions(self) -> str:
+        return self._c.exclusions
+
+    @strawberry.field
+    def withdrawn_at(self) -> datetime | None:
+        return self._c.withdrawn_at
+
+    @strawberry.field
+    async def organisations(self, info: Info[Context, None]) -> list[OrganisationType]:
+        orgs = [await organisation(info, o.organisation_id) for o in self._c.organisations]
+        return [o for o in orgs if o is not None]
+
+
+@strawberry.type(name="Approval")
+class ApprovalType:
+    plan_version: int
+    approved_by_id: uuid.UUID
+    approved_at: datetime
+
+
+@strawberry.type(name="Revision", description="An immutable snapshot written when the plan was finalized.")
+class RevisionType:
+    _r: strawberry.Private[models.Revision]
+
+    def __init__(self, revision: models.Revision) -> None:
+        self._r = revision
+
+    @strawberry.field
+    def number(self) -> int:
+        return self._r.number
+
+    @strawberry.field
+    def plan_version(self) -> int:
+        return self._r.plan_version
+
+    @strawberry.field
+    def finalized_at(self) -> datetime:
+        return self._r.finalized_at
+
+    @strawberry.field
+    async def finalized_by(self, info: Info[Context, None]) -> StaffMemberType | None:
+        return await staff_member(info, self._r.finalized_by_staff_id)
+
+    @strawberry.field
+    def approved_at(self) -> datetime | None:
+        return self._r.approved_at
+
+    @strawberry.field
+    def snapshot(self) -> JSON:
+        return cast(JSON, self._r.snapshot)
+
+
+@strawberry.type(name="Plan", description="A coordinated individual plan (samordnad individuell plan).")
+class PlanType:
+    _plan: strawberry.Private[models.Plan]
+
+    def __init__(self, plan: models.Plan) -> None:
+        self._plan = plan
+
+    @strawberry.field
+    def id(self) -> uuid.UUID:
+        return self._plan.id
+
+    @strawberry.field(description="Pass this as expectedVersion when you change the plan.")
+    def version(self) -> int:
+        return self._plan.version
+
+    @strawberry.field
+    def status(self) -> PlanStatus:  # type: ignore[valid-type]
+        return self._plan.status
+
+    @strawberry.field
+    def background(self) -> str:
+        return self._plan.background
+
+    @strawberry.field
+    def follow_up_date(self) -> date | None:
+        return self._plan.follow_up_date
+
+    @strawberry.field(description="When hospital care said the patient is ready for discharge.")
+    def discharge_ready_at(self) -> datetime | None:
+        return self._plan.discharge_ready_at
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self._plan.created_at
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return self._plan.updated_at
+
+    @strawberry.field
+    def finalized_at(self) -> datetime | None:
+        return self._plan.finalized_at
+
+    @strawberry.field
+    def closed_at(self) -> datetime | None:
+        return self._plan.closed_at
+
+    @strawberry.field
+    def close_reason(self) -> CloseReason | None:  # type: ignore[valid-type]
+        return self._plan.close_reason
+
+    @strawberry.field
+    def relatives_decided_at(self) -> datetime | None:
+        return self._plan.relatives_decided_at
+
+    @strawberry.field
+    async def patient(self, info: Info[Context, None]) -> CitizenType:
+        found = await citizen(info, self._plan.patient_id)
+        assert found is not None
+        return found
+
+    @strawberry.field
+    async def created_by_organisation(self, info: Info[Context, None]) -> OrganisationType:
+        org = await organisation(info, self._plan.created_by_org_id)
+        assert org is not None
+        return org
+
+    @strawberry.field
+    async def overall_responsible_organisation(self, info: Info[Context, None]) -> OrganisationType | None:
+        return await organisation(info, self._plan.overall_responsible_org_id)
+
+    @strawberry.field
+    async def participants(self, info: Info[Context, None]) -> list[ParticipantType]:
+        return [ParticipantType(p) for p in (await aggregate(info, self._plan.id)).participants]
+
+    @strawberry.field
+    async def goals(self, info: Info[Context, None]) -> list[GoalType]:
+        return [GoalType(g) for g in (await aggregate(info, self._plan.id)).goals]
+
+    @strawberry.field
+    async def actions(self, info: Info[Context, None]) -> list[ActionType]:
+        return [ActionType(a) for a in (await aggregate(info, self._plan.id)).actions]
+
+    @strawberry.field(description="The consent in force now, if any.")
+    async def consent(self, info: Info[Context, None]) -> ConsentType | None:
+        found = service.active_consent(await aggregate(info, self._plan.id), info.context.today)
+        return ConsentType(found) if found else None
+
+    @strawberry.field(description="Every consent given for this plan, oldest first.")
+    async def consents(self, info: Info[Context, None]) -> list[ConsentType]:
+        return [ConsentType(c) for c in (await aggregate(info, self._plan.id)).consents]
+
+    @strawberry.field(description="The patient's approval of this version, if given.")
+    async def approval(self, info: Info[Context, None]) -> ApprovalType | None:
+        plan = await aggregate(info, self._plan.id)
+        for a in plan.approvals:
+            if a.plan_version == plan.version:
+                return ApprovalType(
+                    plan_version=a.plan_version, approved_by_id=a.approved_by_id, approved_at=a.approved_at
+                )
+        return None
+
+    @strawberry.field
+    async def meetings(self, info: Info[Context, None]) -> list[MeetingRef]:
+        from sip_service.api.meetings import MeetingType
+
+        return [MeetingType(m) for m in (await aggregate(info, self._plan.id)).meetings]
+
+    @strawberry.field
+    async def revisions(self, info: Info[Context, None]) -> list[RevisionType]:
+        await aggregate(info, self._plan.id)  # only for plans the principal may read
+        return [RevisionType(r) for r in await info.context.loaders.revisions.load(self._plan.id) or []]
+
+    @strawberry.field(description="May the plan be finalized? If not, what stands in the way.")
+    async def readiness(self, info: Info[Context, None]) -> ReadinessType:
+        plan = await aggregate(info, self._plan.id)
+        orgs = [await info.context.loaders.organisation.load(o) for o in service.organisation_ids_of(plan)]
+        kinds = {o.id: o.kind for o in orgs if o is not None}
+        return ReadinessType.of(service.evaluate(plan, kinds, info.context.today))
+
+    @strawberry.field(description="Why staff should look at this plan now.")
+    async def attention(self, info: Info[Context, None]) -> list[AttentionReason]:  # type: ignore[valid-type]
+        return service.attention(await aggregate(info, self._plan.id), info.context.today)
+
+
+# ---- queries ------------------------------------------------------------------------------
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class PlanConnection:
+    nodes: list[PlanType]
+    page_info: PageInfo
+
+
+@strawberry.input
+class PlanFilterInput:
+    statuses: list[PlanStatus] | None = None  # type: ignore[valid-type]
+    organisation_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+    needs_attention: list[AttentionReason] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Plans that need attention for any of these reasons."
+    )
+
+
+@strawberry.type
+class PlanQuery:
+    @strawberry.field(description="One plan, if you may see it.")
+    async def plan(self, info: Info[Context, None], id: uuid.UUID) -> PlanType:
+        return PlanType(await aggregate(info, id))
+
+    @strawberry.field(description="Plans you may see, newest first, a page at a time.")
+    async def plans(
+        self,
+        info: Info[Context, None],
+        first: int = 20,
+        after: str | None = None,
+        filter: PlanFilterInput | None = None,
+    ) -> PlanConnection:
+        ctx = info.context
+        if not 1 <= first <= ctx.settings.max_page_size:
+            raise query_error(Invalid(f"first must be between 1 and {ctx.settings.max_page_size}", "first"))
+        f = filter or PlanFilterInput()
+        flt = repo.PlanFilter(
+            statuses=f.statuses or (),
+            organisation_id=f.organisation_id,
+            patient_id=f.patient_id,
+            attention=f.needs_attention or (),
+        )
+        try:
+            async with ctx.db.read() as session:
+                plans, more = await repo.page(session, ctx.principal, ctx.today, flt, first, after)
+        except DomainError as exc:
+            raise query_error(exc) from None
+        return PlanConnection(
+            nodes=[PlanType(p) for p in plans],
+            page_info=PageInfo(has_next_page=more, end_cursor=repo.encode_cursor(plans[-1]) if plans else None),
+        )
+
+
+# ---- mutations ----------------------------------------------------------------------------
+
+
+PlanResult = Annotated[PlanType | AnyError, strawberry.union("PlanResult")]
+
+
+@strawberry.type
+class ParticipantAdded:
+    participant: ParticipantType
+    plan: PlanType
+
+
+@strawberry.type
+class GoalSaved:
+    goal: GoalType
+    plan: PlanType
+
+
+@strawberry.type
+class ActionSaved:
+    action: ActionType
+    plan: PlanType
+
+
+@strawberry.type
+class ConsentRecorded:
+    consent: ConsentType
+    plan: PlanType
+
+
+ParticipantResult = Annotated[ParticipantAdded | AnyError, strawberry.union("ParticipantResult")]
+GoalResult = Annotated[GoalSaved | AnyError, strawberry.union("GoalResult")]
+ActionResult = Annotated[ActionSaved | AnyError, strawberry.union("ActionResult")]
+ConsentResult = Annotated[ConsentRecorded | AnyError, strawberry.union("ConsentResult")]
+
+
+@strawberry.input
+class CreatePlanInput:
+    patient_id: uuid.UUID
+    background: str = ""
+    follow_up_date: date | None = None
+    discharge_ready_at: datetime | None = None
+
+
+@strawberry.input
+class UpdatePlanInput:
+    background: str | None = strawberry.UNSET
+    follow_up_date: date | None = strawberry.UNSET
+    discharge_ready_at: datetime | None = strawberry.UNSET
+
+
+@strawberry.input
+class NewCitizenInput:
+    personal_number: str
+    name: str
+    phone: str | None = None
+    email: str | None = None
+
+
+@strawberry.input
+class AddParticipantInput:
+    kind: ParticipantKind  # type: ignore[valid-type]
+    staff_member_id: uuid.UUID | None = None
+    citizen_id: uuid.UUID | None = None
+    new_citizen: NewCitizenInput | None = None
+    external_name: str | None = None
+    role: str = ""
+    is_coordinator: bool = False
+    representative_kind: RepresentativeKind | None = None  # type: ignore[valid-type]
+
+
+@strawberry.input
+class GoalInput:
+    text: str
+    expressed_by_id: uuid.UUID | None = strawberry.field(
+        default=None, description="Staff say who expressed it; a patient's own goals are theirs."
+    )
+    target_date: date | None = None
+
+
+@strawberry.input
+class UpdateGoalInput:
+    text: str | None = strawberry.UNSET
+    target_date: date | None = strawberry.UNSET
+
+
+@strawberry.input(description="Exactly one of responsibleOrganisationId and responsibleParticipantId.")
+class ActionInput:
+    description: str | None = strawberry.UNSET
+    responsible_organisation_id: uuid.UUID | None = strawberry.UNSET
+    responsible_participant_id: uuid.UUID | None = strawberry.UNSET
+    responsible_person: str | None = strawberry.UNSET
+    goal_id: uuid.UUID | None = strawberry.UNSET
+    start_date: date | None = strawberry.UNSET
+    due_date: date | None = strawberry.UNSET
+    status: ActionStatus | None = strawberry.UNSET  # type: ignore[valid-type]
+
+
+def _action_details(i: ActionInput) -> service.ActionDetails:
+    return service.ActionDetails(
+        description=keep(i.description),
+        responsible_org_id=keep(i.responsible_organisation_id),
+        responsible_participant_id=keep(i.responsible_participant_id),
+        responsible_person=keep(i.responsible_person),
+        goal_id=keep(i.goal_id),
+        start_date=keep(i.start_date),
+        due_date=keep(i.due_date),
+        status=KEEP if i.status is strawberry.UNSET or i.status is None else i.status,
+    )
+
+
+@strawberry.input
+class ConsentInput:
+    organisation_ids: list[uuid.UUID]
+    valid_until: date | None = None
+    exclusions: str = strawberry.field(default="", description="What must not be shared, in plain words.")
+    given_by_id: uuid.UUID | None = strawberry.field(
+        default=None, description="Staff recording an oral consent: the patient or representative who gave it."
+    )
+
+
+def _plan(p: models.Plan) -> PlanType:
+    return PlanType(p)
+
+
+@strawberry.type
+class PlanMutation:
+    @strawberry.mutation
+    async def create_plan(self, info: Info[Context, None], input: CreatePlanInput) -> PlanResult:
+        p = info.context.principal
+        return await mutate(
+            info,
+            lambda s: service.create_plan(
+                s,
+                p,
+                patient_id=input.patient_id,
+                background=input.background,
+                follow_up_date=input.follow_up_date,
+                discharge_ready_at=input.discharge_ready_at,
+            ),
+            _plan,
+        )
+
+    @strawberry.mutation
+    async def update_plan(
+        self, info: Info[Context, None], plan_id: uuid.UUID, expected_version: int, input: UpdatePlanInput
+    ) -> PlanResult:
+        edits = service.PlanEdits(
+            background=KEEP if input.background in (strawberry.UNSET, None) else input.background,
+            follow_up_date=keep(input.follow_up_date),
+            discharge_ready_at=keep(input.discharge_ready_at),
+        )
+        p = info.context.principal
+        return await mutate(info, lambda s: service.update_plan(s, p, plan_id, expected_version, edits), _plan)
+
+    @strawberry.mutation
+    async def add_participant(
+        self, info: Info[Context, None], plan_id: uuid.UUID, expected_version: int, input: AddParticipantInput
+    ) -> ParticipantResult:
+        nc = input.new_citizen
+        new = service.NewParticipant(
+            kind=input.kind,
+            staff_member_id=input.staff_member_id,
+            citizen_id=input.citizen_id,
+            citizen=service.NewCitizen(nc.personal_number, nc.name, nc.phone, nc.email) if nc else None,
+            external_name=input.external_name,
+            role=input.role,
+            is_coordinator=input.is_coordinator,
+            representative_kind=input.representative_kind,
+        )
+        p = info.context.principal
+        return await mutate(
+            info,
+            lambda s: service.add_participant(s, p, plan_id, expected_version, new),
+            lambda part: ParticipantAdded(participant=ParticipantType(part), plan=PlanType(part.plan)),
+        )
+
+    @strawberry.mutation
+    async def remove_participant(
+        self, info: Info[Context, None], participant_id: uuid.UUID, expected_version: int
+    ) -> PlanResult:
+        p = info.context.principal
+        return await mutate(info, lambda s: service.remove_participant(s, p, participant_id, expected_version), _plan)
+
+    @strawberry.mutation
+    async def set_overall_responsibility(
+        self, info: Info[Context, None], plan_id: uuid.UUID, expected_version: int, organisation_id: uuid.UUID
+    ) -> PlanResult:
+        p = info.context.principal
+        return await mutate(
+            info, lambda s: service.set_overall_responsibility(s, p, plan_id, expected_version, organisation_id), _plan
+        )
+
+    @strawberry.mutation
+    async def add_goal(
+        self, info: Info[Context, None], plan_id: uuid.UUID, expected_version: int, input: GoalInput
+    ) -> GoalResult:
+        p = info.context.principal
+        return await mutate(
+            info,
+            lambda s: _with_plan(
+                s,
+                plan_id,
+                service.add_goal(
+                    s,
+                    p,
+                    plan_id,
+                    expected_version,
+                    goal_text=input.text,
+                    expressed_by_id=input.expressed_by_id,
+                    target_date=input.target_date,
+                ),
+            ),
+            lambda pair: GoalSaved(goal=GoalType(pair[1]), plan=PlanType(pair[0])),
+        )
+
+    @strawberry.mutation
+    async def update_goal(
+        self, info: Info[Context, None], goal_id: uuid.UUID, expected_version: int, input: UpdateGoalInput
+    ) -> PlanResult:
+        p = info.context.principal
+        goal_text = KEEP if input.text in (strawberry.UNSET, None) else input.text
+        return await mutate(
+            info,
+            lambda s: _plan_after(
+                s,
+                service.update_goal(
+                    s,
+                    p,
+                    goal_id,
+                    expected_version,
+                    goal_text=goal_text,
+                    target_date=keep(input.target_date),
+                ),
+            ),
+            _plan,
+        )
+
+    @strawberry.mutation
+    async def remove_goal(self, info: Info[Context, None], goal_id: uuid.UUID, expected_version: int) -> PlanResult:
+        p = info.context.principal
+        return await mutate(info, lambda s: service.remove_goal(s, p, goal_id, expected_version), _plan)
+
+    @strawberry.mutation
+    async def add_action(
+        self, info: Info[Context, None], plan_id: uuid.UUID, expected_version: int, input: ActionInput
+    ) -> ActionResult:
+        p = info.context.principal
+        return await mutate(
+            info,
+            lambda s: _with_plan(
+                s, plan_id, service.add_action(s, p, plan_id, expected_version, _action_details(input))
+            ),
+            lambda pair: ActionSaved(action=ActionType(pair[1]), plan=PlanType(pair[0])),
+        )
+
+    @strawberry.mutation
+    async def update_action(
+        self, info: Info[Context, None], action_id: uuid.UUID, expected_version: int, input: ActionInput
+    ) -> PlanResult:
+        p = info.context.principal
+        return await mutate(
+            info,
+            lambda s: _plan_after(s, service.update_action(s, p, action_id, expected_version, _action_details(input))),
+            _plan,
+        )
+
+    @strawberry.mutation
+    async def remove_action(self, info: Info[Context, None], action_id: uuid.UUID, expected_version: int) -> PlanResult:
+        p = info.context.principal
+        return await mutate(info, lambda s: service.remove_action(s, p, action_id, expected_version), _plan)
+
+    @strawberry.mutation(description="The patient gives consent; or staff write down an oral consent.")
+    async def record_consent(
+        self, info: Info[Context, None], plan_id: uuid.UUID, expected_version: int, input: ConsentInput
+    ) -> ConsentResult:
+        p = info.context.principal
+        return await mutate(
+            info,
+            lambda s: _with_plan(
+                s,
+                plan_id,
+                service.record_consent(
+                    s,
+                    p,
+                    plan_id,
+                    expected_version,
+                    organisation_ids=capped(input.organisation_ids),
+                    valid_until=input.valid_until,
+                    exclusions=input.exclusions,
+                    given_by_id=input.given_by_id,
+                ),
+            ),
+            lambda pair: ConsentRecorded(consent=ConsentType(pair[1]), plan=PlanType(pair[0])),
+        )
+
+    @strawberry.mutation(description="Withdrawing consent stops all sharing at once and closes the plan.")
+    async def withdraw_consent(
+        self, info: Info[Context, None], plan_id: uuid.UUID, expected_version: int
+    ) -> PlanResult:
+        p = info.context.principal
+        return await mutate(info, lambda s: service.withdraw_consent(s, p, plan_id, expected_version), _plan)
+
+    @strawberry.mutation(description="The patient's own choice of relatives to take part; an empty list means none.")
+    async def record_relatives_decision(
+        self, info: Info[Context, None], plan_id: uuid.UUID, expected_version: int, relative_ids: list[uuid.UUID]
+    ) -> PlanResult:
+        p = info.context.principal
+        return await mutate(
+            info,
+            lambda s: service.record_relatives_decision(s, p, plan_id, expected_version, capped(relative_ids)),
+            _plan,
+        )
+
+    @strawberry.mutation(description="The patient (or representative) approves exactly this version.")
+    async def approve_plan(self, info: Info[Context, None], plan_id: uuid.UUID, expected_version: int) -> PlanResult:
+        p = info.context.principal
+        return await mutate(info, lambda s: service.approve_plan(s, p, plan_id, expected_version), _plan)
+
+    @strawberry.mutation(description="Make the plan ACTIVE; refused with the readiness blockers until it is ready.")
+    async def finalize_plan(self, info: Info[Context, None], plan_id: uuid.UUID, expected_version: int) -> PlanResult:
+        p = info.context.principal
+        return await mutate(info, lambda s: service.finalize_plan(s, p, plan_id, expected_version), _plan)
+
+    @strawberry.mutation(description="Start revising an ACTIVE plan; it must be ready again to be finalized.")
+    async def revise_plan(self, info: Info[Context, None], plan_id: uuid.UUID, expected_version: int) -> PlanResult:
+        p = info.context.principal
+        return await mutate(info, lambda s: service.revise_plan(s, p, plan_id, expected_version), _plan)
+
+    @strawberry.mutation
+    async def close_plan(
+        self,
+        info: Info[Context, None],
+        plan_id: uuid.UUID,
+        expected_version: int,
+        reason: CloseReason,  # type: ignore[valid-type]
+    ) -> PlanResult:
+        p = info.context.principal
+        return await mutate(info, lambda s: service.close_plan(s, p, plan_id, expected_version, reason), _plan)
+
+
+async def _with_plan(session: Any, plan_id: uuid.UUID, made: Any) -> tuple[models.Plan, Any]:
+    """Await a use case that makes a child, and hand back the (changed) plan beside it."""
+    child = await made
+    plan = await session.get(models.Plan, plan_id)
+    return plan, child
+
+
+async def _plan_after(session: Any, changed: Any) -> models.Plan:
+    child = await changed
+    plan: models.Plan = await session.get(models.Plan, child.plan_id)
+    return plan

@@ -1,0 +1,54 @@
+"""GraphQL view of readiness: the checklist and its blockers."""
+
+from __future__ import annotations
+
+import uuid
+from enum import Enum
+
+import strawberry
+
+from sip_service.plans import rules
+
+ReadinessCode = strawberry.enum(rules.Code, name="ReadinessCode")
+
+
+@strawberry.enum
+class Language(Enum):
+    SV = "sv"
+    EN = "en"
+
+
+@strawberry.type(name="BlockerSubject", description="What a blocker is about: the plan, or one object in it.")
+class SubjectType:
+    kind: str
+    id: uuid.UUID | None
+
+
+@strawberry.type(name="Blocker")
+class BlockerType:
+    _blocker: strawberry.Private[rules.Blocker]
+
+    def __init__(self, blocker: rules.Blocker) -> None:
+        self._blocker = blocker
+
+    @strawberry.field
+    def code(self) -> ReadinessCode:  # type: ignore[valid-type]
+        return self._blocker.code
+
+    @strawberry.field(description="Plain language; Swedish unless English is asked for.")
+    def message(self, language: Language = Language.SV) -> str:
+        return self._blocker.message_en if language is Language.EN else self._blocker.message_sv
+
+    @strawberry.field
+    def subject(self) -> SubjectType:
+        return SubjectType(kind=self._blocker.subject.kind, id=self._blocker.subject.id)
+
+
+@strawberry.type(name="Readiness")
+class ReadinessType:
+    ready: bool
+    blockers: list[BlockerType]
+
+    @staticmethod
+    def of(result: rules.Readiness) -> ReadinessType:
+        return ReadinessType(ready=result.ready, blockers=[BlockerType(b) for b in result.blockers])

@@ -1,0 +1,166 @@
+"""The FastAPI application: GraphQL at /graphql, the development identity provider, limits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import httpx
+from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.fastapi import GraphQLRouter
+
+from sip_service.api.context import Context
+from sip_service.api.schema import build_schema
+from sip_service.auth.devprovider import DevProvider, dev_provider_router
+from sip_service.auth.principal import Principal
+from sip_service.auth.tokens import TokenError, TokenValidator, http_jwks_source, static_jwks_source
+from sip_service.identity import repository as identity_repo
+from sip_service.kit.db import Database
+from sip_service.settings import Settings
+
+
+class BodySizeLimit:
+    """Refuse request bodies over the limit, whether or not the client declared their length."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {
+                "errors": [
+                    {
+                        "message": f"The request body is larger than {self.max_bytes} bytes.",
+                        "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+                    }
+                ]
+            },
+            status_code=413,
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or Settings()
+    db = db or Database(settings.database_url)
+    http = httpx.AsyncClient()
+    dev = None if settings.is_production else DevProvider(settings)
+    if settings.oidc_jwks_url:
+        jwks = http_jwks_source(settings.oidc_jwks_url, http)
+    else:
+        assert dev is not None  # production settings always name a JWKS URL
+        jwks = static_jwks_source(dev.key_set())
+    validator = TokenValidator(
+        issuer=settings.issuer,
+        audience=settings.oidc_audience,
+        algorithms=settings.oidc_algorithms,
+        jwks=jwks,
+        leeway_s=settings.oidc_leeway_seconds,
+    )
+
+    async def principal_of(authorization: str | None) -> Principal:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise _unauthenticated("Sign in: send a bearer token.")
+        try:
+            claims = await validator.validate(token.strip())
+        except TokenError as exc:
+            raise _unauthenticated(f"The token was refused ({exc.code}).") from None
+        async with db.read() as session:
+            principal = await identity_repo.principal_from_claims(session, claims)
+        if principal is None:
+            raise _unauthenticated("The signed-in person is not known to this service.")
+        return principal
+
+    async def context(authorization: Annotated[str | None, Header()] = None) -> Context:
+        return Context(settings, db, await principal_of(authorization))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await http.aclose()
+        await db.dispose()
+
+    app = FastAPI(
+        title="SIP-tjänsten",
+        lifespan=lifespan,
+        docs_url=None if settings.is_production else "/docs",
+        redoc_url=None,
+        openapi_url=None if settings.is_production else "/openapi.json",
+    )
+    app.state.settings, app.state.db, app.state.dev_provider = settings, db, dev
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(
+        GraphQLRouter(
+            build_schema(settings),
+            context_getter=context,
+            graphql_ide=None if settings.is_production else "graphiql",
+            allow_queries_via_get=False,  # GET would let another site read plans through a link
+        ),
+        prefix="/graphql",
+    )
+    if dev is not None:
+        app.include_router(dev_provider_router(settings, dev), prefix="/dev-oidc")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home(request: Request) -> str:
+        return _HOME
+
+    return app
+
+
+def _unauthenticated(message: str) -> HTTPException:
+    return HTTPException(
+        401, detail={"code": "UNAUTHENTICATED", "message": message}, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+_HOME = """<!doctype html>
+<html lang="sv"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>SIP-tjänsten</title>
+<style>body{font:1.25rem/1.6 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
+a{color:#0b4f9c}h1{font-size:2rem}</style></head>
+<body><main>
+<h1>SIP-tjänsten</h1>
+<p>Här gör vårdcentral, kommun, patient och närstående en samordnad individuell plan tillsammans.</p>
+<p lang="en">Coordinated individual plans, made together with the patient and relatives.</p>
+<ul>
+<li><a href="/graphql">GraphQL-API (GraphiQL i utvecklingsläge)</a></li>
+<li><a href="/dev-oidc/.well-known/openid-configuration">Inloggning för utveckling (OIDC)</a></li>
+</ul>
+</main></body></html>
+"""

@@ -1,0 +1,73 @@
+"""The `sip-service` command: serve, migrate, seed-demo, export-schema."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from sip_service.kit import migrations
+from sip_service.settings import REPO_ROOT, Settings
+
+app = typer.Typer(help="SIP-tjänsten: samordnad individuell plan.", no_args_is_help=True)
+
+SCHEMA_FILE = REPO_ROOT / "graphql" / "schema.graphql"
+
+
+async def _seed(settings: Settings) -> bool:
+    from sip_service.demo import seed
+    from sip_service.kit.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        return await seed(db, settings)
+    finally:
+        await db.dispose()
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    settings = Settings()
+    migrations.upgrade(settings.database_url)
+    typer.echo("database is up to date")
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Fill an empty database with the demo organisations, people and plans."""
+    settings = Settings()
+    migrations.upgrade(settings.database_url)
+    typer.echo("demo data added" if asyncio.run(_seed(settings)) else "database already has data; left as it was")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    demo: bool = typer.Option(False, "--demo", help="Add the demo data if the database is empty."),
+) -> None:
+    """Migrate, then serve the API (and, in development, the sign-in provider)."""
+    settings = Settings()
+    migrations.upgrade(settings.database_url)
+    if demo:
+        asyncio.run(_seed(settings))
+    from sip_service.app import create_app
+
+    typer.echo(f"SIP-tjänsten: http://{host}:{port}/  ({settings.env.value})")
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_level="info")
+
+
+@app.command("export-schema")
+def export_schema(output: Path = SCHEMA_FILE) -> None:
+    """Write the GraphQL schema (SDL) that the code defines."""
+    from sip_service.api.schema import build_schema
+
+    output.write_text(str(build_schema(Settings())) + "\n", encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,284 @@
+"""A realistic demo: a region with two health centres, a municipality with home care and social
+services, staff, patients with relatives, and plans in every status — made through the same use
+cases the API runs, so the demo can never hold a plan the rules would not allow."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal
+from sip_service.identity.models import Citizen, Organisation, OrganisationKind, StaffMember
+from sip_service.kit import clock
+from sip_service.kit.db import Database
+from sip_service.meetings import service as meetings
+from sip_service.meetings.models import InvitationChannel, MeetingKind
+from sip_service.plans import service as plans
+from sip_service.plans.models import CloseReason, ParticipantKind, Plan, RepresentativeKind
+from sip_service.settings import Settings
+
+ORGANISATIONS: list[dict[str, Any]] = [
+    {"hsa_id": "SE2321000016-REG", "name": "Region Sörmark", "kind": OrganisationKind.REGION},
+    {
+        "hsa_id": "SE2321000016-VCN",
+        "name": "Vårdcentralen Norrbacka",
+        "kind": OrganisationKind.REGION,
+        "parent": "SE2321000016-REG",
+    },
+    {
+        "hsa_id": "SE2321000016-VCA",
+        "name": "Vårdcentralen Åstorp",
+        "kind": OrganisationKind.REGION,
+        "parent": "SE2321000016-REG",
+    },
+    {"hsa_id": "SE2120000142-KOM", "name": "Ekby kommun", "kind": OrganisationKind.MUNICIPALITY},
+    {
+        "hsa_id": "SE2120000142-HEM",
+        "name": "Hemtjänsten Ekby",
+        "kind": OrganisationKind.MUNICIPALITY,
+        "parent": "SE2120000142-KOM",
+    },
+    {
+        "hsa_id": "SE2120000142-SOC",
+        "name": "Socialtjänsten Ekby",
+        "kind": OrganisationKind.MUNICIPALITY,
+        "parent": "SE2120000142-KOM",
+    },
+]
+
+
+async def _people(session: AsyncSession, settings: Settings) -> None:
+    by_hsa: dict[str, Organisation] = {}
+    for o in ORGANISATIONS:
+        org = Organisation(
+            id=uuid.uuid4(),
+            hsa_id=o["hsa_id"],
+            name=o["name"],
+            kind=o["kind"],
+            parent_id=by_hsa[o["parent"]].id if "parent" in o else None,
+        )
+        by_hsa[org.hsa_id] = org
+        session.add(org)
+    identities = json.loads(settings.demo_identities_file.read_text(encoding="utf-8"))
+    for s in identities["staff"]:
+        session.add(
+            StaffMember(
+                hsa_id=s["hsa_id"],
+                name=s["name"],
+                title=s["title"],
+                organisation_id=by_hsa[s["organisation_hsa_id"]].id,
+            )
+        )
+    for c in identities["citizens"]:
+        session.add(
+            Citizen(
+                personal_number=c["personal_number"],
+                name=c["name"],
+                phone=c.get("phone"),
+                email=c.get("email"),
+                protected_identity=c.get("protected_identity", False),
+            )
+        )
+
+
+class _Cast:
+    """The demo's people as principals, looked up by name."""
+
+    def __init__(self, staff: list[StaffMember], citizens: list[Citizen]) -> None:
+        self.staff = {s.name.split()[0]: StaffPrincipal(s.id, s.organisation_id, s.hsa_id, s.name) for s in staff}
+        self.citizens = {c.name.split()[0]: c for c in citizens}
+
+    def citizen(self, first_name: str) -> CitizenPrincipal:
+        c = self.citizens[first_name]
+        return CitizenPrincipal(c.id, c.name)
+
+
+async def _ready_plan(
+    db: Database,
+    cast: _Cast,
+    patient: str,
+    *,
+    representative: str | None = None,
+    relatives: tuple[str, ...] = (),
+    wanted: tuple[str, ...] = (),
+    goal: str,
+    background: str,
+) -> uuid.UUID:
+    """Walk one plan from empty to finalized, the way nurse, planner and patient would."""
+    anna, johan = cast.staff["Anna"], cast.staff["Johan"]
+    patient_side = cast.citizen(representative or patient)
+    now = clock.now()
+    async with db.write() as s:
+        plan = await plans.create_plan(
+            s,
+            anna,
+            patient_id=cast.citizens[patient].id,
+            background=background,
+            follow_up_date=clock.today() + timedelta(days=90),
+        )
+        await s.flush()
+        pid = plan.id
+        await plans.add_participant(
+            s,
+            anna,
+            pid,
+            plan.version,
+            plans.NewParticipant(ParticipantKind.STAFF, staff_member_id=johan.staff_id, role="SIP-samordnare kommunen"),
+        )
+        await s.flush()
+        if representative:
+            await plans.add_participant(
+                s,
+                anna,
+                pid,
+                plan.version,
+                plans.NewParticipant(
+                    ParticipantKind.REPRESENTATIVE,
+                    citizen_id=cast.citizens[representative].id,
+                    representative_kind=RepresentativeKind.GOD_MAN,
+                    role="God man",
+                ),
+            )
+            await s.flush()
+        for r in relatives:
+            await plans.add_participant(
+                s,
+                anna,
+                pid,
+                plan.version,
+                plans.NewParticipant(ParticipantKind.RELATIVE, citizen_id=cast.citizens[r].id, role="Närstående"),
+            )
+            await s.flush()
+        await plans.add_participant(
+            s,
+            anna,
+            pid,
+            plan.version,
+            plans.NewParticipant(
+                ParticipantKind.EXTERNAL, external_name="Försäkringskassan, handläggare", role="Extern part"
+            ),
+        )
+        await s.flush()
+        side_kind = ParticipantKind.REPRESENTATIVE if representative else ParticipantKind.PATIENT
+        side = next(p for p in plan.participants if p.kind is side_kind)
+        await plans.record_consent(
+            s,
+            anna,
+            pid,
+            plan.version,
+            given_by_id=side.id,
+            organisation_ids=[anna.organisation_id, johan.organisation_id],
+        )
+        await s.flush()
+        await plans.set_overall_responsibility(s, anna, pid, plan.version, johan.organisation_id)
+        await s.flush()
+        await plans.add_action(
+            s,
+            anna,
+            pid,
+            plan.version,
+            plans.ActionDetails(
+                description="Läkemedelsgenomgång och dosett varje vecka",
+                responsible_org_id=anna.organisation_id,
+                responsible_person="Anna Lind",
+                start_date=clock.today(),
+            ),
+        )
+        await s.flush()
+    async with db.write() as s:
+        plan = await plans.editable_plan(s, johan, pid, plan.version)
+        await plans.add_action(
+            s,
+            johan,
+            pid,
+            plan.version,
+            plans.ActionDetails(
+                description="Hemtjänst morgon och kväll, hjälp med dusch två gånger i veckan",
+                responsible_org_id=johan.organisation_id,
+                start_date=clock.today(),
+            ),
+        )
+        await s.flush()
+        meeting = await meetings.schedule_meeting(
+            s,
+            anna,
+            pid,
+            kind=MeetingKind.IN_PERSON,
+            starts_at=now - timedelta(hours=2),
+            ends_at=now - timedelta(hours=1),
+            location="Vårdcentralen Norrbacka, rum 12",
+        )
+        await s.flush()
+        invitees = [p.id for p in plan.participants if p.kind is not ParticipantKind.STAFF]
+        await meetings.invite(s, anna, meeting.id, meeting.version, invitees, InvitationChannel.LETTER)
+        await s.flush()
+        await meetings.attest_attendance(s, anna, meeting.id, meeting.version, side.id)
+    async with db.write() as s:
+        plan = await plans.editable_plan(s, patient_side, pid, plan.version)
+        await plans.add_goal(s, patient_side, pid, plan.version, goal_text=goal)
+        await s.flush()
+        wanted_ids = [p.id for p in plan.participants if p.citizen_id in {cast.citizens[w].id for w in wanted}]
+        await plans.record_relatives_decision(s, patient_side, pid, plan.version, wanted_ids)
+        await s.flush()
+        await plans.approve_plan(s, patient_side, pid, plan.version)
+    async with db.write() as s:
+        plan = await plans.editable_plan(s, anna, pid, plan.version)
+        await plans.finalize_plan(s, anna, pid, plan.version)
+    return pid
+
+
+async def seed(db: Database, settings: Settings) -> bool:
+    """Add the demo to an empty database. Returns False (and does nothing) if it has data."""
+    async with db.write() as s:
+        if await s.scalar(select(func.count()).select_from(Organisation)):
+            return False
+        await _people(s, settings)
+    async with db.read() as s:
+        cast = _Cast(list(await s.scalars(select(StaffMember))), list(await s.scalars(select(Citizen))))
+
+    await _ready_plan(
+        db,
+        cast,
+        "Elsa",
+        relatives=("Per", "Lena"),
+        wanted=("Per",),
+        goal="Jag vill kunna bo kvar hemma och gå till affären själv.",
+        background="Elsa, 86, har hjärtsvikt och har fallit två gånger i år.",
+    )
+    gustav = await _ready_plan(
+        db,
+        cast,
+        "Gustav",
+        representative="Maria",
+        goal="Gustav vill komma ut i trädgården varje dag.",
+        background="Gustav, 89, har demenssjukdom. God man: Maria Svensson.",
+    )
+    async with db.write() as s:  # a plan being revised after a change in Gustav's health
+        current = await s.get(Plan, gustav)
+        assert current is not None
+        await plans.revise_plan(s, cast.staff["Anna"], gustav, current.version)
+    olle = await _ready_plan(
+        db,
+        cast,
+        "Olle",
+        goal="Jag vill klara mig själv igen efter operationen.",
+        background="Olle, 81, opererad för höftfraktur; behövde stöd efter hemgång.",
+    )
+    async with db.write() as s:
+        current = await s.get(Plan, olle)
+        assert current is not None
+        await plans.close_plan(s, cast.staff["Anna"], olle, current.version, CloseReason.GOALS_MET)
+    async with db.write() as s:  # a discharge waiting for its SIP meeting: needs attention today
+        await plans.create_plan(
+            s,
+            cast.staff["Karin"],
+            patient_id=cast.citizens["Birgitta"].id,
+            background="Birgitta, 79, är utskrivningsklar från medicinavdelningen efter stroke.",
+            discharge_ready_at=clock.now() - timedelta(days=2),
+        )
+    return True

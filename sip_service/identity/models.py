@@ -1,0 +1,54 @@
+"""Organisations, staff members and citizens (patients, relatives, representatives)."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sip_service.kit.db import Base, uuid_pk
+
+
+class OrganisationKind(StrEnum):
+    REGION = "REGION"
+    MUNICIPALITY = "MUNICIPALITY"
+    OTHER = "OTHER"
+
+
+class Organisation(Base):
+    """A care giver or unit. A health centre is a unit (parent: its region) of kind REGION."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    kind: Mapped[OrganisationKind] = mapped_column(
+        Enum(OrganisationKind, native_enum=False, length=20, create_constraint=True)
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    hsa_id: Mapped[str] = mapped_column(String(64), unique=True)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"))
+
+
+class StaffMember(Base):
+    __tablename__ = "staff_members"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    hsa_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
+
+
+class Citizen(Base):
+    """A patient, relative or legal representative."""
+
+    __tablename__ = "citizens"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    personal_number: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    protected_identity: Mapped[bool] = mapped_column(default=False)

@@ -1,0 +1,47 @@
+"""All SQL about organisations, staff members and citizens."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
+from sip_service.identity.models import Citizen, Organisation, StaffMember
+
+T = TypeVar("T", Organisation, StaffMember, Citizen)
+
+
+async def by_ids(session: AsyncSession, model: type[T], ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, T]:
+    rows = await session.scalars(select(model).where(model.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
+async def organisations(session: AsyncSession) -> list[Organisation]:
+    return list(await session.scalars(select(Organisation).order_by(Organisation.name)))
+
+
+async def principal_from_claims(session: AsyncSession, claims: Mapping[str, Any]) -> Principal | None:
+    """Map validated token claims to a known staff member or citizen; unknown people get nothing."""
+    if hsa_id := claims.get("hsa_id"):
+        staff = await session.scalar(select(StaffMember).where(StaffMember.hsa_id == hsa_id))
+        if staff is not None:
+            return StaffPrincipal(staff.id, staff.organisation_id, staff.hsa_id, staff.name)
+        return None
+    if personal_number := claims.get("personal_number"):
+        citizen = await session.scalar(select(Citizen).where(Citizen.personal_number == personal_number))
+        if citizen is not None:
+            return CitizenPrincipal(citizen.id, citizen.name)
+    return None
+
+
+async def citizen_by_personal_number(session: AsyncSession, personal_number: str) -> Citizen | None:
+    return await session.scalar(select(Citizen).where(Citizen.personal_number == personal_number))
+
+
+async def staff_of(session: AsyncSession, organisation_id: uuid.UUID) -> list[StaffMember]:
+    stmt = select(StaffMember).where(StaffMember.organisation_id == organisation_id).order_by(StaffMember.name)
+    return list(await session.scalars(stmt))

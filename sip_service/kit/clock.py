@@ -1,0 +1,17 @@
+"""One source of time, so that tests and rules agree on "now" and "today"."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def today() -> date:
+    """Today's date where the care happens (Europe/Stockholm)."""
+    return now().astimezone(STOCKHOLM).date()

@@ -1,0 +1,95 @@
+"""Meetings of a plan: scheduling, one invitation per participant, attendance."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from sip_service.kit.db import Base, uuid_pk
+
+
+def _enum(cls: type[StrEnum]) -> Enum:
+    return Enum(cls, native_enum=False, length=32, create_constraint=True)
+
+
+class MeetingKind(StrEnum):
+    VIDEO = "VIDEO"
+    IN_PERSON = "IN_PERSON"
+    HYBRID = "HYBRID"
+
+
+class MeetingPurpose(StrEnum):
+    PLANNING = "PLANNING"
+    FOLLOW_UP = "FOLLOW_UP"
+
+
+class MeetingStatus(StrEnum):
+    SCHEDULED = "SCHEDULED"
+    CANCELLED = "CANCELLED"
+
+
+class InvitationChannel(StrEnum):
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+    LETTER = "LETTER"
+    IN_PERSON = "IN_PERSON"
+
+
+class AttendanceMethod(StrEnum):
+    MEDIA = "MEDIA"  # media from them arrived in a video meeting
+    ATTESTED = "ATTESTED"  # a named staff member attests in-person presence
+
+
+class Meeting(Base):
+    __tablename__ = "meetings"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[MeetingKind] = mapped_column(_enum(MeetingKind))
+    purpose: Mapped[MeetingPurpose] = mapped_column(_enum(MeetingPurpose), default=MeetingPurpose.PLANNING)
+    status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus), default=MeetingStatus.SCHEDULED)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    location: Mapped[str] = mapped_column(String(300), default="")
+    agenda: Mapped[str] = mapped_column(Text, default="")
+    created_by_staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it as is)
+
+    invitations: Mapped[list[Invitation]] = relationship(
+        lazy="raise", order_by="Invitation.invited_at", cascade="all, delete-orphan"
+    )
+    attendances: Mapped[list[Attendance]] = relationship(
+        lazy="raise", order_by="Attendance.joined_at", cascade="all, delete-orphan"
+    )
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+    __table_args__ = (UniqueConstraint("meeting_id", "participant_id"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    meeting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    channel: Mapped[InvitationChannel] = mapped_column(_enum(InvitationChannel))
+    invited_at: Mapped[datetime]
+    invited_by_staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
+
+
+class Attendance(Base):
+    __tablename__ = "attendances"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    meeting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    method: Mapped[AttendanceMethod] = mapped_column(_enum(AttendanceMethod))
+    attested_by_staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
+    joined_at: Mapped[datetime]
+    left_at: Mapped[datetime | None]

@@ -1,0 +1,155 @@
+"""Meeting use cases: schedule, invite, attest in-person attendance, cancel. Never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sip_service.auth import policy
+from sip_service.auth.principal import Principal
+from sip_service.kit import clock
+from sip_service.kit.errors import Invalid, NotFound, VersionConflict
+from sip_service.meetings.models import (
+    Attendance,
+    AttendanceMethod,
+    Invitation,
+    InvitationChannel,
+    Meeting,
+    MeetingKind,
+    MeetingPurpose,
+    MeetingStatus,
+)
+from sip_service.plans import repository as plans_repo
+from sip_service.plans.models import Plan, PlanStatus
+from sip_service.plans.service import text
+
+MAX_MEETING_LENGTH = timedelta(hours=8)
+# In-person attendance can be attested once the meeting is about to start, not days ahead.
+ATTEST_EARLIEST = timedelta(minutes=30)
+
+
+async def _open_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> Plan:
+    plan = await plans_repo.get_aggregate(session, principal, clock.today(), plan_id)
+    if plan.status is PlanStatus.CLOSED:
+        raise Invalid("the plan is closed")
+    policy.require_plan_staff(principal, plan)
+    return plan
+
+
+async def _meeting(
+    session: AsyncSession, principal: Principal, meeting_id: uuid.UUID, expected_version: int
+) -> tuple[Plan, Meeting]:
+    plan_id = await plans_repo.plan_id_of(session, Meeting, meeting_id)
+    if plan_id is None:
+        raise NotFound("Meeting", meeting_id)
+    try:
+        plan = await _open_plan(session, principal, plan_id)
+    except NotFound:
+        raise NotFound("Meeting", meeting_id) from None
+    meeting = next(m for m in plan.meetings if m.id == meeting_id)
+    if meeting.version != expected_version:
+        raise VersionConflict("Meeting", meeting_id, expected_version, meeting.version)
+    if meeting.status is MeetingStatus.CANCELLED:
+        raise Invalid("the meeting is cancelled")
+    meeting.updated_at = clock.now()
+    return plan, meeting
+
+
+async def schedule_meeting(
+    session: AsyncSession,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    *,
+    kind: MeetingKind,
+    starts_at: datetime,
+    ends_at: datetime,
+    purpose: MeetingPurpose = MeetingPurpose.PLANNING,
+    location: str = "",
+    agenda: str = "",
+) -> Meeting:
+    plan = await _open_plan(session, principal, plan_id)
+    staff = policy.require_staff(principal)
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise Invalid("give times with a time zone", field="startsAt")
+    if not starts_at < ends_at <= starts_at + MAX_MEETING_LENGTH:
+        raise Invalid("the meeting must end after it starts, within 8 hours", field="endsAt")
+    if kind is not MeetingKind.VIDEO and not location.strip():
+        raise Invalid("say where the meeting is held", field="location")
+    now = clock.now()
+    meeting = Meeting(
+        kind=kind,
+        purpose=purpose,
+        status=MeetingStatus.SCHEDULED,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        location=text(location, "location", max_len=300, required=False),
+        agenda=text(agenda, "agenda", required=False),
+        created_by_staff_id=staff.staff_id,
+        created_at=now,
+        updated_at=now,
+        invitations=[],
+        attendances=[],
+    )
+    plan.meetings.append(meeting)
+    return meeting
+
+
+async def invite(
+    session: AsyncSession,
+    principal: Principal,
+    meeting_id: uuid.UUID,
+    expected_version: int,
+    participant_ids: Sequence[uuid.UUID],
+    channel: InvitationChannel,
+) -> Meeting:
+    plan, meeting = await _meeting(session, principal, meeting_id, expected_version)
+    staff = policy.require_staff(principal)
+    if not participant_ids:
+        raise Invalid("choose whom to invite", field="participantIds")
+    members = {p.id for p in plan.participants}
+    already = {i.participant_id for i in meeting.invitations}
+    for pid in dict.fromkeys(participant_ids):
+        if pid not in members:
+            raise NotFound("Participant", pid)
+        if pid not in already:
+            meeting.invitations.append(
+                Invitation(
+                    participant_id=pid, channel=channel, invited_at=clock.now(), invited_by_staff_id=staff.staff_id
+                )
+            )
+    return meeting
+
+
+async def attest_attendance(
+    session: AsyncSession, principal: Principal, meeting_id: uuid.UUID, expected_version: int, participant_id: uuid.UUID
+) -> Meeting:
+    """A named staff member attests that a participant was present in the room."""
+    plan, meeting = await _meeting(session, principal, meeting_id, expected_version)
+    staff = policy.require_staff(principal)
+    if meeting.kind is MeetingKind.VIDEO:
+        raise Invalid("attendance in a video meeting is recorded from the video itself", field="meetingId")
+    if clock.now() < meeting.starts_at - ATTEST_EARLIEST:
+        raise Invalid("attendance can be attested when the meeting takes place", field="meetingId")
+    if participant_id not in {p.id for p in plan.participants}:
+        raise NotFound("Participant", participant_id)
+    if not any(a.participant_id == participant_id for a in meeting.attendances):
+        meeting.attendances.append(
+            Attendance(
+                participant_id=participant_id,
+                method=AttendanceMethod.ATTESTED,
+                attested_by_staff_id=staff.staff_id,
+                joined_at=min(clock.now(), meeting.starts_at),
+            )
+        )
+    return meeting
+
+
+async def cancel_meeting(
+    session: AsyncSession, principal: Principal, meeting_id: uuid.UUID, expected_version: int
+) -> Meeting:
+    _, meeting = await _meeting(session, principal, meeting_id, expected_version)
+    meeting.status = MeetingStatus.CANCELLED
+    return meeting

@@ -1,0 +1,33 @@
+"""Every table, imported in one place so that the mapper and Alembic see them all."""
+
+from sip_service.identity.models import Citizen, Organisation, StaffMember
+from sip_service.kit.db import Base
+from sip_service.meetings.models import Attendance, Invitation, Meeting
+from sip_service.plans.models import (
+    Action,
+    Approval,
+    Consent,
+    ConsentOrganisation,
+    Goal,
+    Participant,
+    Plan,
+    Revision,
+)
+
+__all__ = [
+    "Action",
+    "Approval",
+    "Attendance",
+    "Base",
+    "Citizen",
+    "Consent",
+    "ConsentOrganisation",
+    "Goal",
+    "Invitation",
+    "Meeting",
+    "Organisation",
+    "Participant",
+    "Plan",
+    "Revision",
+    "StaffMember",
+]

@@ -1,0 +1,226 @@
+"""The plan and what it is made of: participants, goals, actions, consent, approvals, revisions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from sip_service.kit.db import Base, uuid_pk
+
+if TYPE_CHECKING:
+    from sip_service.meetings.models import Meeting
+
+
+def _enum(cls: type[StrEnum]) -> Enum:
+    return Enum(cls, native_enum=False, length=32, create_constraint=True)
+
+
+class PlanStatus(StrEnum):
+    DRAFT = "DRAFT"
+    ACTIVE = "ACTIVE"
+    REVISING = "REVISING"
+    CLOSED = "CLOSED"
+
+
+class CloseReason(StrEnum):
+    GOALS_MET = "GOALS_MET"
+    NO_LONGER_NEEDED = "NO_LONGER_NEEDED"
+    CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN"
+    DECEASED = "DECEASED"
+    MOVED = "MOVED"
+
+
+class ParticipantKind(StrEnum):
+    PATIENT = "PATIENT"
+    STAFF = "STAFF"
+    RELATIVE = "RELATIVE"
+    REPRESENTATIVE = "REPRESENTATIVE"
+    EXTERNAL = "EXTERNAL"
+
+
+class RepresentativeKind(StrEnum):
+    GUARDIAN = "GUARDIAN"
+    GOD_MAN = "GOD_MAN"
+    FORVALTARE = "FORVALTARE"
+
+
+class ActionStatus(StrEnum):
+    PLANNED = "PLANNED"
+    ONGOING = "ONGOING"
+    DONE = "DONE"
+    CANCELLED = "CANCELLED"
+
+
+class ConsentMethod(StrEnum):
+    DIGITAL = "DIGITAL"
+    ORAL = "ORAL"
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("citizens.id"), index=True)
+    status: Mapped[PlanStatus] = mapped_column(_enum(PlanStatus), default=PlanStatus.DRAFT, index=True)
+    overall_responsible_org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"))
+    background: Mapped[str] = mapped_column(Text, default="")
+    follow_up_date: Mapped[date | None]
+    # "Ready for discharge" notice from hospital (lag 2017:612): a SIP meeting is due within 3 days.
+    discharge_ready_at: Mapped[datetime | None]
+    created_by_org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
+    created_by_staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finalized_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[CloseReason | None] = mapped_column(_enum(CloseReason))
+    relatives_decided_at: Mapped[datetime | None]
+    # The participant (patient or representative) who decided; no foreign key, since
+    # participants already point at plans and a cycle would need ALTER, which SQLite lacks.
+    relatives_decided_by_id: Mapped[uuid.UUID | None]
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it as is)
+
+    participants: Mapped[list[Participant]] = relationship(
+        lazy="raise",
+        order_by="Participant.created_at",
+        foreign_keys="Participant.plan_id",
+        back_populates="plan",
+        cascade="all, delete-orphan",
+    )
+    goals: Mapped[list[Goal]] = relationship(lazy="raise", order_by="Goal.created_at", cascade="all, delete-orphan")
+    actions: Mapped[list[Action]] = relationship(
+        lazy="raise", order_by="Action.created_at", cascade="all, delete-orphan"
+    )
+    consents: Mapped[list[Consent]] = relationship(
+        lazy="raise", order_by="Consent.given_at", cascade="all, delete-orphan"
+    )
+    approvals: Mapped[list[Approval]] = relationship(lazy="raise", cascade="all, delete-orphan")
+    revisions: Mapped[list[Revision]] = relationship(
+        lazy="raise", order_by="Revision.number", cascade="all, delete-orphan"
+    )
+    meetings: Mapped[list[Meeting]] = relationship(
+        lazy="raise", order_by="Meeting.starts_at", cascade="all, delete-orphan"
+    )
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "staff_member_id"),
+        UniqueConstraint("plan_id", "citizen_id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[ParticipantKind] = mapped_column(_enum(ParticipantKind))
+    staff_member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
+    citizen_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("citizens.id"))
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # An external party without an account: Försäkringskassan, school, an NGO ...
+    external_name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(200), default="")
+    is_coordinator: Mapped[bool] = mapped_column(default=False)
+    representative_kind: Mapped[RepresentativeKind | None] = mapped_column(_enum(RepresentativeKind))
+    # Relatives only: did the patient say they may take part? None until the patient decides.
+    wanted_by_patient: Mapped[bool | None]
+    created_at: Mapped[datetime]
+
+    plan: Mapped[Plan] = relationship(lazy="raise", foreign_keys=[plan_id], back_populates="participants")
+
+
+class Goal(Base):
+    """The patient's own goal, in their own words."""
+
+    __tablename__ = "goals"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    expressed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("participants.id", ondelete="SET NULL"))
+    target_date: Mapped[date | None]
+    created_at: Mapped[datetime]
+
+
+class Action(Base):
+    """An intervention (insats/åtgärd) and the one party responsible for it."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    # Exactly one of these: a participating organisation, or a participant (external party, relative).
+    responsible_org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"))
+    responsible_participant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL")
+    )
+    responsible_person: Mapped[str | None] = mapped_column(String(200))
+    goal_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("goals.id", ondelete="SET NULL"))
+    start_date: Mapped[date | None]
+    due_date: Mapped[date | None]
+    status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus), default=ActionStatus.PLANNED)
+    created_at: Mapped[datetime]
+
+
+class Consent(Base):
+    __tablename__ = "consents"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    given_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("participants.id"))
+    method: Mapped[ConsentMethod] = mapped_column(_enum(ConsentMethod))
+    # Oral consent is written down by a named staff member.
+    recorded_by_staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
+    given_at: Mapped[datetime]
+    valid_until: Mapped[date | None]
+    exclusions: Mapped[str] = mapped_column(Text, default="")
+    withdrawn_at: Mapped[datetime | None]
+    # A newer consent replaces this one; only a consent neither withdrawn nor replaced is active.
+    replaced_at: Mapped[datetime | None]
+
+    organisations: Mapped[list[ConsentOrganisation]] = relationship(lazy="raise", cascade="all, delete-orphan")
+
+
+class ConsentOrganisation(Base):
+    """An organisation the consent lets take part and share information."""
+
+    __tablename__ = "consent_organisations"
+
+    consent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("consents.id", ondelete="CASCADE"), primary_key=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+
+
+class Approval(Base):
+    """The patient's (or representative's) approval of one version of the plan."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    plan_version: Mapped[int]
+    approved_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("participants.id"))
+    approved_at: Mapped[datetime]
+
+
+class Revision(Base):
+    """An immutable snapshot written at each finalization."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int]
+    plan_version: Mapped[int]
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    finalized_at: Mapped[datetime]
+    finalized_by_staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
+    approved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("participants.id"))
+    approved_at: Mapped[datetime | None]

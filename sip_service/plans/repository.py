@@ -1,0 +1,203 @@
+"""All SQL about plans. Every read goes through `readable_plans`, scoped to the principal."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
+from sip_service.kit.errors import Invalid, NotFound
+from sip_service.meetings.models import Meeting, MeetingStatus
+from sip_service.plans.models import (
+    Action,
+    Approval,
+    Consent,
+    ConsentOrganisation,
+    Goal,
+    Participant,
+    ParticipantKind,
+    Plan,
+    PlanStatus,
+    Revision,
+)
+
+PlanChild = Participant | Goal | Action | Meeting
+
+
+def _active_consent_covering(org_id: uuid.UUID, today: date) -> ColumnElement[bool]:
+    return exists().where(
+        Consent.plan_id == Plan.id,
+        Consent.withdrawn_at.is_(None),
+        Consent.replaced_at.is_(None),
+        or_(Consent.valid_until.is_(None), Consent.valid_until >= today),
+        ConsentOrganisation.consent_id == Consent.id,
+        ConsentOrganisation.organisation_id == org_id,
+    )
+
+
+def _has_participant(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists().where(Participant.plan_id == Plan.id, *conditions)
+
+
+def readable_condition(principal: Principal, today: date) -> ColumnElement[bool]:
+    """The plans this principal may see (DESIGN.md, Access).
+
+    Staff: their organisation created the plan, or takes part and the patient's active consent
+    covers it. Citizens: their own plans, plans where they represent the patient, and plans where
+    the patient wants them as a relative.
+    """
+    if isinstance(principal, StaffPrincipal):
+        org = principal.organisation_id
+        return or_(
+            Plan.created_by_org_id == org,
+            and_(
+                _has_participant(Participant.organisation_id == org),
+                _active_consent_covering(org, today),
+            ),
+        )
+    if isinstance(principal, CitizenPrincipal):
+        me = principal.citizen_id
+        return or_(
+            Plan.patient_id == me,
+            _has_participant(Participant.citizen_id == me, Participant.kind == ParticipantKind.REPRESENTATIVE),
+            _has_participant(
+                Participant.citizen_id == me,
+                Participant.kind == ParticipantKind.RELATIVE,
+                Participant.wanted_by_patient.is_(True),
+            ),
+        )
+    return false()
+
+
+def readable_plans(principal: Principal, today: date) -> Select[Plan]:
+    return select(Plan).where(readable_condition(principal, today))
+
+
+_AGGREGATE = (
+    selectinload(Plan.participants),
+    selectinload(Plan.goals),
+    selectinload(Plan.actions),
+    selectinload(Plan.consents).selectinload(Consent.organisations),
+    selectinload(Plan.approvals),
+    selectinload(Plan.meetings).selectinload(Meeting.invitations),
+    selectinload(Plan.meetings).selectinload(Meeting.attendances),
+)
+
+
+async def load_aggregates(
+    session: AsyncSession, principal: Principal, today: date, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Plan]:
+    """Plans with everything readiness needs, in a fixed number of statements for any batch."""
+    stmt = readable_plans(principal, today).where(Plan.id.in_(ids)).options(*_AGGREGATE)
+    return {p.id: p for p in (await session.scalars(stmt)).all()}
+
+
+async def get_aggregate(session: AsyncSession, principal: Principal, today: date, plan_id: uuid.UUID) -> Plan:
+    plan = (await load_aggregates(session, principal, today, [plan_id])).get(plan_id)
+    if plan is None:
+        raise NotFound("Plan", plan_id)
+    return plan
+
+
+async def plan_id_of(session: AsyncSession, model: type[PlanChild], object_id: uuid.UUID) -> uuid.UUID | None:
+    """The plan an object belongs to; the caller then loads the plan through the readable scope."""
+    plan_id: uuid.UUID | None = await session.scalar(select(model.plan_id).where(model.id == object_id))
+    return plan_id
+
+
+async def revisions_of(session: AsyncSession, plan_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Revision]]:
+    """Revisions of plans the caller has already read through the readable scope."""
+    out: dict[uuid.UUID, list[Revision]] = {pid: [] for pid in plan_ids}
+    rows = await session.scalars(
+        select(Revision).where(Revision.plan_id.in_(plan_ids)).order_by(Revision.plan_id, Revision.number)
+    )
+    for r in rows:
+        out[r.plan_id].append(r)
+    return out
+
+
+class Attention(StrEnum):
+    NO_MEETING = "NO_MEETING"
+    FOLLOW_UP_DUE = "FOLLOW_UP_DUE"
+    DISCHARGE_MEETING_NOT_CALLED = "DISCHARGE_MEETING_NOT_CALLED"
+    AWAITING_PATIENT_APPROVAL = "AWAITING_PATIENT_APPROVAL"
+
+
+FOLLOW_UP_WINDOW = timedelta(days=7)
+
+
+def _live_meeting(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists().where(Meeting.plan_id == Plan.id, Meeting.status != MeetingStatus.CANCELLED, *conditions)
+
+
+def attention_condition(reason: Attention, today: date) -> ColumnElement[bool]:
+    """SQL for one reason a plan needs attention; `plans.service.attention` is the same in Python."""
+    open_ = Plan.status != PlanStatus.CLOSED
+    if reason is Attention.NO_MEETING:
+        return and_(open_, ~_live_meeting())
+    if reason is Attention.FOLLOW_UP_DUE:
+        return and_(Plan.status == PlanStatus.ACTIVE, Plan.follow_up_date <= today + FOLLOW_UP_WINDOW)
+    if reason is Attention.DISCHARGE_MEETING_NOT_CALLED:
+        return and_(
+            open_,
+            Plan.discharge_ready_at.is_not(None),
+            ~_live_meeting(Meeting.created_at >= Plan.discharge_ready_at),
+        )
+    return and_(
+        Plan.status.in_([PlanStatus.DRAFT, PlanStatus.REVISING]),
+        ~exists().where(Approval.plan_id == Plan.id, Approval.plan_version == Plan.version),
+    )
+
+
+@dataclass(frozen=True)
+class PlanFilter:
+    statuses: Sequence[PlanStatus] = ()
+    organisation_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+    attention: Sequence[Attention] = ()
+
+
+def encode_cursor(plan: Plan) -> str:
+    return base64.urlsafe_b64encode(f"{plan.created_at.isoformat()}|{plan.id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        created, pid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(created), uuid.UUID(pid)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Invalid("the cursor is not one this service gave out", field="after") from exc
+
+
+async def page(
+    session: AsyncSession,
+    principal: Principal,
+    today: date,
+    flt: PlanFilter,
+    first: int,
+    after: str | None,
+) -> tuple[list[Plan], bool]:
+    """Newest first, keyset-paginated on (created_at, id). Returns the plans and whether more follow."""
+    stmt = readable_plans(principal, today)
+    if flt.statuses:
+        stmt = stmt.where(Plan.status.in_(flt.statuses))
+    if flt.organisation_id is not None:
+        stmt = stmt.where(_has_participant(Participant.organisation_id == flt.organisation_id))
+    if flt.patient_id is not None:
+        stmt = stmt.where(Plan.patient_id == flt.patient_id)
+    if flt.attention:
+        stmt = stmt.where(or_(*(attention_condition(a, today) for a in flt.attention)))
+    if after is not None:
+        created, pid = decode_cursor(after)
+        stmt = stmt.where(tuple_(Plan.created_at, Plan.id) < tuple_(created, pid))
+    stmt = stmt.order_by(Plan.created_at.desc(), Plan.id.desc()).limit(first + 1)
+    plans = list((await session.scalars(stmt)).all())
+    return plans[:first], len(plans) > first

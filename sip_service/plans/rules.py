@@ -1,0 +1,294 @@
+"""Readiness: may this plan be finalized? Pure functions over plain facts, no I/O.
+
+Each rule returns blockers with a stable code, a plain-language message in Swedish and English,
+and the subject it is about, so that a checklist can show each one next to the button that
+clears it and `finalizePlan` can refuse with exactly the same list.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from sip_service.identity.models import OrganisationKind as OrgKind
+from sip_service.plans.models import ParticipantKind as Role
+
+# The patient, or a legal representative acting for them.
+PATIENT_SIDE = frozenset({Role.PATIENT, Role.REPRESENTATIVE})
+
+
+@dataclass(frozen=True)
+class ParticipantFacts:
+    id: uuid.UUID
+    role: Role
+    organisation_id: uuid.UUID | None = None
+    wanted_by_patient: bool | None = None
+
+
+@dataclass(frozen=True)
+class GoalFacts:
+    id: uuid.UUID
+    expressed_by_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class ActionFacts:
+    id: uuid.UUID
+    responsible_org_id: uuid.UUID | None
+    responsible_participant_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    version: int
+    participants: tuple[ParticipantFacts, ...]
+    organisation_kinds: dict[uuid.UUID, OrgKind]
+    # Organisations covered by the patient's active consent; None when there is none.
+    consented_organisations: frozenset[uuid.UUID] | None
+    overall_responsible_org_id: uuid.UUID | None
+    goals: tuple[GoalFacts, ...]
+    actions: tuple[ActionFacts, ...]
+    follow_up_date: date | None
+    # Participants who attended a planning meeting (by media, or attested by named staff).
+    attended: frozenset[uuid.UUID]
+    # Participants invited to a planning meeting that is not cancelled.
+    invited: frozenset[uuid.UUID]
+    relatives_decided: bool
+    approved_versions: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def participating_organisations(self) -> list[uuid.UUID]:
+        seen: dict[uuid.UUID, None] = {}
+        for p in self.participants:
+            if p.role is Role.STAFF and p.organisation_id is not None:
+                seen[p.organisation_id] = None
+        return list(seen)
+
+    def by_role(self, roles: Iterable[Role]) -> list[ParticipantFacts]:
+        wanted = frozenset(roles)
+        return [p for p in self.participants if p.role in wanted]
+
+
+class Code(StrEnum):
+    CONSENT = "CONSENT"
+    CROSS_ORGANISATION = "CROSS_ORGANISATION"
+    OVERALL_RESPONSIBILITY = "OVERALL_RESPONSIBILITY"
+    PATIENT_GOALS = "PATIENT_GOALS"
+    ACTIONS = "ACTIONS"
+    FOLLOW_UP = "FOLLOW_UP"
+    PATIENT_ATTENDED = "PATIENT_ATTENDED"
+    RELATIVES_DECIDED = "RELATIVES_DECIDED"
+    RELATIVES_INVITED = "RELATIVES_INVITED"
+    PATIENT_APPROVED = "PATIENT_APPROVED"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a blocker is about: the plan itself, or one object in it."""
+
+    kind: str  # Plan | Organisation | Action | Participant
+    id: uuid.UUID | None = None
+
+
+PLAN = Subject("Plan")
+
+
+@dataclass(frozen=True)
+class Blocker:
+    code: Code
+    message_sv: str
+    message_en: str
+    subject: Subject = PLAN
+
+
+@dataclass(frozen=True)
+class Readiness:
+    blockers: tuple[Blocker, ...]
+
+    @property
+    def ready(self) -> bool:
+        return not self.blockers
+
+
+def consent(f: PlanFacts, today: date) -> list[Blocker]:
+    if f.consented_organisations is None:
+        return [
+            Blocker(
+                Code.CONSENT,
+                "Patienten har inte gett samtycke till planen.",
+                "The patient has not given consent to the plan.",
+            )
+        ]
+    return [
+        Blocker(
+            Code.CONSENT,
+            "Samtycket omfattar inte en av de deltagande organisationerna.",
+            "The consent does not cover one of the participating organisations.",
+            Subject("Organisation", org),
+        )
+        for org in f.participating_organisations
+        if org not in f.consented_organisations
+    ]
+
+
+def cross_organisation(f: PlanFacts, today: date) -> list[Blocker]:
+    kinds = {f.organisation_kinds.get(org) for org in f.participating_organisations}
+    out = []
+    if OrgKind.REGION not in kinds:
+        out.append(
+            Blocker(
+                Code.CROSS_ORGANISATION,
+                "Ingen från regionen (till exempel vårdcentralen) deltar ännu.",
+                "Nobody from the region (for example the health centre) takes part yet.",
+            )
+        )
+    if OrgKind.MUNICIPALITY not in kinds:
+        out.append(
+            Blocker(
+                Code.CROSS_ORGANISATION,
+                "Ingen från kommunen deltar ännu.",
+                "Nobody from the municipality takes part yet.",
+            )
+        )
+    return out
+
+
+def overall_responsibility(f: PlanFacts, today: date) -> list[Blocker]:
+    org = f.overall_responsible_org_id
+    if (
+        org is not None
+        and org in f.participating_organisations
+        and f.organisation_kinds.get(org) in (OrgKind.REGION, OrgKind.MUNICIPALITY)
+    ):
+        return []
+    return [
+        Blocker(
+            Code.OVERALL_RESPONSIBILITY,
+            "Bestäm vilken deltagande organisation (region eller kommun) som har huvudansvaret.",
+            "Decide which participating organisation (region or municipality) holds overall responsibility.",
+        )
+    ]
+
+
+def patient_goals(f: PlanFacts, today: date) -> list[Blocker]:
+    patient_side = {p.id for p in f.by_role(PATIENT_SIDE)}
+    if any(g.expressed_by_id in patient_side for g in f.goals):
+        return []
+    return [
+        Blocker(
+            Code.PATIENT_GOALS,
+            "Skriv ner minst ett mål med patientens egna ord.",
+            "Write down at least one goal in the patient's own words.",
+        )
+    ]
+
+
+def actions(f: PlanFacts, today: date) -> list[Blocker]:
+    if not f.actions:
+        return [
+            Blocker(
+                Code.ACTIONS,
+                "Planen har inga insatser ännu.",
+                "The plan has no actions yet.",
+            )
+        ]
+    orgs = set(f.participating_organisations)
+    parties = {p.id for p in f.participants if p.role in (Role.EXTERNAL, Role.RELATIVE)}
+    out = []
+    for a in f.actions:
+        has_org, has_party = a.responsible_org_id is not None, a.responsible_participant_id is not None
+        ok = (has_org != has_party) and (a.responsible_org_id in orgs or a.responsible_participant_id in parties)
+        if not ok:
+            out.append(
+                Blocker(
+                    Code.ACTIONS,
+                    "Insatsen saknar en ansvarig som deltar i planen.",
+                    "The action has no responsible party that takes part in the plan.",
+                    Subject("Action", a.id),
+                )
+            )
+    return out
+
+
+def follow_up(f: PlanFacts, today: date) -> list[Blocker]:
+    if f.follow_up_date is not None and f.follow_up_date > today:
+        return []
+    return [
+        Blocker(
+            Code.FOLLOW_UP,
+            "Sätt ett datum för uppföljning som ligger framåt i tiden.",
+            "Set a follow-up date in the future.",
+        )
+    ]
+
+
+def patient_attended(f: PlanFacts, today: date) -> list[Blocker]:
+    if any(p.id in f.attended for p in f.by_role(PATIENT_SIDE)):
+        return []
+    return [
+        Blocker(
+            Code.PATIENT_ATTENDED,
+            "Patienten (eller företrädaren) har inte varit med på ett planeringsmöte.",
+            "The patient (or representative) has not attended a planning meeting.",
+        )
+    ]
+
+
+def relatives_decided(f: PlanFacts, today: date) -> list[Blocker]:
+    if f.relatives_decided:
+        return []
+    return [
+        Blocker(
+            Code.RELATIVES_DECIDED,
+            "Patienten har inte sagt vilka närstående som ska vara med (eller att ingen ska vara med).",
+            "The patient has not said which relatives should take part (or that none should).",
+        )
+    ]
+
+
+def relatives_invited(f: PlanFacts, today: date) -> list[Blocker]:
+    return [
+        Blocker(
+            Code.RELATIVES_INVITED,
+            "En närstående som patienten vill ha med är inte kallad till planeringsmötet.",
+            "A relative the patient wants to take part is not invited to the planning meeting.",
+            Subject("Participant", p.id),
+        )
+        for p in f.by_role([Role.RELATIVE])
+        if p.wanted_by_patient and p.id not in f.invited
+    ]
+
+
+def patient_approved(f: PlanFacts, today: date) -> list[Blocker]:
+    if f.version in f.approved_versions:
+        return []
+    return [
+        Blocker(
+            Code.PATIENT_APPROVED,
+            "Patienten (eller företrädaren) har inte godkänt den här versionen av planen.",
+            "The patient (or representative) has not approved this version of the plan.",
+        )
+    ]
+
+
+Rule = Callable[[PlanFacts, date], list[Blocker]]
+
+RULES: tuple[Rule, ...] = (
+    consent,
+    cross_organisation,
+    overall_responsibility,
+    patient_goals,
+    actions,
+    follow_up,
+    patient_attended,
+    relatives_decided,
+    relatives_invited,
+    patient_approved,
+)
+
+
+def readiness(facts: PlanFacts, today: date) -> Readiness:
+    return Readiness(tuple(b for rule in RULES for b in rule(facts, today)))

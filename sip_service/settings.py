@@ -1,0 +1,58 @@
+"""Configuration from the environment (prefix SIP_)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Mode(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIP_", env_file=".env", extra="ignore")
+
+    env: Mode = Mode.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///./var/sip.sqlite3"
+    public_url: str = "http://127.0.0.1:8000"
+
+    # OIDC: tokens are validated against this issuer's JWKS. In development the embedded
+    # provider (mounted at /dev-oidc) is the issuer unless one is configured.
+    oidc_issuer: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_audience: str = "sip-service"
+    oidc_algorithms: list[str] = ["RS256", "ES256", "PS256"]
+    oidc_leeway_seconds: int = 30
+    dev_oidc_key_file: Path = Path("./var/dev-oidc-key.json")
+    demo_identities_file: Path = REPO_ROOT / "auth" / "demo-identities.json"
+
+    # Hardening limits (always on; production also hides introspection, IDE and suggestions).
+    max_body_bytes: int = 256 * 1024
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    max_page_size: int = 100
+
+    @model_validator(mode="after")
+    def _production_needs_real_identity_provider(self) -> Settings:
+        if self.env is Mode.PRODUCTION and not (self.oidc_issuer and self.oidc_jwks_url):
+            raise ValueError(
+                "production mode needs SIP_OIDC_ISSUER and SIP_OIDC_JWKS_URL: "
+                "the embedded development identity provider is never run in production"
+            )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Mode.PRODUCTION
+
+    @property
+    def issuer(self) -> str:
+        return self.oidc_issuer or f"{self.public_url.rstrip('/')}/dev-oidc"
