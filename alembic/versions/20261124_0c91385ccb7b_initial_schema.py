@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 368293ffef63
+Revision ID: 0c91385ccb7b
 Revises: 
-Create Date: 2026-11-24 14:21:38.042048
+Create Date: 2026-11-24 14:28:02.794425
 
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision: str = '368293ffef63'
+revision: str = '0c91385ccb7b'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -122,8 +122,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['plan_id'], ['plans.id'], name=op.f('fk_participants_plan_id_plans'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['staff_member_id'], ['staff_members.id'], name=op.f('fk_participants_staff_member_id_staff_members')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_participants')),
-    sa.UniqueConstraint('plan_id', 'citizen_id', name=op.f('uq_participants_plan_id')),
-    sa.UniqueConstraint('plan_id', 'staff_member_id', name=op.f('uq_participants_plan_id'))
+    sa.UniqueConstraint('plan_id', 'citizen_id', name=op.f('uq_participants_plan_id_citizen_id')),
+    sa.UniqueConstraint('plan_id', 'staff_member_id', name=op.f('uq_participants_plan_id_staff_member_id'))
     )
     with op.batch_alter_table('participants', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_participants_organisation_id'), ['organisation_id'], unique=False)
@@ -202,7 +202,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_invitations_meeting_id_meetings'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_invitations_participant_id_participants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invitations')),
-    sa.UniqueConstraint('meeting_id', 'participant_id', name=op.f('uq_invitations_meeting_id'))
+    sa.UniqueConstraint('meeting_id', 'participant_id', name=op.f('uq_invitations_meeting_id_participant_id'))
     )
     with op.batch_alter_table('invitations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invitations_meeting_id'), ['meeting_id'], unique=False)
@@ -221,7 +221,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['finalized_by_staff_id'], ['staff_members.id'], name=op.f('fk_revisions_finalized_by_staff_id_staff_members')),
     sa.ForeignKeyConstraint(['plan_id'], ['plans.id'], name=op.f('fk_revisions_plan_id_plans'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_revisions')),
-    sa.UniqueConstraint('plan_id', 'number', name=op.f('uq_revisions_plan_id'))
+    sa.UniqueConstraint('plan_id', 'number', name=op.f('uq_revisions_plan_id_number'))
     )
     with op.batch_alter_table('revisions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_revisions_plan_id'), ['plan_id'], unique=False)

@@ -1,0 +1,165 @@
+"""Test fixtures: a migrated database per backend, a real HTTP server, tokens, a GraphQL client.
+
+Every database test runs on SQLite and, when SIP_TEST_DATABASE_URL is set (CI), on PostgreSQL.
+The schema is built by `alembic upgrade head`, never by create_all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import event, text
+
+from sip_service.app import create_app
+from sip_service.auth.devprovider import DevProvider
+from sip_service.demo import _people
+from sip_service.kit import migrations
+from sip_service.kit.db import Database
+from sip_service.models import Base
+from sip_service.settings import Settings
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("SIP_TEST_DATABASE_URL") else [])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def database_url(backend: str, tmp: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp / 'test.sqlite3'}"
+    url = os.environ["SIP_TEST_DATABASE_URL"]
+    return url.replace("postgresql://", "postgresql+asyncpg://", 1) if url.startswith("postgresql://") else url
+
+
+async def reset_postgres(url: str) -> None:
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await db.dispose()
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.count = 0
+        self.enabled = False
+
+    def __call__(self, *_: Any) -> None:
+        if self.enabled:
+            self.count += 1
+
+    @contextmanager
+    def counting(self) -> Iterator[StatementCounter]:
+        self.count, self.enabled = 0, True
+        try:
+            yield self
+        finally:
+            self.enabled = False
+
+
+@dataclass
+class Service:
+    """A running service on a loopback port, with its database and identity provider."""
+
+    backend: str
+    url: str
+    settings: Settings
+    db: Database
+    provider: DevProvider
+    statements: StatementCounter
+
+    def token(self, sub: str) -> str:
+        return self.provider.issue_token(sub)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
+    tmp = tmp_path_factory.mktemp(request.param)
+    url = database_url(request.param, tmp)
+    if request.param == "postgresql":
+        await reset_postgres(url)
+    await asyncio.to_thread(migrations.upgrade, url)
+    port = free_port()
+    settings = Settings(database_url=url, public_url=f"http://127.0.0.1:{port}", dev_oidc_key_file=tmp / "key.json")
+    db = Database(url)
+    counter = StatementCounter()
+    event.listen(db.engine.sync_engine, "before_cursor_execute", counter)
+    app = create_app(settings, db)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    yield Service(request.param, settings.public_url, settings, db, app.state.dev_provider, counter)
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture
+async def world(service: Service) -> Service:
+    """Empty every table, then add the demo organisations and people (no plans)."""
+    async with service.db.write() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            await session.execute(table.delete())
+        await _people(session, service.settings)
+    return service
+
+
+class GraphQLClient:
+    def __init__(self, http: httpx.AsyncClient, service: Service) -> None:
+        self.http, self.service = http, service
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.service.token(as_)}"} if as_ else {}
+        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None, *, as_: str) -> dict[str, Any]:
+        """Run an operation as a demo identity; fail the test on any GraphQL error."""
+        response = await self.raw(query, variables, as_=as_)
+        body = response.json()
+        assert response.status_code == 200 and "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@pytest.fixture
+async def gql(world: Service) -> AsyncIterator[GraphQLClient]:
+    async with httpx.AsyncClient(base_url=world.url, timeout=30) as http:
+        yield GraphQLClient(http, world)
+
+
+def ids(*values: Any) -> list[str]:
+    return [str(v) for v in values]
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+_OPERATIONS: dict[str, str] | None = None
+
+
+def op(name: str) -> str:
+    """One operation from graphql/operations/, with the fragments it uses: what the browser sends."""
+    global _OPERATIONS
+    if _OPERATIONS is None:
+        from graphql import parse, print_ast
+        from graphql.utilities import separate_operations
+
+        root = Path(__file__).resolve().parent.parent / "graphql" / "operations"
+        source = "\n".join(p.read_text(encoding="utf-8") for p in sorted(root.glob("*.graphql")))
+        _OPERATIONS = {n: print_ast(doc) for n, doc in separate_operations(parse(source)).items()}
+    return _OPERATIONS[name]
