@@ -163,3 +163,20 @@ def op(name: str) -> str:
         source = "\n".join(p.read_text(encoding="utf-8") for p in sorted(root.glob("*.graphql")))
         _OPERATIONS = {n: print_ast(doc) for n, doc in separate_operations(parse(source)).items()}
     return _OPERATIONS[name]
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of a database with nothing in it (not even tables), apart from the shared one."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    base = database_url("postgresql", tmp_path)
+    admin = Database(base)
+    name = "sip_test_scratch"
+    async with admin.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        await conn.execute(text(f"CREATE DATABASE {name}"))
+    await admin.dispose()
+    yield base.rsplit("/", 1)[0] + f"/{name}"

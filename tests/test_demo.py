@@ -1,0 +1,28 @@
+"""The demo seeds an empty database with plans in every status, through the real use cases."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import select
+
+from sip_service.demo import seed
+from sip_service.kit import migrations
+from sip_service.kit.db import Database
+from sip_service.plans.models import Plan, PlanStatus
+from sip_service.settings import Settings
+
+
+async def test_demo_has_every_status_and_seeds_once(empty_database: str, tmp_path: Path) -> None:
+    await asyncio.to_thread(migrations.upgrade, empty_database)
+    db = Database(empty_database)
+    settings = Settings(database_url=empty_database, dev_oidc_key_file=tmp_path / "k.json")
+    try:
+        assert await seed(db, settings)
+        assert not await seed(db, settings)  # a second run leaves the data alone
+        async with db.read() as session:
+            statuses = {p.status for p in await session.scalars(select(Plan))}
+        assert statuses == set(PlanStatus)
+    finally:
+        await db.dispose()
