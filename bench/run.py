@@ -16,7 +16,9 @@ import cProfile
 import json
 import multiprocessing as mp
 import os
+import signal
 import socket
+import sys
 import tempfile
 import time
 import uuid
@@ -402,13 +404,17 @@ def serve_graphql(port: int, key_file: Path, profile: Path | None) -> None:
         return dict(counts)
 
     app.add_api_route("/_bench/counts", bench_counts)
-    profiler = cProfile.Profile() if profile else None
-    if profiler:
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the profile is written.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    profiler = cProfile.Profile()
+    if profile:
         profiler.enable()
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    if profiler and profile:
-        profiler.disable()
-        profiler.dump_stats(profile)
+    try:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    finally:
+        if profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
 
 
 def serve_raw(port: int, org_id: uuid.UUID) -> None:

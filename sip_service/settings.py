@@ -35,7 +35,7 @@ class Settings(BaseSettings):
 
     # Hardening limits (always on; production also hides introspection, IDE and suggestions).
     max_body_bytes: int = 256 * 1024
-    max_query_depth: int = 12
+    max_query_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 2000
     max_page_size: int = 100

@@ -101,7 +101,7 @@ async def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     app = create_app(settings, db)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers only this flag)
         await asyncio.sleep(0.02)
     yield Service(request.param, settings.public_url, settings, db, app.state.dev_provider, counter)
     server.should_exit = True
@@ -122,7 +122,9 @@ class GraphQLClient:
     def __init__(self, http: httpx.AsyncClient, service: Service) -> None:
         self.http, self.service = http, service
 
-    async def raw(self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None) -> httpx.Response:
+    async def raw(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.service.token(as_)}"} if as_ else {}
         return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
 
@@ -156,8 +158,9 @@ def op(name: str) -> str:
     """One operation from graphql/operations/, with the fragments it uses: what the browser sends."""
     global _OPERATIONS
     if _OPERATIONS is None:
-        from graphql import parse, print_ast
         from graphql.utilities import separate_operations
+
+        from graphql import parse, print_ast
 
         root = Path(__file__).resolve().parent.parent / "graphql" / "operations"
         source = "\n".join(p.read_text(encoding="utf-8") for p in sorted(root.glob("*.graphql")))

@@ -33,11 +33,13 @@ class Mutation(PlanMutation, MeetingMutation):
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
-    """Mask everything but errors that carry one of our stable codes, and plain GraphQL
-    errors about the query itself (syntax, validation), which help the caller and reveal nothing."""
-    if error.original_error is None:
+    """Mask what went wrong while resolving fields, unless it carries one of our stable codes.
+    Errors about the request itself (syntax, validation, variable types) have no path: they help
+    the caller and reveal nothing about the server."""
+    if error.original_error is None or error.path is None:
         return False
-    return not (isinstance(error.original_error, GraphQLError) and (error.original_error.extensions or {}).get("code"))
+    original = error.original_error
+    return not (isinstance(original, GraphQLError) and (original.extensions or {}).get("code"))
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

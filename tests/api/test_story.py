@@ -8,8 +8,15 @@ from typing import Any
 from conftest import GraphQLClient, op
 
 ALL_BUT_INVITED = {
-    "CONSENT", "CROSS_ORGANISATION", "OVERALL_RESPONSIBILITY", "PATIENT_GOALS", "ACTIONS",
-    "FOLLOW_UP", "PATIENT_ATTENDED", "RELATIVES_DECIDED", "PATIENT_APPROVED",
+    "CONSENT",
+    "CROSS_ORGANISATION",
+    "OVERALL_RESPONSIBILITY",
+    "PATIENT_GOALS",
+    "ACTIONS",
+    "FOLLOW_UP",
+    "PATIENT_ATTENDED",
+    "RELATIVES_DECIDED",
+    "PATIENT_APPROVED",
 }
 
 
@@ -50,7 +57,9 @@ async def test_from_empty_plan_to_active_and_back(gql: GraphQLClient) -> None:
     elsa = (await gql(op("FindPatient"), {"personalNumber": "19400312-2388"}, as_="staff-anna"))["patient"]
     story = Story(gql)
 
-    created = await story.mutate("CreatePlan", "staff-anna", input={"patientId": elsa["id"], "background": "Fallit två gånger."})
+    created = await story.mutate(
+        "CreatePlan", "staff-anna", input={"patientId": elsa["id"], "background": "Fallit två gånger."}
+    )
     assert created["status"] == "DRAFT"
     assert codes(created) == ALL_BUT_INVITED
     plan_id = created["id"]
@@ -62,15 +71,23 @@ async def test_from_empty_plan_to_active_and_back(gql: GraphQLClient) -> None:
     johan_id = (await gql(op("StaffMembers"), {"organisationId": soc}, as_="staff-anna"))["staffMembers"][0]["id"]
     await story.mutate("AddParticipant", "staff-anna", input={"kind": "STAFF", "staffMemberId": johan_id})
     assert "CROSS_ORGANISATION" not in codes(story.plan)
-    per = await story.mutate("AddParticipant", "staff-anna", input={
-        "kind": "RELATIVE", "newCitizen": {"personalNumber": "196805141234", "name": "Per Andersson"}})
-    lena = await story.mutate("AddParticipant", "staff-anna", input={
-        "kind": "RELATIVE", "newCitizen": {"personalNumber": "197101262345", "name": "Lena Andersson"}})
+    per = await story.mutate(
+        "AddParticipant",
+        "staff-anna",
+        input={"kind": "RELATIVE", "newCitizen": {"personalNumber": "196805141234", "name": "Per Andersson"}},
+    )
+    lena = await story.mutate(
+        "AddParticipant",
+        "staff-anna",
+        input={"kind": "RELATIVE", "newCitizen": {"personalNumber": "197101262345", "name": "Lena Andersson"}},
+    )
     per_id, lena_id = per["participant"]["id"], lena["participant"]["id"]
 
     detail = await story.detail("staff-anna")
     patient_participant = next(p["id"] for p in detail["participants"] if p["kind"] == "PATIENT")
-    await story.mutate("RecordConsent", "staff-anna", input={"organisationIds": [vcn, soc], "givenById": patient_participant})
+    await story.mutate(
+        "RecordConsent", "staff-anna", input={"organisationIds": [vcn, soc], "givenById": patient_participant}
+    )
     assert "CONSENT" not in codes(story.plan)
     assert (await story.detail("staff-johan"))["consent"]["method"] == "ORAL"
 
@@ -79,11 +96,19 @@ async def test_from_empty_plan_to_active_and_back(gql: GraphQLClient) -> None:
 
     bad = await story.mutate("AddAction", "staff-johan", input={"description": "Hemtjänst"})
     assert bad["__typename"] == "ValidationError" and bad["field"] == "responsible"
-    await story.mutate("AddAction", "staff-johan", input={"description": "Hemtjänst morgon och kväll", "responsibleOrganisationId": soc})
-    added = await story.mutate("AddAction", "staff-anna", input={"description": "Läkemedelsgenomgång", "responsibleOrganisationId": vcn})
+    await story.mutate(
+        "AddAction",
+        "staff-johan",
+        input={"description": "Hemtjänst morgon och kväll", "responsibleOrganisationId": soc},
+    )
+    added = await story.mutate(
+        "AddAction", "staff-anna", input={"description": "Läkemedelsgenomgång", "responsibleOrganisationId": vcn}
+    )
     assert "ACTIONS" not in codes(story.plan)
     # Only the responsible organisation changes its own action.
-    denied = await story.mutate("UpdateAction", "staff-johan", actionId=added["action"]["id"], input={"status": "ONGOING"})
+    denied = await story.mutate(
+        "UpdateAction", "staff-johan", actionId=added["action"]["id"], input={"status": "ONGOING"}
+    )
     assert denied["__typename"] == "ForbiddenError"
 
     await story.mutate("UpdatePlan", "staff-anna", input={"followUpDate": str(date.today() - timedelta(days=1))})
@@ -103,14 +128,43 @@ async def test_from_empty_plan_to_active_and_back(gql: GraphQLClient) -> None:
     assert [b["subject"] for b in invited_blockers] == [{"kind": "Participant", "id": per_id}]
 
     start = datetime.now(UTC) - timedelta(minutes=10)
-    meeting = (await gql(op("ScheduleMeeting"), {"planId": plan_id, "input": {
-        "kind": "IN_PERSON", "startsAt": start.isoformat(), "endsAt": (start + timedelta(hours=1)).isoformat(),
-        "location": "Vårdcentralen Norrbacka, rum 12"}}, as_="staff-anna"))["scheduleMeeting"]
-    meeting = (await gql(op("InviteToMeeting"), {"meetingId": meeting["id"], "expectedVersion": meeting["version"],
-               "participantIds": [patient_participant, per_id], "channel": "SMS"}, as_="staff-anna"))["inviteToMeeting"]
-    meeting = (await gql(op("AttestAttendance"), {"meetingId": meeting["id"], "expectedVersion": meeting["version"],
-               "participantId": patient_participant}, as_="staff-anna"))["attestAttendance"]
-    assert meeting["attendances"] == [{"participantId": patient_participant, "method": "ATTESTED", "attestedBy": {"name": "Anna Lind"}}]
+    meeting = (
+        await gql(
+            op("ScheduleMeeting"),
+            {
+                "planId": plan_id,
+                "input": {
+                    "kind": "IN_PERSON",
+                    "startsAt": start.isoformat(),
+                    "endsAt": (start + timedelta(hours=1)).isoformat(),
+                    "location": "Vårdcentralen Norrbacka, rum 12",
+                },
+            },
+            as_="staff-anna",
+        )
+    )["scheduleMeeting"]
+    meeting = (
+        await gql(
+            op("InviteToMeeting"),
+            {
+                "meetingId": meeting["id"],
+                "expectedVersion": meeting["version"],
+                "participantIds": [patient_participant, per_id],
+                "channel": "SMS",
+            },
+            as_="staff-anna",
+        )
+    )["inviteToMeeting"]
+    meeting = (
+        await gql(
+            op("AttestAttendance"),
+            {"meetingId": meeting["id"], "expectedVersion": meeting["version"], "participantId": patient_participant},
+            as_="staff-anna",
+        )
+    )["attestAttendance"]
+    assert meeting["attendances"] == [
+        {"participantId": patient_participant, "method": "ATTESTED", "attestedBy": {"name": "Anna Lind"}}
+    ]
     story.plan = await story.detail("staff-anna")
     assert codes(story.plan) == {"PATIENT_APPROVED"}
 
@@ -129,7 +183,9 @@ async def test_from_empty_plan_to_active_and_back(gql: GraphQLClient) -> None:
 
     # A wanted relative sees the plan; one the patient did not choose does not.
     assert (await story.detail("citizen-per"))["id"] == plan_id
-    assert (await gql.raw(op("PlanDetail"), {"id": plan_id}, as_="citizen-lena")).json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert (await gql.raw(op("PlanDetail"), {"id": plan_id}, as_="citizen-lena")).json()["errors"][0]["extensions"][
+        "code"
+    ] == "NOT_FOUND"
     assert lena_id
 
     # Editing an ACTIVE plan starts a revision, and the approval no longer holds.

@@ -80,11 +80,7 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
 def pkce() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     # computed independently of the provider's helper, straight from RFC 7636
-    challenge = (
-        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-        .rstrip(b"=")
-        .decode()
-    )
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     return verifier, challenge
 
 
@@ -103,16 +99,12 @@ def authorize_params(srv: Server, challenge: str, **overrides: str) -> dict[str,
 
 
 async def get_code(srv: Server, sub: str, challenge: str) -> str:
-    resp = await srv.http.post(
-        "/dev-oidc/authorize", data={**authorize_params(srv, challenge), "sub": sub}
-    )
+    resp = await srv.http.post("/dev-oidc/authorize", data={**authorize_params(srv, challenge), "sub": sub})
     assert resp.status_code == 303
     return parse_qs(urlsplit(resp.headers["location"]).query)["code"][0]
 
 
-async def exchange(
-    srv: Server, code: str, verifier: str, /, **overrides: str
-) -> httpx.Response:
+async def exchange(srv: Server, code: str, verifier: str, /, **overrides: str) -> httpx.Response:
     data = {
         "grant_type": "authorization_code",
         "code": code,
@@ -165,14 +157,10 @@ async def test_full_code_flow_with_pkce(server: Server) -> None:
     assert f'name="code_challenge" value="{challenge}"' in page.text
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
-    resp = await server.http.post(
-        "/dev-oidc/authorize", data={**params, "sub": "staff-anna"}
-    )
+    resp = await server.http.post("/dev-oidc/authorize", data={**params, "sub": "staff-anna"})
     assert resp.status_code == 303
     location = urlsplit(resp.headers["location"])
-    assert (
-        f"{location.scheme}://{location.netloc}{location.path}" == server.redirect_uri
-    )
+    assert f"{location.scheme}://{location.netloc}{location.path}" == server.redirect_uri
     query = parse_qs(location.query)
     assert query["state"] == ["state-xyz"]
 
@@ -187,14 +175,9 @@ async def test_full_code_flow_with_pkce(server: Server) -> None:
     assert id_claims["nonce"] == "nonce-123"
     assert id_claims["sub"] == "staff-anna"
     assert id_claims["aud"] == CLIENT_ID
-    access = await validator(server, server.settings.oidc_audience).validate(
-        body["access_token"]
-    )
+    access = await validator(server, server.settings.oidc_audience).validate(body["access_token"])
     assert access["iss"] == server.issuer
-    assert {
-        k: access[k]
-        for k in ("name", "hsa_id", "organisation_hsa_id", "title", "sip_kind")
-    } == {
+    assert {k: access[k] for k in ("name", "hsa_id", "organisation_hsa_id", "title", "sip_kind")} == {
         "name": "Anna Lind",
         "hsa_id": "SE2321000016-A001",
         "organisation_hsa_id": "SE2321000016-VCN",
@@ -207,11 +190,7 @@ async def test_full_code_flow_with_pkce(server: Server) -> None:
 
 async def test_citizen_token(server: Server) -> None:
     verifier, challenge = pkce()
-    body = (
-        await exchange(
-            server, await get_code(server, "citizen-elsa", challenge), verifier
-        )
-    ).json()
+    body = (await exchange(server, await get_code(server, "citizen-elsa", challenge), verifier)).json()
     claims = await validator(server, "sip-service").validate(body["access_token"])
     assert claims["sip_kind"] == "citizen"
     assert claims["personal_number"] == "194003122388"
@@ -249,9 +228,7 @@ async def test_code_is_single_use(server: Server) -> None:
         ({"grant_type": "password"}, "unsupported_grant_type"),
     ],
 )
-async def test_token_request_mismatch(
-    server: Server, overrides: dict[str, str], error: str
-) -> None:
+async def test_token_request_mismatch(server: Server, overrides: dict[str, str], error: str) -> None:
     verifier, challenge = pkce()
     code = await get_code(server, "staff-anna", challenge)
     resp = await exchange(server, code, verifier, **overrides)
@@ -275,9 +252,7 @@ async def test_foreign_redirect_uri_refused(server: Server, redirect_uri: str) -
     assert page.status_code == 400
     assert page.json()["error"] == "invalid_request"
     # the hidden form fields are re-checked: a forged POST does not redirect either
-    resp = await server.http.post(
-        "/dev-oidc/authorize", data={**params, "sub": "staff-anna"}
-    )
+    resp = await server.http.post("/dev-oidc/authorize", data={**params, "sub": "staff-anna"})
     assert resp.status_code == 400
     assert "location" not in resp.headers
 
@@ -292,13 +267,9 @@ async def test_foreign_redirect_uri_refused(server: Server, redirect_uri: str) -
         {"client_id": ""},
     ],
 )
-async def test_authorize_requires_pkce_s256_and_state(
-    server: Server, overrides: dict[str, str]
-) -> None:
+async def test_authorize_requires_pkce_s256_and_state(server: Server, overrides: dict[str, str]) -> None:
     _, challenge = pkce()
-    page = await server.http.get(
-        "/dev-oidc/authorize", params=authorize_params(server, challenge, **overrides)
-    )
+    page = await server.http.get("/dev-oidc/authorize", params=authorize_params(server, challenge, **overrides))
     assert page.status_code == 400
     assert page.json()["error"] in (
         "invalid_request",
@@ -324,9 +295,7 @@ def test_redirect_uri_rules() -> None:
     assert _redirect_uri_allowed("https://sip.example.se:443/cb", public)
     assert _redirect_uri_allowed("http://localhost:5173/cb", public)
     assert _redirect_uri_allowed("http://[::1]:8080/cb", public)
-    assert not _redirect_uri_allowed(
-        "http://sip.example.se/cb", public
-    )  # scheme differs
+    assert not _redirect_uri_allowed("http://sip.example.se/cb", public)  # scheme differs
     assert not _redirect_uri_allowed("https://sip.example.se:8443/cb", public)
     assert not _redirect_uri_allowed("https://sip.example.se/cb#frag", public)
     assert not _redirect_uri_allowed("https://sip.example.se.evil.example/cb", public)
@@ -349,9 +318,7 @@ async def test_key_persists_across_restarts(tmp_path: Path) -> None:
         algorithms=["RS256"],
         jwks=static_jwks_source(second.key_set()),
     )
-    assert (await restarted.validate(first.issue_token("staff-anna")))[
-        "sub"
-    ] == "staff-anna"
+    assert (await restarted.validate(first.issue_token("staff-anna")))["sub"] == "staff-anna"
 
 
 def test_production_refuses_the_dev_provider(tmp_path: Path) -> None:

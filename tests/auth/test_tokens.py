@@ -141,9 +141,7 @@ async def test_valid_token(server: Server, client: httpx.AsyncClient) -> None:
     assert len(server.jwks_hits) == 1
 
 
-async def test_audience_list_and_leeway(
-    server: Server, client: httpx.AsyncClient
-) -> None:
+async def test_audience_list_and_leeway(server: Server, client: httpx.AsyncClient) -> None:
     v = make_validator(server, http_jwks_source(server.jwks_url, client))
     key = server.provider.signing_key
     await v.validate(sign(key, claims_for(server, aud=["other-api", "sip-service"])))
@@ -153,16 +151,12 @@ async def test_audience_list_and_leeway(
 
 async def test_expired(server: Server, client: httpx.AsyncClient) -> None:
     v = make_validator(server, http_jwks_source(server.jwks_url, client))
-    token = sign(
-        server.provider.signing_key, claims_for(server, exp=int(time.time()) - 120)
-    )
+    token = sign(server.provider.signing_key, claims_for(server, exp=int(time.time()) - 120))
     assert await refused(v, token) == "TOKEN_EXPIRED"
 
 
 @pytest.mark.parametrize("claim", ["nbf", "iat"])
-async def test_not_yet_valid(
-    server: Server, client: httpx.AsyncClient, claim: str
-) -> None:
+async def test_not_yet_valid(server: Server, client: httpx.AsyncClient, claim: str) -> None:
     v = make_validator(server, http_jwks_source(server.jwks_url, client))
     token = sign(
         server.provider.signing_key,
@@ -183,14 +177,10 @@ async def test_not_yet_valid(
     ],
     ids=["wrong-iss", "wrong-aud", "wrong-aud-list", "no-exp", "no-sub", "bad-exp"],
 )
-async def test_wrong_claims(
-    server: Server, client: httpx.AsyncClient, overrides: dict[str, Any]
-) -> None:
+async def test_wrong_claims(server: Server, client: httpx.AsyncClient, overrides: dict[str, Any]) -> None:
     v = make_validator(server, http_jwks_source(server.jwks_url, client))
     claims = {k: x for k, x in claims_for(server, **overrides).items() if x is not None}
-    assert (
-        await refused(v, sign(server.provider.signing_key, claims)) == "TOKEN_INVALID"
-    )
+    assert await refused(v, sign(server.provider.signing_key, claims)) == "TOKEN_INVALID"
 
 
 async def test_alg_none(server: Server, client: httpx.AsyncClient) -> None:
@@ -201,9 +191,7 @@ async def test_alg_none(server: Server, client: httpx.AsyncClient) -> None:
         assert await refused(v, token) == "TOKEN_INVALID"
 
 
-async def test_hs256_signed_with_public_key(
-    server: Server, client: httpx.AsyncClient
-) -> None:
+async def test_hs256_signed_with_public_key(server: Server, client: httpx.AsyncClient) -> None:
     # The classic key-confusion attack: HMAC keyed with the (public) RSA key.
     v = make_validator(server, http_jwks_source(server.jwks_url, client))
     public_pem = server.provider.signing_key.as_pem(private=False)
@@ -229,17 +217,13 @@ def test_validator_refuses_unsafe_allow_list(algs: list[str]) -> None:
 async def test_tampered_payload(server: Server, client: httpx.AsyncClient) -> None:
     v = make_validator(server, http_jwks_source(server.jwks_url, client))
     header, _, sig = server.provider.issue_token("citizen-elsa").split(".")
-    forged = claims_for(
-        server, sub="staff-anna", sip_kind="staff", hsa_id="SE2321000016-A001"
-    )
+    forged = claims_for(server, sub="staff-anna", sip_kind="staff", hsa_id="SE2321000016-A001")
     assert await refused(v, f"{header}.{b64json(forged)}.{sig}") == "TOKEN_INVALID"
     assert await refused(v, "not.a.jwt") == "TOKEN_INVALID"
     assert await refused(v, "") == "TOKEN_INVALID"
 
 
-async def test_unknown_kid_refetches_once_then_refuses(
-    server: Server, client: httpx.AsyncClient
-) -> None:
+async def test_unknown_kid_refetches_once_then_refuses(server: Server, client: httpx.AsyncClient) -> None:
     v = make_validator(server, http_jwks_source(server.jwks_url, client))
     rogue = RSAKey.generate_key(2048, {"kid": "rogue-1"})
     assert await refused(v, sign(rogue, claims_for(server))) == "TOKEN_INVALID"
@@ -254,22 +238,16 @@ async def test_unknown_kid_refetches_once_then_refuses(
     assert len(server.jwks_hits) == 2
 
 
-async def test_key_rotation_is_picked_up_by_refetch(
-    server: Server, client: httpx.AsyncClient
-) -> None:
+async def test_key_rotation_is_picked_up_by_refetch(server: Server, client: httpx.AsyncClient) -> None:
     v = make_validator(server, http_jwks_source(server.jwks_url, client))
     await v.validate(server.provider.issue_token("staff-anna"))
-    server.provider.signing_key = RSAKey.generate_key(
-        2048, {"use": "sig", "alg": "RS256"}, auto_kid=True
-    )
+    server.provider.signing_key = RSAKey.generate_key(2048, {"use": "sig", "alg": "RS256"}, auto_kid=True)
     claims = await v.validate(server.provider.issue_token("staff-omar"))
     assert claims["sub"] == "staff-omar"
     assert len(server.jwks_hits) == 2
 
 
-async def test_jwks_endpoint_down_fails_closed(
-    client: httpx.AsyncClient, tmp_path: Path
-) -> None:
+async def test_jwks_endpoint_down_fails_closed(client: httpx.AsyncClient, tmp_path: Path) -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -294,16 +272,11 @@ async def test_jwks_endpoint_down_fails_closed(
     ],
     ids=["503", "not-json", "no-keys"],
 )
-async def test_broken_jwks_fails_closed(
-    server: Server, response: httpx.Response
-) -> None:
+async def test_broken_jwks_fails_closed(server: Server, response: httpx.Response) -> None:
     transport = httpx.MockTransport(lambda request: response)
     async with httpx.AsyncClient(transport=transport) as broken:
         v = make_validator(server, http_jwks_source(server.jwks_url, broken))
-        assert (
-            await refused(v, server.provider.issue_token("staff-anna"))
-            == "JWKS_UNAVAILABLE"
-        )
+        assert await refused(v, server.provider.issue_token("staff-anna")) == "JWKS_UNAVAILABLE"
 
 
 async def test_server_going_down_after_cache_expiry_fails_closed(
@@ -323,13 +296,9 @@ async def test_server_going_down_after_cache_expiry_fails_closed(
     provider = DevProvider(settings)
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as c:
         srv = Server(settings.public_url, settings, provider)
-        v = make_validator(
-            srv, http_jwks_source("http://idp.invalid/jwks", c, max_age_s=0)
-        )
+        v = make_validator(srv, http_jwks_source("http://idp.invalid/jwks", c, max_age_s=0))
         await v.validate(provider.issue_token("staff-anna"))
-        assert (
-            await refused(v, provider.issue_token("staff-anna")) == "JWKS_UNAVAILABLE"
-        )
+        assert await refused(v, provider.issue_token("staff-anna")) == "JWKS_UNAVAILABLE"
 
 
 async def test_static_source(tmp_path: Path) -> None:

@@ -28,7 +28,11 @@ def ready_plan() -> PlanFacts:
     return PlanFacts(
         version=7,
         participants=(PATIENT, NURSE, PLANNER, SON, DAUGHTER, EXTERNAL),
-        organisation_kinds={REGION: OrganisationKind.REGION, MUNI: OrganisationKind.MUNICIPALITY, OTHER: OrganisationKind.OTHER},
+        organisation_kinds={
+            REGION: OrganisationKind.REGION,
+            MUNI: OrganisationKind.MUNICIPALITY,
+            OTHER: OrganisationKind.OTHER,
+        },
         consented_organisations=frozenset({REGION, MUNI}),
         overall_responsible_org_id=MUNI,
         goals=(GoalFacts(uuid.uuid4(), PATIENT.id),),
@@ -51,9 +55,17 @@ def test_a_complete_plan_is_ready() -> None:
 
 def test_every_blocker_has_both_languages() -> None:
     empty = dataclasses.replace(
-        ready_plan(), participants=(PATIENT, SON), consented_organisations=None, overall_responsible_org_id=None,
-        goals=(), actions=(), follow_up_date=None, attended=frozenset(), invited=frozenset(),
-        relatives_decided=False, approved_versions=frozenset(),
+        ready_plan(),
+        participants=(PATIENT, SON),
+        consented_organisations=None,
+        overall_responsible_org_id=None,
+        goals=(),
+        actions=(),
+        follow_up_date=None,
+        attended=frozenset(),
+        invited=frozenset(),
+        relatives_decided=False,
+        approved_versions=frozenset(),
     )
     result = rules.readiness(empty, TODAY)
     assert {b.code for b in result.blockers} == set(Code)
@@ -67,7 +79,9 @@ def test_consent_must_cover_every_participating_organisation() -> None:
 
 
 def test_region_and_municipality_must_both_take_part() -> None:
-    only_region = dataclasses.replace(ready_plan(), participants=(PATIENT, NURSE, EXTERNAL), overall_responsible_org_id=REGION)
+    only_region = dataclasses.replace(
+        ready_plan(), participants=(PATIENT, NURSE, EXTERNAL), overall_responsible_org_id=REGION
+    )
     assert Code.CROSS_ORGANISATION in blocked(only_region)
 
 
@@ -80,14 +94,20 @@ def test_goals_must_come_from_the_patient_side() -> None:
     staff_goal = dataclasses.replace(ready_plan(), goals=(GoalFacts(uuid.uuid4(), NURSE.id),))
     assert blocked(staff_goal) == {Code.PATIENT_GOALS}
     rep = ParticipantFacts(uuid.uuid4(), ParticipantKind.REPRESENTATIVE)
-    by_rep = dataclasses.replace(ready_plan(), participants=(*ready_plan().participants, rep), goals=(GoalFacts(uuid.uuid4(), rep.id),))
+    by_rep = dataclasses.replace(
+        ready_plan(), participants=(*ready_plan().participants, rep), goals=(GoalFacts(uuid.uuid4(), rep.id),)
+    )
     assert blocked(by_rep) == set()
 
 
 def test_actions_need_exactly_one_participating_responsible_party() -> None:
     assert blocked(dataclasses.replace(ready_plan(), actions=())) == {Code.ACTIONS}
-    for action in (ActionFacts(uuid.uuid4(), None, None), ActionFacts(uuid.uuid4(), REGION, EXTERNAL.id),
-                   ActionFacts(uuid.uuid4(), OTHER, None), ActionFacts(uuid.uuid4(), None, NURSE.id)):
+    for action in (
+        ActionFacts(uuid.uuid4(), None, None),
+        ActionFacts(uuid.uuid4(), REGION, EXTERNAL.id),
+        ActionFacts(uuid.uuid4(), OTHER, None),
+        ActionFacts(uuid.uuid4(), None, NURSE.id),
+    ):
         result = rules.readiness(dataclasses.replace(ready_plan(), actions=(action,)), TODAY)
         assert [(b.code, b.subject.id) for b in result.blockers] == [(Code.ACTIONS, action.id)]
 
@@ -113,7 +133,9 @@ def test_approval_holds_for_one_version_only() -> None:
 
 BREAKERS = {
     Code.CONSENT: lambda f: dataclasses.replace(f, consented_organisations=frozenset({REGION})),
-    Code.CROSS_ORGANISATION: lambda f: dataclasses.replace(f, participants=tuple(p for p in f.participants if p is not PLANNER)),
+    Code.CROSS_ORGANISATION: lambda f: dataclasses.replace(
+        f, participants=tuple(p for p in f.participants if p is not PLANNER)
+    ),
     Code.OVERALL_RESPONSIBILITY: lambda f: dataclasses.replace(f, overall_responsible_org_id=None),
     Code.PATIENT_GOALS: lambda f: dataclasses.replace(f, goals=()),
     Code.ACTIONS: lambda f: dataclasses.replace(f, actions=(*f.actions, ActionFacts(uuid.uuid4(), None, None))),
