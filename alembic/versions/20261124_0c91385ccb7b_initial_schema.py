@@ -33,7 +33,7 @@ def upgrade() -> None:
     )
     op.create_table('organisations',
     sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('kind', sa.Enum('REGION', 'MUNICIPALITY', 'OTHER', name='organisationkind', native_enum=False, create_constraint=True, length=20), nullable=False),
+    sa.Column('kind', sa.Enum('REGION', 'MUNICIPALITY', 'OTHER', name='organisationkind', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('hsa_id', sa.String(length=64), nullable=False),
     sa.Column('parent_id', sa.Uuid(), nullable=True),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sip_service.kit.db import Base, uuid_pk
+from sip_service.kit.db import Base, enum_column, uuid_pk
 
 
 class OrganisationKind(StrEnum):
@@ -23,9 +23,7 @@ class Organisation(Base):
     __tablename__ = "organisations"
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    kind: Mapped[OrganisationKind] = mapped_column(
-        Enum(OrganisationKind, native_enum=False, length=20, create_constraint=True)
-    )
+    kind: Mapped[OrganisationKind] = mapped_column(enum_column(OrganisationKind))
     name: Mapped[str] = mapped_column(String(200))
     hsa_id: Mapped[str] = mapped_column(String(64), unique=True)
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"))

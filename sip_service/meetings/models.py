@@ -6,14 +6,10 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from sip_service.kit.db import Base, uuid_pk
-
-
-def _enum(cls: type[StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=32, create_constraint=True)
+from sip_service.kit.db import Base, enum_column, uuid_pk
 
 
 class MeetingKind(StrEnum):
@@ -49,9 +45,9 @@ class Meeting(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[MeetingKind] = mapped_column(_enum(MeetingKind))
-    purpose: Mapped[MeetingPurpose] = mapped_column(_enum(MeetingPurpose), default=MeetingPurpose.PLANNING)
-    status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus), default=MeetingStatus.SCHEDULED)
+    kind: Mapped[MeetingKind] = mapped_column(enum_column(MeetingKind))
+    purpose: Mapped[MeetingPurpose] = mapped_column(enum_column(MeetingPurpose), default=MeetingPurpose.PLANNING)
+    status: Mapped[MeetingStatus] = mapped_column(enum_column(MeetingStatus), default=MeetingStatus.SCHEDULED)
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     location: Mapped[str] = mapped_column(String(300), default="")
@@ -78,7 +74,7 @@ class Invitation(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     meeting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
     participant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
-    channel: Mapped[InvitationChannel] = mapped_column(_enum(InvitationChannel))
+    channel: Mapped[InvitationChannel] = mapped_column(enum_column(InvitationChannel))
     invited_at: Mapped[datetime]
     invited_by_staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
 
@@ -89,7 +85,7 @@ class Attendance(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     meeting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
     participant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
-    method: Mapped[AttendanceMethod] = mapped_column(_enum(AttendanceMethod))
+    method: Mapped[AttendanceMethod] = mapped_column(enum_column(AttendanceMethod))
     attested_by_staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
     joined_at: Mapped[datetime]
     left_at: Mapped[datetime | None]

@@ -7,17 +7,13 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from sip_service.kit.db import Base, uuid_pk
+from sip_service.kit.db import Base, enum_column, uuid_pk
 
 if TYPE_CHECKING:
     from sip_service.meetings.models import Meeting
-
-
-def _enum(cls: type[StrEnum]) -> Enum:
-    return Enum(cls, native_enum=False, length=32, create_constraint=True)
 
 
 class PlanStatus(StrEnum):
@@ -66,7 +62,7 @@ class Plan(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("citizens.id"), index=True)
-    status: Mapped[PlanStatus] = mapped_column(_enum(PlanStatus), default=PlanStatus.DRAFT, index=True)
+    status: Mapped[PlanStatus] = mapped_column(enum_column(PlanStatus), default=PlanStatus.DRAFT, index=True)
     overall_responsible_org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"))
     background: Mapped[str] = mapped_column(Text, default="")
     follow_up_date: Mapped[date | None]
@@ -78,7 +74,7 @@ class Plan(Base):
     updated_at: Mapped[datetime]
     finalized_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    close_reason: Mapped[CloseReason | None] = mapped_column(_enum(CloseReason))
+    close_reason: Mapped[CloseReason | None] = mapped_column(enum_column(CloseReason))
     relatives_decided_at: Mapped[datetime | None]
     # The participant (patient or representative) who decided; no foreign key, since
     # participants already point at plans and a cycle would need ALTER, which SQLite lacks.
@@ -119,7 +115,7 @@ class Participant(Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[ParticipantKind] = mapped_column(_enum(ParticipantKind))
+    kind: Mapped[ParticipantKind] = mapped_column(enum_column(ParticipantKind))
     staff_member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
     citizen_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("citizens.id"))
     organisation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"), index=True)
@@ -127,7 +123,7 @@ class Participant(Base):
     external_name: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(200), default="")
     is_coordinator: Mapped[bool] = mapped_column(default=False)
-    representative_kind: Mapped[RepresentativeKind | None] = mapped_column(_enum(RepresentativeKind))
+    representative_kind: Mapped[RepresentativeKind | None] = mapped_column(enum_column(RepresentativeKind))
     # Relatives only: did the patient say they may take part? None until the patient decides.
     wanted_by_patient: Mapped[bool | None]
     created_at: Mapped[datetime]
@@ -165,7 +161,7 @@ class Action(Base):
     goal_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("goals.id", ondelete="SET NULL"))
     start_date: Mapped[date | None]
     due_date: Mapped[date | None]
-    status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus), default=ActionStatus.PLANNED)
+    status: Mapped[ActionStatus] = mapped_column(enum_column(ActionStatus), default=ActionStatus.PLANNED)
     created_at: Mapped[datetime]
 
 
@@ -175,7 +171,7 @@ class Consent(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
     given_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("participants.id"))
-    method: Mapped[ConsentMethod] = mapped_column(_enum(ConsentMethod))
+    method: Mapped[ConsentMethod] = mapped_column(enum_column(ConsentMethod))
     # Oral consent is written down by a named staff member.
     recorded_by_staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
     given_at: Mapped[datetime]
