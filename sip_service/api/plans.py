@@ -216,8 +216,8 @@ class ConsentType:
 
     @strawberry.field
     async def organisations(self, info: Info[Context, None]) -> list[OrganisationType]:
-        orgs = [await organisation(info, o.organisation_id) for o in self._c.organisations]
-        return [o for o in orgs if o is not None]
+        orgs = await info.context.loaders.organisation.load_many([o.organisation_id for o in self._c.organisations])
+        return [OrganisationType(o) for o in orgs if o is not None]
 
 
 @strawberry.type(name="Approval")
@@ -375,7 +375,7 @@ class PlanType:
     @strawberry.field(description="May the plan be finalized? If not, what stands in the way.")
     async def readiness(self, info: Info[Context, None]) -> ReadinessType:
         plan = await aggregate(info, self._plan.id)
-        orgs = [await info.context.loaders.organisation.load(o) for o in service.organisation_ids_of(plan)]
+        orgs = await info.context.loaders.organisation.load_many(list(service.organisation_ids_of(plan)))
         kinds = {o.id: o.kind for o in orgs if o is not None}
         return ReadinessType.of(service.evaluate(plan, kinds, info.context.today))
 
