@@ -11,6 +11,7 @@ from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http.ides import get_graphql_ide_html
 
 from sip_service.api.context import Context
 from sip_service.api.schema import build_schema
@@ -120,11 +121,17 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings, app.state.db, app.state.dev_provider = settings, db, dev
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if not settings.is_production:
+        # The IDE page itself needs no sign-in (its requests do: add the bearer token under Headers).
+        @app.get("/graphql", response_class=HTMLResponse, include_in_schema=False)
+        async def graphiql() -> str:
+            return get_graphql_ide_html("graphiql")
+
     app.include_router(
         GraphQLRouter(
             build_schema(settings),
             context_getter=context,
-            graphql_ide=None if settings.is_production else "graphiql",
+            graphql_ide=None,
             allow_queries_via_get=False,  # GET would let another site read plans through a link
         ),
         prefix="/graphql",

@@ -106,6 +106,11 @@ async def test_deep_aliased_and_long_queries_are_refused(gql: GraphQLClient) -> 
     assert "token" in str((await first_error(gql, long))["message"]).lower()
 
 
+async def test_the_development_ide_page_opens_without_sign_in(gql: GraphQLClient) -> None:
+    page = await gql.http.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
 async def test_requests_without_a_valid_token_are_refused(gql: GraphQLClient) -> None:
     anonymous = await gql.http.post("/graphql", json={"query": "{ me { name } }"})
     assert anonymous.status_code == 401
