@@ -60,6 +60,33 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_level="info")
 
 
+audit_app = typer.Typer(help="The audit trail.")
+app.add_typer(audit_app, name="audit")
+
+
+async def _verify(settings: Settings) -> tuple[int, int | None]:
+    from sip_service.audit.service import verify
+    from sip_service.kit.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        async with db.read() as session:
+            verdict = await verify(session)
+    finally:
+        await db.dispose()
+    return verdict.checked, verdict.first_broken_seq
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain of the audit trail; exit 1 at the first event that was tampered with."""
+    checked, broken = asyncio.run(_verify(Settings()))
+    if broken is not None:
+        typer.echo(f"audit trail BROKEN at event {broken} (after {checked} intact events)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"audit trail intact: {checked} events")
+
+
 @app.command("export-schema")
 def export_schema(output: Path = SCHEMA_FILE) -> None:
     """Write the GraphQL schema (SDL) that the code defines."""

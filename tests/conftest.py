@@ -110,10 +110,14 @@ async def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 
 @pytest.fixture
 async def world(service: Service) -> Service:
-    """Empty every table, then add the demo organisations and people (no plans)."""
+    """Empty every table, then add the demo organisations and people (no plans).
+
+    The audit trail is append-only (the database refuses DELETE), so it grows across tests;
+    tests find their own events by the plans they made."""
     async with service.db.write() as session:
         for table in reversed(Base.metadata.sorted_tables):
-            await session.execute(table.delete())
+            if table.name != "audit_events":
+                await session.execute(table.delete())
         await _people(session, service.settings)
     return service
 

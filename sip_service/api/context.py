@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date
 from typing import TypeVar
 
@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from sip_service.audit.models import AuditAccess
+from sip_service.audit.service import Access
 from sip_service.auth.principal import Principal
 from sip_service.identity import repository as identity_repo
 from sip_service.identity.models import Citizen, Organisation, StaffMember
@@ -28,11 +30,13 @@ class Loaders:
     """Batch loads. Each batch reads in a session of its own: sibling resolvers run concurrently
     and one AsyncSession must not be shared between them."""
 
-    def __init__(self, db: Database, principal: Principal, today: date) -> None:
+    def __init__(self, db: Database, principal: Principal, today: date, reads: AuditReads) -> None:
         self._db = db
 
         async def plans(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Plan]:
-            return await plans_repo.load_aggregates(session, principal, today, ids)
+            found = await plans_repo.load_aggregates(session, principal, today, ids)
+            reads.plans(found.values())
+            return found
 
         async def revisions(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Revision]]:
             return await plans_repo.revisions_of(session, ids)
@@ -62,15 +66,31 @@ class Loaders:
         return DataLoader(load_fn=load)
 
 
+class AuditReads:
+    """What this request read about which plans or patients; written to the audit trail once the
+    request has run (see `api.schema.AuditReadsExtension`), each thing once."""
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[str, uuid.UUID | None, uuid.UUID | None], Access] = {}
+
+    def add(self, action: str, plan_id: uuid.UUID | None, patient_id: uuid.UUID | None) -> None:
+        self.pending.setdefault((action, plan_id, patient_id), Access(AuditAccess.READ, action, plan_id, patient_id))
+
+    def plans(self, plans: Iterable[Plan]) -> None:
+        for p in plans:
+            self.add("plan.read", p.id, p.patient_id)
+
+
 class Context(BaseContext):
     def __init__(self, settings: Settings, db: Database, principal: Principal) -> None:
         super().__init__()
         self.settings = settings
         self.db = db
         self.principal = principal
+        self.reads = AuditReads()
         self.reset_loaders()
 
     def reset_loaders(self) -> None:
         """After a write, later fields must read the new state, not this request's cache."""
         self.today = clock.today()
-        self.loaders = Loaders(self.db, self.principal, self.today)
+        self.loaders = Loaders(self.db, self.principal, self.today, self.reads)

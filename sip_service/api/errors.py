@@ -12,7 +12,11 @@ from strawberry.types import Info
 from graphql import GraphQLError
 from sip_service.api.context import Context
 from sip_service.api.readiness import BlockerType
+from sip_service.audit import service as audit
+from sip_service.audit.models import AuditAccess
+from sip_service.audit.service import Access
 from sip_service.kit import errors
+from sip_service.plans.models import Plan
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -77,6 +81,10 @@ async def mutate(
     try:
         async with ctx.db.write() as session:
             result = await change(session)
+            await session.flush()  # new parts get their plan ids
+            plan = await _plan_changed(session, result)
+            write = Access(AuditAccess.WRITE, info.field_name, plan.id, plan.patient_id)
+            await audit.append(session, ctx.principal, [write])  # in the same transaction
     except errors.DomainError as exc:
         return to_graphql(exc)
     ctx.reset_loaders()
@@ -91,6 +99,17 @@ def capped(ids: Sequence[T], limit: int = MAX_IDS) -> Sequence[T]:
     if len(ids) > limit:
         raise errors.Invalid(f"at most {limit} at a time")
     return ids
+
+
+async def _plan_changed(session: AsyncSession, result: object) -> Plan:
+    """The plan a use case changed: it returns the plan, a part of it, or (plan, part)."""
+    if isinstance(result, tuple):
+        result = result[0]
+    if isinstance(result, Plan):
+        return result
+    plan = await session.get(Plan, result.plan_id)  # type: ignore[attr-defined]  # already in the session
+    assert plan is not None
+    return plan
 
 
 def query_error(exc: errors.DomainError) -> GraphQLError:

@@ -186,4 +186,5 @@ class IdentityQuery:
                 raise NotFound("Citizen", mask(number))
         except DomainError as exc:
             raise query_error(exc) from None
+        info.context.reads.add("patient.lookup", None, found.id)
         return CitizenType(found)

@@ -438,6 +438,7 @@ class PlanQuery:
                 plans, more = await repo.page(session, ctx.principal, ctx.today, flt, first, after)
         except DomainError as exc:
             raise query_error(exc) from None
+        ctx.reads.plans(plans)  # a list shows who the patients are: that is a read too
         return PlanConnection(
             nodes=[PlanType(p) for p in plans],
             page_info=PageInfo(has_next_page=more, end_cursor=repo.encode_cursor(plans[-1]) if plans else None),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import AsyncIterator, Callable
 
 import strawberry
 from strawberry.extensions import (
@@ -16,14 +17,18 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from graphql import GraphQLError
+from sip_service.api.audit import AuditQuery
 from sip_service.api.identity import IdentityQuery
 from sip_service.api.meetings import MeetingMutation
 from sip_service.api.plans import PlanMutation, PlanQuery
+from sip_service.audit import service as audit
 from sip_service.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 @strawberry.type
-class Query(IdentityQuery, PlanQuery):
+class Query(IdentityQuery, PlanQuery, AuditQuery):
     pass
 
 
@@ -42,11 +47,38 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return not (isinstance(original, GraphQLError) and (original.extensions or {}).get("code"))
 
 
+class AuditReadsExtension(SchemaExtension):
+    """Write the request's reads to the audit trail before the answer leaves; if that fails, the
+    answer is withheld: nobody reads plan data without a trace."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        yield
+        ctx = self.execution_context.context
+        if not ctx.reads.pending:
+            return
+        try:
+            async with ctx.db.write() as session:
+                await audit.append(session, ctx.principal, ctx.reads.pending.values())
+        except Exception:
+            logger.exception("audit trail write failed; the answer is withheld")
+            result = self.execution_context.result
+            assert result is not None
+            # Changed in place: strawberry returns this same object.
+            result.data = None
+            result.errors = [
+                GraphQLError(
+                    "Åtkomsten kunde inte loggas. / The access could not be logged.",
+                    extensions={"code": "AUDIT_UNAVAILABLE"},
+                )
+            ]
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        AuditReadsExtension,
         lambda: MaskErrors(
             should_mask_error=_is_unexpected, error_message="Ett oväntat fel inträffade. / Unexpected error."
         ),

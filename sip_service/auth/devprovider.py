@@ -74,6 +74,8 @@ def load_demo_identities(path: Path) -> dict[str, DemoIdentity]:
     for s in data.get("staff", []):
         claims = {k: s[k] for k in ("hsa_id", "organisation_hsa_id", "title")}
         claims["sip_kind"] = "staff"
+        if s.get("roles"):
+            claims["sip_roles"] = list(s["roles"])
         out[s["sub"]] = DemoIdentity(s["sub"], "staff", s["name"], s["title"], claims)
     for c in data.get("citizens", []):
         claims = {"personal_number": c["personal_number"], "sip_kind": "citizen"}

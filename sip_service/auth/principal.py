@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+AUDITOR = "auditor"  # may review the audit trail of their own organisation
+
 
 class AuthMethod(StrEnum):
     OIDC = "OIDC"
@@ -20,6 +22,11 @@ class StaffPrincipal:
     hsa_id: str
     name: str
     method: AuthMethod = AuthMethod.OIDC
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def is_auditor(self) -> bool:
+        return AUDITOR in self.roles
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,14 @@ async def principal_from_claims(session: AsyncSession, claims: Mapping[str, Any]
     if hsa_id := claims.get("hsa_id"):
         staff = await session.scalar(select(StaffMember).where(StaffMember.hsa_id == hsa_id))
         if staff is not None:
-            return StaffPrincipal(staff.id, staff.organisation_id, staff.hsa_id, staff.name)
+            roles = claims.get("sip_roles") or []
+            return StaffPrincipal(
+                staff.id,
+                staff.organisation_id,
+                staff.hsa_id,
+                staff.name,
+                roles=frozenset(r for r in roles if isinstance(r, str)),
+            )
         return None
     if personal_number := claims.get("personal_number"):
         citizen = await session.scalar(select(Citizen).where(Citizen.personal_number == personal_number))
@@ -45,3 +52,30 @@ async def citizen_by_personal_number(session: AsyncSession, personal_number: str
 async def staff_of(session: AsyncSession, organisation_id: uuid.UUID) -> list[StaffMember]:
     stmt = select(StaffMember).where(StaffMember.organisation_id == organisation_id).order_by(StaffMember.name)
     return list(await session.scalars(stmt))
+
+
+async def _parents(session: AsyncSession) -> dict[uuid.UUID, uuid.UUID | None]:
+    return {o.id: o.parent_id for o in await session.scalars(select(Organisation))}
+
+
+def _below(parents: Mapping[uuid.UUID, uuid.UUID | None], root: uuid.UUID) -> set[uuid.UUID]:
+    tree, grew = {root}, True
+    while grew:
+        more = {o for o, p in parents.items() if p in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return tree
+
+
+async def units_of(session: AsyncSession, organisation_id: uuid.UUID) -> set[uuid.UUID]:
+    """The organisation and every unit below it."""
+    return _below(await _parents(session), organisation_id)
+
+
+async def care_giver_of(session: AsyncSession, organisation_id: uuid.UUID) -> set[uuid.UUID]:
+    """The whole care giver the organisation belongs to: its top organisation and all units."""
+    parents = await _parents(session)
+    top = organisation_id
+    while (up := parents.get(top)) is not None:
+        top = up
+    return _below(parents, top)

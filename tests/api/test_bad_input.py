@@ -6,13 +6,14 @@ import uuid
 
 import httpx
 import pytest
-from conftest import GraphQLClient, Service, op
-from helpers import big_plan
 
 from sip_service.api.schema import _is_unexpected
 from sip_service.app import create_app
 from sip_service.kit.db import Database
 from sip_service.settings import Mode, Settings
+
+from conftest import GraphQLClient, Service, op
+from helpers import big_plan
 
 
 def assert_clean(response: httpx.Response) -> dict[str, object]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from conftest import Service
 from sqlalchemy import select
 
 from sip_service.auth.principal import StaffPrincipal
@@ -15,6 +14,8 @@ from sip_service.meetings import service as meetings
 from sip_service.meetings.models import InvitationChannel, MeetingKind
 from sip_service.plans import service as plans
 from sip_service.plans.models import ParticipantKind
+
+from conftest import Service
 
 
 async def staff(service: Service, first_name: str) -> StaffPrincipal:

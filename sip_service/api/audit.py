@@ -1,0 +1,92 @@
+"""GraphQL: who has looked at my plan (patients), and access review (auditors)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from sip_service.api.context import Context
+from sip_service.api.errors import query_error
+from sip_service.api.identity import OrganisationType, organisation
+from sip_service.api.plans import aggregate
+from sip_service.audit import models
+from sip_service.audit import repository as audit_repo
+from sip_service.auth import policy
+from sip_service.auth.principal import StaffPrincipal
+from sip_service.identity import repository as identity_repo
+from sip_service.kit.errors import Forbidden, Invalid
+
+AuditAccess = strawberry.enum(models.AuditAccess)
+MAX_ENTRIES = 500
+
+
+@strawberry.type(name="AuditEntry", description="Someone read or changed plan data.")
+class AuditEntryType:
+    _e: strawberry.Private[models.AuditEvent]
+
+    def __init__(self, event: models.AuditEvent) -> None:
+        self._e = event
+
+    @strawberry.field
+    def occurred_at(self) -> datetime:
+        return self._e.occurred_at
+
+    @strawberry.field(description="STAFF or CITIZEN.")
+    def actor_kind(self) -> str:
+        return self._e.actor_kind
+
+    @strawberry.field
+    def actor_name(self) -> str:
+        return self._e.actor_name
+
+    @strawberry.field
+    async def organisation(self, info: Info[Context, None]) -> OrganisationType | None:
+        return await organisation(info, self._e.organisation_id)
+
+    @strawberry.field
+    def access(self) -> AuditAccess:  # type: ignore[valid-type]
+        return self._e.access
+
+    @strawberry.field(description="What was done, e.g. plan.read or addGoal.")
+    def action(self) -> str:
+        return self._e.action
+
+    @strawberry.field(description="How the person was signed in.")
+    def auth_method(self) -> str:
+        return self._e.auth_method
+
+    @strawberry.field
+    def plan_id(self) -> uuid.UUID | None:
+        return self._e.plan_id
+
+
+@strawberry.type
+class AuditQuery:
+    @strawberry.field(description="Who has read or changed this plan, newest first: for the patient or representative.")
+    async def plan_access_log(self, info: Info[Context, None], plan_id: uuid.UUID) -> list[AuditEntryType]:
+        plan = await aggregate(info, plan_id)
+        if policy.patient_side_participant(info.context.principal, plan) is None:
+            raise query_error(Forbidden("only the patient or their representative can see who looked at the plan"))
+        async with info.context.db.read() as session:
+            return [AuditEntryType(e) for e in await audit_repo.for_plan(session, plan_id, MAX_ENTRIES)]
+
+    @strawberry.field(
+        description="Auditors: access by people of an organisation within their own care giver, in a period."
+    )
+    async def audit_events(
+        self, info: Info[Context, None], organisation_id: uuid.UUID, start: datetime, end: datetime
+    ) -> list[AuditEntryType]:
+        p = info.context.principal
+        if not (isinstance(p, StaffPrincipal) and p.is_auditor):
+            raise query_error(Forbidden("only auditors can review the audit trail"))
+        if not start < end:
+            raise query_error(Invalid("the period must end after it starts", field="end"))
+        async with info.context.db.read() as session:
+            if organisation_id not in await identity_repo.care_giver_of(session, p.organisation_id):
+                raise query_error(Forbidden("you review only your own care giver's organisations"))
+            units = await identity_repo.units_of(session, organisation_id)
+            events = await audit_repo.for_organisations(session, units, start, end, MAX_ENTRIES)
+        return [AuditEntryType(e) for e in events]

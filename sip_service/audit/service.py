@@ -1,0 +1,124 @@
+"""Writing and verifying the audit trail.
+
+Every event is chained to the one before it: hash = sha256(previous hash + the event's fields).
+Appending takes a lock on the chain (PostgreSQL: a transaction advisory lock; SQLite: the single
+writer lock the unit of work already holds), so concurrent requests cannot fork it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sip_service.audit.models import AuditAccess, AuditEvent
+from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
+from sip_service.kit import clock
+
+GENESIS = "0" * 64
+_CHAIN_LOCK = 0x5349_5041  # "SIPA": any constant shared by all writers
+
+
+@dataclass(frozen=True)
+class Access:
+    """One thing a principal read or changed, about one plan (or one patient outside a plan)."""
+
+    access: AuditAccess
+    action: str
+    plan_id: uuid.UUID | None
+    patient_id: uuid.UUID | None
+
+
+def _fields(e: AuditEvent) -> str:
+    return json.dumps(
+        [
+            e.seq,
+            e.occurred_at.isoformat(),
+            e.actor_kind,
+            str(e.actor_id) if e.actor_id else None,
+            e.actor_name,
+            str(e.organisation_id) if e.organisation_id else None,
+            e.auth_method,
+            e.access.value,
+            e.action,
+            str(e.plan_id) if e.plan_id else None,
+            str(e.patient_id) if e.patient_id else None,
+        ],
+        separators=(",", ":"),
+    )
+
+
+def chain_hash(prev_hash: str, event: AuditEvent) -> str:
+    return hashlib.sha256((prev_hash + _fields(event)).encode()).hexdigest()
+
+
+async def append(session: AsyncSession, principal: Principal, accesses: Iterable[Access]) -> None:
+    """Write the events in the caller's transaction: if this fails, the request fails."""
+    accesses = list(accesses)
+    if not accesses:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+    last = (
+        await session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
+    ).first()
+    seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+    if isinstance(principal, StaffPrincipal):
+        kind, actor, org = "STAFF", principal.staff_id, principal.organisation_id
+    elif isinstance(principal, CitizenPrincipal):
+        kind, actor, org = "CITIZEN", principal.citizen_id, None
+    else:
+        kind, actor, org = "SYSTEM", None, None
+    now = clock.now()
+    for a in accesses:
+        seq += 1
+        event = AuditEvent(
+            seq=seq,
+            occurred_at=now,
+            actor_kind=kind,
+            actor_id=actor,
+            actor_name=principal.name,
+            organisation_id=org,
+            auth_method=principal.method.value,
+            access=a.access,
+            action=a.action,
+            plan_id=a.plan_id,
+            patient_id=a.patient_id,
+            prev_hash=prev,
+        )
+        event.hash = prev = chain_hash(prev, event)
+        session.add(event)
+    await session.flush()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    checked: int
+    first_broken_seq: int | None
+
+    @property
+    def intact(self) -> bool:
+        return self.first_broken_seq is None
+
+
+async def verify(session: AsyncSession, batch: int = 5000) -> Verdict:
+    """Walk the chain from the start; the first event whose link or hash does not match is reported."""
+    prev, expected_seq, checked, after = GENESIS, 1, 0, 0
+    while True:
+        rows: Sequence[AuditEvent] = (
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
+            )
+        ).all()
+        if not rows:
+            return Verdict(checked, None)
+        for e in rows:
+            if e.seq != expected_seq or e.prev_hash != prev or chain_hash(prev, e) != e.hash:
+                return Verdict(checked, e.seq if e.seq == expected_seq else expected_seq)
+            prev, expected_seq, checked = e.hash, e.seq + 1, checked + 1
+        after = rows[-1].seq
