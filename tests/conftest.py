@@ -162,9 +162,8 @@ def op(name: str) -> str:
     """One operation from graphql/operations/, with the fragments it uses: what the browser sends."""
     global _OPERATIONS
     if _OPERATIONS is None:
-        from graphql.utilities import separate_operations
-
         from graphql import parse, print_ast
+        from graphql.utilities import separate_operations
 
         root = Path(__file__).resolve().parent.parent / "graphql" / "operations"
         source = "\n".join(p.read_text(encoding="utf-8") for p in sorted(root.glob("*.graphql")))

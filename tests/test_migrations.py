@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from alembic import command
 from sqlalchemy import inspect
 
-from alembic import command
 from sip_service.kit import migrations
 from sip_service.kit.db import Database
 from sip_service.models import Base

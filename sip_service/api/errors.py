@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import strawberry
+from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
-from graphql import GraphQLError
 from sip_service.api.context import Context
 from sip_service.api.readiness import BlockerType
 from sip_service.audit import service as audit

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     MaskErrors,
@@ -16,7 +17,6 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
-from graphql import GraphQLError
 from sip_service.api.audit import AuditQuery
 from sip_service.api.identity import IdentityQuery
 from sip_service.api.meetings import MeetingMutation
