@@ -29,12 +29,16 @@ async def citizen_id(service: Service, first_name: str) -> uuid.UUID:
         return (await s.scalars(select(Citizen.id).where(Citizen.name.startswith(first_name)))).one()
 
 
-async def big_plan(service: Service, *, relatives: int, goals: int, actions: int, meeting_count: int) -> uuid.UUID:
+async def big_plan(
+    service: Service, *, relatives: int, goals: int, actions: int, meeting_count: int, patient: str = "Elsa"
+) -> uuid.UUID:
     """A plan with the patient, two staff, `relatives` relatives, goals, actions and meetings."""
     anna, johan = await staff(service, "Anna"), await staff(service, "Johan")
-    elsa = await citizen_id(service, "Elsa")
+    patient_id = await citizen_id(service, patient)
     async with service.db.write() as s:
-        plan = await plans.create_plan(s, anna, patient_id=elsa, follow_up_date=clock.today() + timedelta(days=30))
+        plan = await plans.create_plan(
+            s, anna, patient_id=patient_id, follow_up_date=clock.today() + timedelta(days=30)
+        )
         await s.flush()
         await plans.add_participant(
             s, anna, plan.id, plan.version, plans.NewParticipant(ParticipantKind.STAFF, staff_member_id=johan.staff_id)

@@ -50,12 +50,18 @@ class Loaders:
         async def citizens(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Citizen]:
             return await identity_repo.by_ids(session, Citizen, ids)
 
+        async def care_organisations(
+            session: AsyncSession, ids: Sequence[uuid.UUID]
+        ) -> dict[uuid.UUID, set[uuid.UUID]]:
+            return await plans_repo.care_organisations_of(session, ids)
+
         # A plan the principal may not read loads as None: the same as one that does not exist.
         self.plan: DataLoader[uuid.UUID, Plan | None] = self._loader(plans)
         self.revisions: DataLoader[uuid.UUID, list[Revision] | None] = self._loader(revisions)
         self.organisation: DataLoader[uuid.UUID, Organisation | None] = self._loader(organisations)
         self.staff_member: DataLoader[uuid.UUID, StaffMember | None] = self._loader(staff)
         self.citizen: DataLoader[uuid.UUID, Citizen | None] = self._loader(citizens)
+        self.care_organisations: DataLoader[uuid.UUID, set[uuid.UUID] | None] = self._loader(care_organisations)
 
     def _loader(self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]]) -> DataLoader[K, V | None]:
         async def load(keys: list[K]) -> list[V | None]:

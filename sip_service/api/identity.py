@@ -87,10 +87,6 @@ class CitizenType:
     def __init__(self, citizen: models.Citizen) -> None:
         self._citizen = citizen
 
-    def _is_self(self, info: Info[Context, None]) -> bool:
-        p = info.context.principal
-        return isinstance(p, CitizenPrincipal) and p.citizen_id == self._citizen.id
-
     @strawberry.field
     def id(self) -> uuid.UUID:
         return self._citizen.id
@@ -99,28 +95,36 @@ class CitizenType:
     def name(self) -> str:
         return self._citizen.name
 
-    @strawberry.field(description="In full to staff and to the person themselves; otherwise masked.")
-    def personal_number(self, info: Info[Context, None]) -> str:
-        if self._is_self(info) or isinstance(info.context.principal, StaffPrincipal):
-            return self._citizen.personal_number
-        return mask(self._citizen.personal_number)
+    async def _own_care(self, info: Info[Context, None]) -> bool:
+        """The person themselves, or staff of an organisation that has them as its own patient."""
+        p = info.context.principal
+        if isinstance(p, CitizenPrincipal):
+            return p.citizen_id == self._citizen.id
+        if not isinstance(p, StaffPrincipal):
+            return False
+        orgs = await info.context.loaders.care_organisations.load(self._citizen.id)
+        return p.organisation_id in (orgs or set())
+
+    @strawberry.field(description="In full to the person and to their own care; masked for other organisations.")
+    async def personal_number(self, info: Info[Context, None]) -> str:
+        return self._citizen.personal_number if await self._own_care(info) else mask(self._citizen.personal_number)
 
     @strawberry.field
     def protected_identity(self) -> bool:
         return self._citizen.protected_identity
 
-    @strawberry.field(description="Hidden when the person has a protected identity (skyddad identitet).")
-    def phone(self, info: Info[Context, None]) -> str | None:
-        return self._citizen.phone if self._contact_visible(info) else None
+    @strawberry.field(description="Hidden from other organisations when the person has a protected identity.")
+    async def phone(self, info: Info[Context, None]) -> str | None:
+        return self._citizen.phone if await self._contact_visible(info) else None
 
-    @strawberry.field(description="Hidden when the person has a protected identity (skyddad identitet).")
-    def email(self, info: Info[Context, None]) -> str | None:
-        return self._citizen.email if self._contact_visible(info) else None
+    @strawberry.field(description="Hidden from other organisations when the person has a protected identity.")
+    async def email(self, info: Info[Context, None]) -> str | None:
+        return self._citizen.email if await self._contact_visible(info) else None
 
-    def _contact_visible(self, info: Info[Context, None]) -> bool:
-        return self._is_self(info) or (
-            isinstance(info.context.principal, StaffPrincipal) and not self._citizen.protected_identity
-        )
+    async def _contact_visible(self, info: Info[Context, None]) -> bool:
+        if await self._own_care(info):
+            return True
+        return isinstance(info.context.principal, StaffPrincipal) and not self._citizen.protected_identity
 
 
 async def organisation(info: Info[Context, None], org_id: uuid.UUID | None) -> OrganisationType | None:

@@ -201,3 +201,16 @@ async def page(
     stmt = stmt.order_by(Plan.created_at.desc(), Plan.id.desc()).limit(first + 1)
     plans = list((await session.scalars(stmt)).all())
     return plans[:first], len(plans) > first
+
+
+async def care_organisations_of(
+    session: AsyncSession, citizen_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """For each person, the organisations that made a plan for them as patient: their own care."""
+    out: dict[uuid.UUID, set[uuid.UUID]] = {c: set() for c in citizen_ids}
+    rows = await session.execute(
+        select(Plan.patient_id, Plan.created_by_org_id).where(Plan.patient_id.in_(citizen_ids)).distinct()
+    )
+    for patient_id, org_id in rows:
+        out[patient_id].add(org_id)
+    return out
