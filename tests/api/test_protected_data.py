@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import GraphQLClient, Service, op
+from conftest import GraphQLClient, Service
 from helpers import big_plan, citizen_id
 
 QUERY = "query($id: UUID!) { plan(id: $id) { patient { personalNumber phone email protectedIdentity } } }"
