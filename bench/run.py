@@ -1,10 +1,10 @@
 """Benchmark: the GraphQL stack against hand-written asyncpg SQL, on PostgreSQL (see bench/README.md).
 
-    .venv/bin/python bench/run.py [--seconds N] [--profile FILE]
+    .venv/bin/python bench/run.py [--seconds N] [--concurrency N] [--profile FILE]
 
 Creates the database `sip_bench`, migrates it, builds the data through the service layer, starts two
 uvicorn servers on loopback ports (the real app, and a tiny Starlette app using asyncpg directly), checks
-that both answer the same JSON, loads each with 16 concurrent keep-alive clients, and drops the database.
+that both answer the same JSON, loads each with concurrent keep-alive clients, and drops the database.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import cProfile
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -27,13 +28,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import uvicorn
 import uvloop
 from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -51,11 +53,13 @@ from sip_service.plans import service as plans
 from sip_service.plans.models import ParticipantKind
 from sip_service.settings import Settings
 
+T = TypeVar("T")
 PG = "postgres@127.0.0.1:5432"
 DB_NAME = "sip_bench"
 DSN = f"postgresql://{PG}/{DB_NAME}"
 SA_URL = f"postgresql+asyncpg://{PG}/{DB_NAME}"
-PAGE_PLANS = 59  # small plans besides the big one, so a page of 50 has a next page
+PAGE_PLANS = 59  # small plans besides the big one, so that a page of 50 has a next page
+COUNTED = {"before_cursor_execute": "SQL", "begin": "BEGIN", "connect": "new conn"}  # engine event -> column
 
 DETAIL_QUERY = """query PlanDetail($id: UUID!) { plan(id: $id) {
   id version status background followUpDate dischargeReadyAt createdAt updatedAt finalizedAt closedAt
@@ -73,7 +77,7 @@ PAGE_QUERY = """query Plans { plans(first: 50) {
   pageInfo { hasNextPage endCursor } } }"""
 
 
-# ---- data, through the service layer --------------------------------------------------------
+# ---- data, through the service layer ----------------------------------------------------------
 
 
 async def recreate_database(drop_only: bool = False) -> None:
@@ -86,271 +90,180 @@ async def recreate_database(drop_only: bool = False) -> None:
         await con.close()
 
 
+async def step(s: AsyncSession, use_case: Awaitable[T]) -> T:
+    """Run one use case and flush, so the plan's version moves on as it does between API calls."""
+    result = await use_case
+    await s.flush()
+    return result
+
+
 async def build_data(settings: Settings) -> tuple[uuid.UUID, uuid.UUID]:
-    """One big plan (8 participants, 10 goals, 20 actions, 3 meetings) and 59 small ones; all by Anna."""
+    """One big plan (8 participants, 10 goals, 20 actions, 3 meetings) and 59 small ones, all by Anna."""
     db = Database(SA_URL)
     async with db.write() as s:
         await demo._people(s, settings)
         s.add_all(Citizen(personal_number=f"19500101{i:04d}", name=f"Testperson {i:02d}") for i in range(PAGE_PLANS))
     async with db.read() as s:
-        staff = {
-            m.name.split()[0]: StaffPrincipal(m.id, m.organisation_id, m.hsa_id, m.name)
-            for m in await s.scalars(select(StaffMember))
-        }
+        members = await s.scalars(select(StaffMember))
+        staff = {m.name.split()[0]: StaffPrincipal(m.id, m.organisation_id, m.hsa_id, m.name) for m in members}
         people = {c.name: c.id for c in await s.scalars(select(Citizen))}
     anna, johan, sara = staff["Anna"], staff["Johan"], staff["Sara"]
-    today, now = clock.today(), clock.now()
+    today, now, P, K = clock.today(), clock.now(), plans.NewParticipant, ParticipantKind
     async with db.write() as s:
-        plan = await plans.create_plan(
-            s,
-            anna,
-            patient_id=people["Elsa Andersson"],
-            background="Hjärtsvikt, fall.",
-            follow_up_date=today + timedelta(days=90),
-        )
-        await s.flush()
+        plan = await step(s, plans.create_plan(s, anna, patient_id=people["Elsa Andersson"], background="Hjärtsvikt."))
         pid = plan.id
-        P = plans.NewParticipant
         for new in (
-            P(ParticipantKind.STAFF, staff_member_id=staff["Omar"].staff_id),
-            P(ParticipantKind.STAFF, staff_member_id=johan.staff_id, role="SIP-samordnare kommunen"),
-            P(ParticipantKind.STAFF, staff_member_id=sara.staff_id),
-            P(ParticipantKind.RELATIVE, citizen_id=people["Per Andersson"], role="Son"),
-            P(ParticipantKind.RELATIVE, citizen_id=people["Lena Andersson"], role="Dotter"),
-            P(ParticipantKind.EXTERNAL, external_name="Försäkringskassan, handläggare", role="Extern part"),
+            P(K.STAFF, staff_member_id=staff["Omar"].staff_id),
+            P(K.STAFF, staff_member_id=johan.staff_id, role="SIP-samordnare kommunen"),
+            P(K.STAFF, staff_member_id=sara.staff_id),
+            P(K.RELATIVE, citizen_id=people["Per Andersson"], role="Son"),
+            P(K.RELATIVE, citizen_id=people["Lena Andersson"], role="Dotter"),
+            P(K.EXTERNAL, external_name="Försäkringskassan, handläggare", role="Extern part"),
         ):
-            await plans.add_participant(s, anna, pid, plan.version, new)
-            await s.flush()
-        patient = next(p for p in plan.participants if p.kind is ParticipantKind.PATIENT)
-        others = [p for p in plan.participants if p.kind in (ParticipantKind.RELATIVE, ParticipantKind.EXTERNAL)]
+            await step(s, plans.add_participant(s, anna, pid, plan.version, new))
+        patient = next(p for p in plan.participants if p.kind is K.PATIENT)
+        parties = [p for p in plan.participants if p.kind in (K.RELATIVE, K.EXTERNAL)]
         orgs = [anna.organisation_id, johan.organisation_id, sara.organisation_id]
-        await plans.record_consent(s, anna, pid, plan.version, given_by_id=patient.id, organisation_ids=orgs)
-        await s.flush()
-        await plans.set_overall_responsibility(s, anna, pid, plan.version, johan.organisation_id)
-        await s.flush()
+        await step(s, plans.record_consent(s, anna, pid, plan.version, given_by_id=patient.id, organisation_ids=orgs))
+        await step(s, plans.set_overall_responsibility(s, anna, pid, plan.version, johan.organisation_id))
         for i in range(10):
-            await plans.add_goal(
+            goal, target = f"Mål {i + 1}: klara vardagen hemma.", today + timedelta(days=30 * i)
+            await step(
                 s,
-                anna,
-                pid,
-                plan.version,
-                goal_text=f"Mål {i + 1}: klara vardagen hemma.",
-                expressed_by_id=patient.id,
-                target_date=today + timedelta(days=30 * (i + 1)),
+                plans.add_goal(
+                    s, anna, pid, plan.version, goal_text=goal, expressed_by_id=patient.id, target_date=target
+                ),
             )
-            await s.flush()
         for i in range(20):
-            by_party = i % 5 == 4
+            party = i % 5 == 4  # every fifth action lies with a relative or an external party
             details = plans.ActionDetails(
                 description=f"Insats {i + 1}: stöd i hemmet",
+                responsible_org_id=None if party else orgs[i % 3],
+                responsible_participant_id=parties[i % 3].id if party else None,
+                responsible_person=None if party else "Kontaktperson",
                 goal_id=plan.goals[i % 10].id,
-                responsible_org_id=None if by_party else orgs[i % 3],
-                responsible_participant_id=others[i % 3].id if by_party else None,
-                responsible_person=None if by_party else "Kontaktperson",
                 start_date=today,
                 due_date=today + timedelta(days=60),
             )
-            await plans.add_action(s, anna, pid, plan.version, details)
-            await s.flush()
+            await step(s, plans.add_action(s, anna, pid, plan.version, details))
+        # two past meetings with attendance, one ahead with invitations only
         for days, kind, where in (
-            (-14, MeetingKind.IN_PERSON, "Vårdcentralen, rum 12"),
-            (-2, MeetingKind.HYBRID, "Hemma hos Elsa"),
+            (-14, MeetingKind.IN_PERSON, "Rum 12"),
+            (-2, MeetingKind.HYBRID, "Hemma"),
             (7, MeetingKind.VIDEO, ""),
         ):
-            starts = now + timedelta(days=days)
-            m = await meetings.schedule_meeting(
-                s,
-                anna,
-                pid,
-                kind=kind,
-                starts_at=starts,
-                ends_at=starts + timedelta(hours=1),
-                location=where,
-                agenda="Genomgång av planen",
+            start, end = now + timedelta(days=days), now + timedelta(days=days, hours=1)
+            m = await step(
+                s, meetings.schedule_meeting(s, anna, pid, kind=kind, starts_at=start, ends_at=end, location=where)
             )
-            await s.flush()
-            await meetings.invite(s, anna, m.id, m.version, [p.id for p in plan.participants], InvitationChannel.EMAIL)
-            await s.flush()
+            everyone = [p.id for p in plan.participants]
+            await step(s, meetings.invite(s, anna, m.id, m.version, everyone, InvitationChannel.EMAIL))
             for p in plan.participants[:5] if days < 0 else []:
-                await meetings.attest_attendance(s, anna, m.id, m.version, p.id)
-                await s.flush()
+                await step(s, meetings.attest_attendance(s, anna, m.id, m.version, p.id))
     async with db.write() as s:
         for i in range(PAGE_PLANS):
-            small = await plans.create_plan(
-                s, anna, patient_id=people[f"Testperson {i:02d}"], follow_up_date=today + timedelta(days=i)
-            )
-            await s.flush()
-            for new in (
-                P(ParticipantKind.STAFF, staff_member_id=johan.staff_id),
-                P(ParticipantKind.RELATIVE, citizen_id=people["Per Andersson"], role="Granne"),
-            ):
-                await plans.add_participant(s, anna, small.id, small.version, new)
-                await s.flush()
+            small = await step(s, plans.create_plan(s, anna, patient_id=people[f"Testperson {i:02d}"]))
+            for new in (P(K.STAFF, staff_member_id=johan.staff_id), P(K.RELATIVE, citizen_id=people["Per Andersson"])):
+                await step(s, plans.add_participant(s, anna, small.id, small.version, new))
     await db.dispose()
     return pid, anna.organisation_id
 
 
-# ---- the hand-written endpoint --------------------------------------------------------------
+# ---- the hand-written endpoint: asyncpg, SQL, JSON --------------------------------------------
 
-# The same access rule as plans.repository.readable_condition for a staff member of organisation $2.
+# plans.repository.readable_condition for a staff member of organisation $2.
 READABLE = """(p.created_by_org_id = $2 OR (
   EXISTS (SELECT 1 FROM participants x WHERE x.plan_id = p.id AND x.organisation_id = $2) AND
   EXISTS (SELECT 1 FROM consents k JOIN consent_organisations ko ON ko.consent_id = k.id
           WHERE k.plan_id = p.id AND k.withdrawn_at IS NULL AND k.replaced_at IS NULL
             AND (k.valid_until IS NULL OR k.valid_until >= current_date) AND ko.organisation_id = $2)))"""
+# Columns are named as the JSON wants them; "a.b" columns become nested objects (see `nest`).
 PLAN_SQL = (
-    """SELECT p.id, p.version, p.status, p.background, p.follow_up_date, p.discharge_ready_at, p.created_at,
-  p.updated_at, p.finalized_at, p.closed_at, c.id AS c_id, c.name AS c_name, co.id AS co_id, co.name AS co_name,
-  ro.id AS ro_id, ro.name AS ro_name
+    """SELECT p.id, p.version, p.status, p.background, p.follow_up_date AS "followUpDate",
+  p.discharge_ready_at AS "dischargeReadyAt", p.created_at AS "createdAt", p.updated_at AS "updatedAt",
+  p.finalized_at AS "finalizedAt", p.closed_at AS "closedAt", c.id AS "patient.id", c.name AS "patient.name",
+  co.id AS "createdByOrganisation.id", co.name AS "createdByOrganisation.name",
+  ro.id AS "overallResponsibleOrganisation.id", ro.name AS "overallResponsibleOrganisation.name"
 FROM plans p JOIN citizens c ON c.id = p.patient_id JOIN organisations co ON co.id = p.created_by_org_id
 LEFT JOIN organisations ro ON ro.id = p.overall_responsible_org_id WHERE p.id = $1 AND """
     + READABLE
 )
-PARTICIPANTS_SQL = """SELECT pa.plan_id, pa.id, pa.kind, coalesce(s.name, c.name, pa.external_name, '') AS name,
-  pa.role, pa.is_coordinator, pa.wanted_by_patient, pa.representative_kind,
-  o.id AS o_id, o.name AS o_name, o.kind AS o_kind
+PARTICIPANTS_SQL = """SELECT pa.id, pa.kind, coalesce(s.name, c.name, pa.external_name, '') AS name, pa.role,
+  pa.is_coordinator AS "isCoordinator", pa.wanted_by_patient AS "wantedByPatient",
+  pa.representative_kind AS "representativeKind",
+  o.id AS "organisation.id", o.name AS "organisation.name", o.kind AS "organisation.kind"
 FROM participants pa LEFT JOIN staff_members s ON s.id = pa.staff_member_id
 LEFT JOIN citizens c ON c.id = pa.citizen_id LEFT JOIN organisations o ON o.id = pa.organisation_id
-WHERE pa.plan_id = ANY($1::uuid[]) ORDER BY pa.created_at"""
-GOALS_SQL = "SELECT id, text, target_date, expressed_by_id FROM goals WHERE plan_id = $1 ORDER BY created_at"
-ACTIONS_SQL = """SELECT a.id, a.description, a.status, o.id AS o_id, o.name AS o_name, a.responsible_participant_id,
-  a.responsible_person, a.goal_id, a.start_date, a.due_date
+WHERE pa.plan_id = $1 ORDER BY pa.created_at"""
+GOALS_SQL = """SELECT id, text, target_date AS "targetDate", expressed_by_id AS "expressedById"
+FROM goals WHERE plan_id = $1 ORDER BY created_at"""
+ACTIONS_SQL = """SELECT a.id, a.description, a.status, o.id AS "responsibleOrganisation.id",
+  o.name AS "responsibleOrganisation.name", a.responsible_participant_id AS "responsibleParticipantId",
+  a.responsible_person AS "responsiblePerson", a.goal_id AS "goalId", a.start_date AS "startDate",
+  a.due_date AS "dueDate"
 FROM actions a LEFT JOIN organisations o ON o.id = a.responsible_org_id WHERE a.plan_id = $1 ORDER BY a.created_at"""
-MEETINGS_SQL = """SELECT id, version, kind, purpose, status, starts_at, ends_at, location, agenda
-FROM meetings WHERE plan_id = $1 ORDER BY starts_at"""
-INVITATIONS_SQL = """SELECT i.meeting_id, i.participant_id, i.channel, i.invited_at
+MEETINGS_SQL = """SELECT id, version, kind, purpose, status, starts_at AS "startsAt", ends_at AS "endsAt", location,
+  agenda FROM meetings WHERE plan_id = $1 ORDER BY starts_at"""
+INVITATIONS_SQL = """SELECT i.meeting_id AS "meetingId", i.participant_id AS "participantId", i.channel,
+  i.invited_at AS "invitedAt"
 FROM invitations i JOIN meetings m ON m.id = i.meeting_id WHERE m.plan_id = $1 ORDER BY i.invited_at"""
-ATTENDANCES_SQL = """SELECT a.meeting_id, a.participant_id, a.method, a.joined_at, a.left_at,
-  s.id AS s_id, s.name AS s_name
+ATTENDANCES_SQL = """SELECT a.meeting_id AS "meetingId", a.participant_id AS "participantId", a.method,
+  a.joined_at AS "joinedAt", a.left_at AS "leftAt", s.id AS "attestedBy.id", s.name AS "attestedBy.name"
 FROM attendances a JOIN meetings m ON m.id = a.meeting_id LEFT JOIN staff_members s ON s.id = a.attested_by_staff_id
 WHERE m.plan_id = $1 ORDER BY a.joined_at"""
 PAGE_SQL = (
-    """SELECT p.id, p.status, p.follow_up_date, p.updated_at, p.created_at, c.name AS c_name
+    """SELECT p.id, p.status, p.follow_up_date AS "followUpDate", p.updated_at AS "updatedAt",
+  c.name AS "patient.name", p.created_at AS "createdAt"
 FROM plans p JOIN citizens c ON c.id = p.patient_id WHERE """
     + READABLE
     + """
 ORDER BY p.created_at DESC, p.id DESC LIMIT $1"""
 )
+PAGE_PARTICIPANTS_SQL = """SELECT pa.plan_id AS "planId", pa.kind,
+  coalesce(s.name, c.name, pa.external_name, '') AS name
+FROM participants pa LEFT JOIN staff_members s ON s.id = pa.staff_member_id LEFT JOIN citizens c ON c.id = pa.citizen_id
+WHERE pa.plan_id = ANY($1::uuid[]) ORDER BY pa.created_at"""
 
 
-def ref(r: asyncpg.Record, prefix: str, *fields: str) -> dict[str, Any] | None:
-    """A nested object from prefixed columns of a LEFT JOIN, or None when there was no row."""
-    return None if r[f"{prefix}_id"] is None else {f: r[f"{prefix}_{f}"] for f in ("id", *fields)}
+def nest(row: asyncpg.Record) -> dict[str, Any]:
+    """A row as a dict; "obj.field" columns become a nested object, or None when all its columns are NULL."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        obj, _, name = key.rpartition(".")
+        if obj:
+            out.setdefault(obj, {})[name] = value
+        else:
+            out[key] = value
+    return {k: None if isinstance(v, dict) and all(x is None for x in v.values()) else v for k, v in out.items()}
 
 
 async def plan_detail(con: asyncpg.Connection, plan_id: uuid.UUID, org_id: uuid.UUID) -> dict[str, Any] | None:
-    p = await con.fetchrow(PLAN_SQL, plan_id, org_id)
-    if p is None:
+    row = await con.fetchrow(PLAN_SQL, plan_id, org_id)
+    if row is None:
         return None
-    meetings = [{**m, "invitations": [], "attendances": []} for m in await con.fetch(MEETINGS_SQL, plan_id)]
-    by_id = {m["id"]: m for m in meetings}
-    for i in await con.fetch(INVITATIONS_SQL, plan_id):
-        by_id[i["meeting_id"]]["invitations"].append(
-            {"participantId": i["participant_id"], "channel": i["channel"], "invitedAt": i["invited_at"]}
-        )
-    for a in await con.fetch(ATTENDANCES_SQL, plan_id):
-        by_id[a["meeting_id"]]["attendances"].append(
-            {
-                "participantId": a["participant_id"],
-                "method": a["method"],
-                "joinedAt": a["joined_at"],
-                "leftAt": a["left_at"],
-                "attestedBy": ref(a, "s", "name"),
-            }
-        )
-    return {
-        "id": p["id"],
-        "version": p["version"],
-        "status": p["status"],
-        "background": p["background"],
-        "followUpDate": p["follow_up_date"],
-        "dischargeReadyAt": p["discharge_ready_at"],
-        "createdAt": p["created_at"],
-        "updatedAt": p["updated_at"],
-        "finalizedAt": p["finalized_at"],
-        "closedAt": p["closed_at"],
-        "patient": ref(p, "c", "name"),
-        "createdByOrganisation": ref(p, "co", "name"),
-        "overallResponsibleOrganisation": ref(p, "ro", "name"),
-        "participants": [
-            {
-                "id": r["id"],
-                "kind": r["kind"],
-                "name": r["name"],
-                "role": r["role"],
-                "isCoordinator": r["is_coordinator"],
-                "wantedByPatient": r["wanted_by_patient"],
-                "representativeKind": r["representative_kind"],
-                "organisation": ref(r, "o", "name", "kind"),
-            }
-            for r in await con.fetch(PARTICIPANTS_SQL, [plan_id])
-        ],
-        "goals": [
-            {"id": g["id"], "text": g["text"], "targetDate": g["target_date"], "expressedById": g["expressed_by_id"]}
-            for g in await con.fetch(GOALS_SQL, plan_id)
-        ],
-        "actions": [
-            {
-                "id": a["id"],
-                "description": a["description"],
-                "status": a["status"],
-                "responsibleOrganisation": ref(a, "o", "name"),
-                "responsibleParticipantId": a["responsible_participant_id"],
-                "responsiblePerson": a["responsible_person"],
-                "goalId": a["goal_id"],
-                "startDate": a["start_date"],
-                "dueDate": a["due_date"],
-            }
-            for a in await con.fetch(ACTIONS_SQL, plan_id)
-        ],
-        "meetings": [
-            {
-                "id": m["id"],
-                "version": m["version"],
-                "kind": m["kind"],
-                "purpose": m["purpose"],
-                "status": m["status"],
-                "startsAt": m["starts_at"],
-                "endsAt": m["ends_at"],
-                "location": m["location"],
-                "agenda": m["agenda"],
-                "invitations": m["invitations"],
-                "attendances": m["attendances"],
-            }
-            for m in meetings
-        ],
-    }
+    plan = nest(row)
+    for sql, key in ((PARTICIPANTS_SQL, "participants"), (GOALS_SQL, "goals"), (ACTIONS_SQL, "actions")):
+        plan[key] = [nest(r) for r in await con.fetch(sql, plan_id)]
+    held = [nest(m) | {"invitations": [], "attendances": []} for m in await con.fetch(MEETINGS_SQL, plan_id)]
+    by_id = {m["id"]: m for m in held}
+    for sql, key in ((INVITATIONS_SQL, "invitations"), (ATTENDANCES_SQL, "attendances")):
+        for r in map(nest, await con.fetch(sql, plan_id)):
+            by_id[r.pop("meetingId")][key].append(r)
+    return plan | {"meetings": held}
 
 
 async def plan_page(con: asyncpg.Connection, first: int, org_id: uuid.UUID) -> dict[str, Any]:
-    rows = await con.fetch(PAGE_SQL, first + 1, org_id)
+    rows = [nest(r) for r in await con.fetch(PAGE_SQL, first + 1, org_id)]
     more, rows = len(rows) > first, rows[:first]
-    people: dict[Any, list[dict[str, Any]]] = {r["id"]: [] for r in rows}
-    for r in await con.fetch(PARTICIPANTS_SQL, list(people)):
-        people[r["plan_id"]].append({"kind": r["kind"], "name": r["name"]})
-    last = rows[-1] if rows else None
-    cursor = (
-        None
-        if last is None
-        else base64.urlsafe_b64encode(f"{last['created_at'].isoformat()}|{last['id']}".encode()).decode()
-    )
-    return {
-        "nodes": [
-            {
-                "id": r["id"],
-                "status": r["status"],
-                "followUpDate": r["follow_up_date"],
-                "updatedAt": r["updated_at"],
-                "patient": {"name": r["c_name"]},
-                "participants": people[r["id"]],
-            }
-            for r in rows
-        ],
-        "pageInfo": {"hasNextPage": more, "endCursor": cursor},
-    }
+    cursor = f"{rows[-1]['createdAt'].isoformat()}|{rows[-1]['id']}" if rows else None
+    nodes = {r["id"]: {k: v for k, v in r.items() if k != "createdAt"} | {"participants": []} for r in rows}
+    for p in map(nest, await con.fetch(PAGE_PARTICIPANTS_SQL, list(nodes))):
+        nodes[p.pop("planId")]["participants"].append(p)
+    end = cursor and base64.urlsafe_b64encode(cursor.encode()).decode()
+    return {"nodes": list(nodes.values()), "pageInfo": {"hasNextPage": more, "endCursor": end}}
 
 
-def _default(value: object) -> str:
+def _json_default(value: object) -> str:
     return value.isoformat() if isinstance(value, date | datetime) else str(value)
 
 
@@ -363,17 +276,17 @@ def raw_app(org_id: uuid.UUID) -> Starlette:
         yield
         await pool[0].close()
 
-    def json_response(data: dict[str, Any]) -> Response:
-        body = json.dumps({"data": data}, default=_default, separators=(",", ":"), ensure_ascii=False)
+    def respond(data: dict[str, Any]) -> Response:
+        body = json.dumps({"data": data}, default=_json_default, separators=(",", ":"), ensure_ascii=False)
         return Response(body, media_type="application/json")
 
     async def detail(request: Request) -> Response:
         async with pool[0].acquire() as con:
-            return json_response({"plan": await plan_detail(con, uuid.UUID(request.path_params["id"]), org_id)})
+            return respond({"plan": await plan_detail(con, uuid.UUID(request.path_params["id"]), org_id)})
 
     async def page(request: Request) -> Response:
         async with pool[0].acquire() as con:
-            return json_response({"plans": await plan_page(con, int(request.query_params.get("first", 20)), org_id)})
+            return respond({"plans": await plan_page(con, int(request.query_params.get("first", 20)), org_id)})
 
     async def healthz(_: Request) -> Response:
         return Response("ok")
@@ -382,29 +295,29 @@ def raw_app(org_id: uuid.UUID) -> Starlette:
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-# ---- servers (child processes) --------------------------------------------------------------
+# ---- the two servers (child processes) --------------------------------------------------------
 
 
 def serve_graphql(port: int, key_file: Path, profile: Path | None) -> None:
     from sip_service.app import create_app
 
     app = create_app(Settings(database_url=SA_URL, dev_oidc_key_file=key_file))
-    counts = {"statements": 0, "transactions": 0}
+    counts = dict.fromkeys(COUNTED.values(), 0)
 
-    def on_statement(*_: Any) -> None:
-        counts["statements"] += 1
+    def counter(name: str) -> Callable[..., None]:
+        def count(*_: Any) -> None:
+            counts[name] += 1
 
-    def on_begin(*_: Any) -> None:
-        counts["transactions"] += 1
+        return count
 
-    event.listen(app.state.db.engine.sync_engine, "before_cursor_execute", on_statement)
-    event.listen(app.state.db.engine.sync_engine, "begin", on_begin)
+    for event_name, name in COUNTED.items():
+        event.listen(app.state.db.engine.sync_engine, event_name, counter(name))
 
     async def bench_counts() -> dict[str, int]:
-        return dict(counts)
+        return counts
 
     app.add_api_route("/_bench/counts", bench_counts)
-    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the profile is written.
+    # uvicorn re-raises SIGTERM after its graceful shutdown; make that a SystemExit so the profile gets written.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     profiler = cProfile.Profile()
     if profile:
@@ -428,6 +341,17 @@ def free_port() -> int:
         return port
 
 
+def wait_healthy(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"the server on port {port} did not start")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, from /proc."""
     stat = Path(f"/proc/{pid}/stat").read_text()
@@ -435,7 +359,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-# ---- load -----------------------------------------------------------------------------------
+# ---- load and report ------------------------------------------------------------------------------
+
+Send = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
 
 
 @dataclass
@@ -445,21 +371,20 @@ class Result:
     seconds: float
     latencies: list[float]
     server_cpu_s: float
-    sql: float | None = None
-    transactions: float | None = None
+    client_cpu_s: float
+    per_request: dict[str, float]  # engine events counted on the GraphQL side
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
 
-    def pct(self, q: float) -> float:
+    def ms(self, q: float) -> float:
         s = sorted(self.latencies)
         return 1000 * s[min(len(s) - 1, int(q * len(s)))]
 
 
-async def load(
-    name: str, pid: int, send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]], args: argparse.Namespace
-) -> Result:
+async def load(name: str, pid: int, send: Send, args: argparse.Namespace, counts_url: str | None = None) -> Result:
+    """Warm up, then measure: latencies, CPU time of server and client, and (GraphQL) engine events per request."""
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
 
@@ -476,14 +401,19 @@ async def load(
             await asyncio.gather(*(worker(start + seconds, out) for _ in range(args.concurrency)))
             return out, time.perf_counter() - start
 
+        async def counts() -> dict[str, int]:
+            return (await client.get(counts_url)).json() if counts_url else {}
+
         await run(args.warmup)
-        cpu0 = cpu_seconds(pid)
+        server0, client0, counts0 = cpu_seconds(pid), time.process_time(), await counts()
         latencies, elapsed = await run(args.seconds)
-        return Result(name, len(latencies), elapsed, latencies, cpu_seconds(pid) - cpu0)
+        server_cpu, client_cpu, counts1 = cpu_seconds(pid) - server0, time.process_time() - client0, await counts()
+        per_request = {k: (counts1[k] - counts0[k]) / len(latencies) for k in counts1}
+        return Result(name, len(latencies), elapsed, latencies, server_cpu, client_cpu, per_request)
 
 
 def normalised(value: Any) -> Any:
-    """JSON with lists in a canonical order: rows with equal sort keys may come back in either order."""
+    """JSON with every list in a canonical order: rows with equal ORDER BY keys may come in either order."""
     if isinstance(value, dict):
         return {k: normalised(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -491,114 +421,87 @@ def normalised(value: Any) -> Any:
     return value
 
 
-async def measure(
-    args: argparse.Namespace,
-    plan_id: uuid.UUID,
-    token: str,
-    servers: dict[str, tuple[int, int]],
-) -> list[Result]:
-    (gql_port, gql_pid), (raw_port, raw_pid) = servers["graphql"], servers["asyncpg"]
-    gql, raw = f"http://127.0.0.1:{gql_port}", f"http://127.0.0.1:{raw_port}"
+async def measure(args: argparse.Namespace, plan_id: uuid.UUID, token: str, ports: dict[str, int]) -> list[Result]:
+    gql, raw = (f"http://127.0.0.1:{ports[side]}" for side in ("graphql", "asyncpg"))
     headers = {"Authorization": f"Bearer {token}"}
 
-    def graphql(query: str, variables: dict[str, Any]) -> Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]:
+    def graphql(query: str, variables: dict[str, Any]) -> Send:
         body = json.dumps({"query": query, "variables": variables}).encode()
-        h = {**headers, "Content-Type": "application/json"}
-        return lambda c: c.post(f"{gql}/graphql", content=body, headers=h)
+        return lambda c: c.post(f"{gql}/graphql", content=body, headers=headers | {"Content-Type": "application/json"})
 
-    def rest(path: str) -> Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]:
+    def rest(path: str) -> Send:
         return lambda c: c.get(f"{raw}{path}", headers=headers)
 
     cases = [
         ("plan detail", graphql(DETAIL_QUERY, {"id": str(plan_id)}), rest(f"/plans/{plan_id}")),
-        ("plans page 50", graphql(PAGE_QUERY, {}), rest("/plans?first=50")),
+        ("plans page of 50", graphql(PAGE_QUERY, {}), rest("/plans?first=50")),
     ]
     results: list[Result] = []
     async with httpx.AsyncClient() as c:
         for name, send_gql, send_raw in cases:
             a, b = (await send_gql(c)).json(), (await send_raw(c)).json()
             if "errors" in a or normalised(a) != normalised(b):
-                raise SystemExit(f"{name}: the two endpoints disagree\n{json.dumps(a)[:2000]}\n{json.dumps(b)[:2000]}")
+                raise SystemExit(f"{name}: the two sides disagree\n{json.dumps(a)[:3000]}\n{json.dumps(b)[:3000]}")
             print(f"{name}: both sides return the same data ({len(json.dumps(a))} bytes of JSON)")
         for name, send_gql, send_raw in cases:
-            before = (await c.get(f"{gql}/_bench/counts")).json()
-            r = await load(f"{name} / graphql", gql_pid, send_gql, args)
-            after = (await c.get(f"{gql}/_bench/counts")).json()
-            r.sql = (after["statements"] - before["statements"]) / r.requests
-            r.transactions = (after["transactions"] - before["transactions"]) / r.requests
-            results.append(r)
-            results.append(await load(f"{name} / asyncpg", raw_pid, send_raw, args))
+            results.append(
+                await load(f"{name} / graphql", ports["graphql pid"], send_gql, args, f"{gql}/_bench/counts")
+            )
+            results.append(await load(f"{name} / asyncpg", ports["asyncpg pid"], send_raw, args))
     return results
 
 
 def report(results: list[Result], args: argparse.Namespace) -> None:
-    print(
-        f"\n{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, concurrency {args.concurrency}, "
-        f"{args.seconds:g} s per side after {args.warmup:g} s warm-up"
-    )
-    print(f"{'':28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'srv CPU ms/req':>15} {'SQL/req':>8} {'tx/req':>7}")
+    when = time.strftime("%Y-%m-%d %H:%M")
+    print(f"\n{when}, {os.cpu_count()} CPUs, {args.concurrency} clients, {args.seconds:g} s per side after warm-up")
+    counted = "".join(f"{c + '/req':>13}" for c in COUNTED.values())
+    print(f"{'':27}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'server CPU ms/req':>19}{'client CPU ms/req':>19}{counted}")
     for r in results:
-        sql = f"{r.sql:8.1f} {r.transactions:7.1f}" if r.sql is not None and r.transactions is not None else ""
-        cpu = 1000 * r.server_cpu_s / r.requests
-        print(f"{r.name:28} {r.rps:8.1f} {r.pct(0.5):8.1f} {r.pct(0.99):8.1f} {cpu:15.2f} {sql}")
+        server, client = (1000 * t / r.requests for t in (r.server_cpu_s, r.client_cpu_s))
+        events = "".join(f"{v:13.2f}" for v in r.per_request.values())
+        print(f"{r.name:27}{r.rps:7.1f}{r.ms(0.5):8.1f}{r.ms(0.99):8.1f}{server:19.2f}{client:19.2f}{events}")
     for g, a in zip(results[::2], results[1::2], strict=True):
-        cpu_ratio = (a.server_cpu_s / a.requests) / (g.server_cpu_s / g.requests)
-        print(
-            f"{g.name.split(' / ')[0]}: graphql/asyncpg throughput ratio {g.rps / a.rps:.2f} "
-            f"(server CPU per request ratio {cpu_ratio:.2f}; aim >= 0.5)"
-        )
+        cpu = (a.server_cpu_s / a.requests) / (g.server_cpu_s / g.requests)
+        case = g.name.split(" / ")[0]
+        print(f"{case}: GraphQL/asyncpg {g.rps / a.rps:.2f} in req/s, {cpu:.2f} in server CPU per request (aim >= 0.5)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10, help="measured seconds per side and case")
-    parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds before each measurement")
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--profile", type=Path, help="run the GraphQL server under cProfile, dump stats here")
+    parser.add_argument("--seconds", type=float, default=10, help="measured seconds per side and case (10)")
+    parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds before each measurement (2)")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent keep-alive clients (16)")
+    parser.add_argument("--profile", type=Path, help="run the GraphQL server under cProfile and write stats here")
     args = parser.parse_args()
 
     asyncio.run(recreate_database())
+    tmp = Path(tempfile.mkdtemp(prefix="sip-bench-"))
     procs: list[mp.process.BaseProcess] = []
     try:
         migrations.upgrade(SA_URL)
-        tmp = Path(tempfile.mkdtemp(prefix="sip-bench-"))
         settings = Settings(database_url=SA_URL, dev_oidc_key_file=tmp / "dev-oidc-key.json")
         t0 = time.perf_counter()
         plan_id, org_id = asyncio.run(build_data(settings))
         print(f"data built through the service layer in {time.perf_counter() - t0:.1f} s")
-        token = DevProvider(settings).issue_token("staff-anna")  # also writes the signing key for the server
-
-        ctx = mp.get_context("spawn")
-        servers: dict[str, tuple[int, int]] = {}
-        for name, target, extra in (
-            ("graphql", serve_graphql, (tmp / "dev-oidc-key.json", args.profile)),
-            ("asyncpg", serve_raw, (org_id,)),
-        ):
+        token = DevProvider(settings).issue_token("staff-anna")  # also writes the key file the server reads
+        ports: dict[str, int] = {}
+        servers: dict[str, tuple[Callable[..., None], tuple[Any, ...]]] = {
+            "graphql": (serve_graphql, (settings.dev_oidc_key_file, args.profile)),
+            "asyncpg": (serve_raw, (org_id,)),
+        }
+        for side, (target, extra) in servers.items():
             port = free_port()
-            proc = ctx.Process(target=target, args=(port, *extra), daemon=True)
-            proc.start()
-            procs.append(proc)
-            assert proc.pid is not None
-            servers[name] = (port, proc.pid)
-            _wait_healthy(port)
-        report(uvloop.run(measure(args, plan_id, token, servers)), args)
+            procs.append(mp.get_context("spawn").Process(target=target, args=(port, *extra), daemon=True))
+            procs[-1].start()
+            ports |= {side: port, f"{side} pid": procs[-1].pid or 0}
+            wait_healthy(port)
+        report(uvloop.run(measure(args, plan_id, token, ports)), args)
     finally:
         for proc in procs:
             proc.terminate()
             proc.join(15)
         asyncio.run(recreate_database(drop_only=True))
-
-
-def _wait_healthy(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"server on port {port} did not start")
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
