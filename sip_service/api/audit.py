@@ -70,7 +70,7 @@ class AuditQuery:
         plan = await aggregate(info, plan_id)
         if policy.patient_side_participant(info.context.principal, plan) is None:
             raise query_error(Forbidden("only the patient or their representative can see who looked at the plan"))
-        async with info.context.db.read() as session:
+        async with info.context.read_session.session() as session:
             return [AuditEntryType(e) for e in await audit_repo.for_plan(session, plan_id, MAX_ENTRIES)]
 
     @strawberry.field(
@@ -84,7 +84,7 @@ class AuditQuery:
             raise query_error(Forbidden("only auditors can review the audit trail"))
         if not start < end:
             raise query_error(Invalid("the period must end after it starts", field="end"))
-        async with info.context.db.read() as session:
+        async with info.context.read_session.session() as session:
             if organisation_id not in await identity_repo.care_giver_of(session, p.organisation_id):
                 raise query_error(Forbidden("you review only your own care giver's organisations"))
             units = await identity_repo.units_of(session, organisation_id)

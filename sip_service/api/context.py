@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import TypeVar
 
@@ -19,24 +21,58 @@ from sip_service.identity.models import Citizen, Organisation, StaffMember
 from sip_service.kit import clock
 from sip_service.kit.db import Database
 from sip_service.plans import repository as plans_repo
-from sip_service.plans.models import Plan, Revision
+from sip_service.plans.models import Participant, Plan, Revision
 from sip_service.settings import Settings
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 
-class Loaders:
-    """Batch loads. Each batch reads in a session of its own: sibling resolvers run concurrently
-    and one AsyncSession must not be shared between them."""
+class RequestReads:
+    """The request's one read session. Sibling resolvers run concurrently and an AsyncSession must
+    not be used by two at once, so each use holds a lock; one session (one connection, one
+    transaction) per request is much cheaper than one per batch."""
 
-    def __init__(self, db: Database, principal: Principal, today: date, reads: AuditReads) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
+        self._lock = asyncio.Lock()
+        self._session: AsyncSession | None = None
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self._lock:
+            if self._session is None:
+                self._session = self._db.sessions()
+            yield self._session
+
+    async def after_write(self) -> None:
+        """Start afresh after a write: a new snapshot (SQLite keeps one per transaction) and no
+        objects from before the write."""
+        async with self._lock:
+            if self._session is not None:
+                self._session.expunge_all()
+                await self._session.rollback()
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
+
+
+class Loaders:
+    """Batch loads for one request, each batch in the request's read session."""
+
+    def __init__(self, reads_db: RequestReads, principal: Principal, today: date, reads: AuditReads) -> None:
+        self._reads_db = reads_db
 
         async def plans(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Plan]:
             found = await plans_repo.load_aggregates(session, principal, today, ids)
             reads.plans(found.values())
             return found
+
+        async def participants(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Participant]]:
+            return await plans_repo.participants_of(session, principal, today, ids)
 
         async def revisions(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Revision]]:
             return await plans_repo.revisions_of(session, ids)
@@ -57,6 +93,7 @@ class Loaders:
 
         # A plan the principal may not read loads as None: the same as one that does not exist.
         self.plan: DataLoader[uuid.UUID, Plan | None] = self._loader(plans)
+        self.participants: DataLoader[uuid.UUID, list[Participant] | None] = self._loader(participants)
         self.revisions: DataLoader[uuid.UUID, list[Revision] | None] = self._loader(revisions)
         self.organisation: DataLoader[uuid.UUID, Organisation | None] = self._loader(organisations)
         self.staff_member: DataLoader[uuid.UUID, StaffMember | None] = self._loader(staff)
@@ -65,7 +102,7 @@ class Loaders:
 
     def _loader(self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]]) -> DataLoader[K, V | None]:
         async def load(keys: list[K]) -> list[V | None]:
-            async with self._db.read() as session:
+            async with self._reads_db.session() as session:
                 found = await fetch(session, keys)
             return [found.get(k) for k in keys]
 
@@ -94,9 +131,14 @@ class Context(BaseContext):
         self.db = db
         self.principal = principal
         self.reads = AuditReads()
-        self.reset_loaders()
+        self.read_session = RequestReads(db)
+        self._new_loaders()
 
-    def reset_loaders(self) -> None:
-        """After a write, later fields must read the new state, not this request's cache."""
+    def _new_loaders(self) -> None:
         self.today = clock.today()
-        self.loaders = Loaders(self.db, self.principal, self.today, self.reads)
+        self.loaders = Loaders(self.read_session, self.principal, self.today, self.reads)
+
+    async def after_write(self) -> None:
+        """Later fields must read the new state, not this request's cache or snapshot."""
+        await self.read_session.after_write()
+        self._new_loaders()

@@ -87,7 +87,7 @@ async def mutate(
             await audit.append(session, ctx.principal, [write])  # in the same transaction
     except errors.DomainError as exc:
         return to_graphql(exc)
-    ctx.reset_loaders()
+    await ctx.after_write()
     return present(result)
 
 

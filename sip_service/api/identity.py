@@ -167,14 +167,14 @@ class IdentityQuery:
 
     @strawberry.field(description="The organisations that can take part in plans.")
     async def organisations(self, info: Info[Context, None]) -> list[OrganisationType]:
-        async with info.context.db.read() as session:
+        async with info.context.read_session.session() as session:
             return [OrganisationType(o) for o in await identity_repo.organisations(session)]
 
     @strawberry.field(description="Staff members of an organisation, to add to a plan.")
     async def staff_members(self, info: Info[Context, None], organisation_id: uuid.UUID) -> list[StaffMemberType]:
         if not isinstance(info.context.principal, StaffPrincipal):
             raise query_error(Forbidden("only staff can list staff members"))
-        async with info.context.db.read() as session:
+        async with info.context.read_session.session() as session:
             return [StaffMemberType(s) for s in await identity_repo.staff_of(session, organisation_id)]
 
     @strawberry.field(description="Staff find a patient by personal identity number (12 digits) to start a plan.")
@@ -184,7 +184,7 @@ class IdentityQuery:
             number = parse_personal_number(personal_number)
             if isinstance(p, CitizenPrincipal):
                 raise Forbidden("only staff can look people up")
-            async with info.context.db.read() as session:
+            async with info.context.read_session.session() as session:
                 found = await identity_repo.citizen_by_personal_number(session, number)
             if found is None:
                 raise NotFound("Citizen", mask(number))

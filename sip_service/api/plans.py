@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
+from sqlalchemy import inspect as sa_inspect
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -37,6 +38,7 @@ ActionStatus = strawberry.enum(models.ActionStatus)
 ConsentMethod = strawberry.enum(models.ConsentMethod)
 AttentionReason = strawberry.enum(repo.Attention, name="AttentionReason")
 
+WHOLE_PLAN = frozenset({"participants", "goals", "actions", "consents", "approvals", "meetings"})
 MeetingRef = Annotated["MeetingType", strawberry.lazy("sip_service.api.meetings")]
 
 
@@ -261,10 +263,18 @@ class RevisionType:
 
 @strawberry.type(name="Plan", description="A coordinated individual plan (samordnad individuell plan).")
 class PlanType:
+    """Made only from plans read through the principal's readable scope (or just written by them)."""
+
     _plan: strawberry.Private[models.Plan]
 
     def __init__(self, plan: models.Plan) -> None:
         self._plan = plan
+
+    async def _whole(self, info: Info[Context, None]) -> models.Plan:
+        """The plan with all its parts: this one if it came loaded whole, else from the loader."""
+        if not sa_inspect(self._plan).unloaded & WHOLE_PLAN:
+            return self._plan
+        return await aggregate(info, self._plan.id)
 
     @strawberry.field
     def id(self) -> uuid.UUID:
@@ -332,28 +342,30 @@ class PlanType:
 
     @strawberry.field
     async def participants(self, info: Info[Context, None]) -> list[ParticipantType]:
-        return [ParticipantType(p) for p in (await aggregate(info, self._plan.id)).participants]
+        if "participants" not in sa_inspect(self._plan).unloaded:
+            return [ParticipantType(p) for p in self._plan.participants]
+        return [ParticipantType(p) for p in await info.context.loaders.participants.load(self._plan.id) or []]
 
     @strawberry.field
     async def goals(self, info: Info[Context, None]) -> list[GoalType]:
-        return [GoalType(g) for g in (await aggregate(info, self._plan.id)).goals]
+        return [GoalType(g) for g in (await self._whole(info)).goals]
 
     @strawberry.field
     async def actions(self, info: Info[Context, None]) -> list[ActionType]:
-        return [ActionType(a) for a in (await aggregate(info, self._plan.id)).actions]
+        return [ActionType(a) for a in (await self._whole(info)).actions]
 
     @strawberry.field(description="The consent in force now, if any.")
     async def consent(self, info: Info[Context, None]) -> ConsentType | None:
-        found = service.active_consent(await aggregate(info, self._plan.id), info.context.today)
+        found = service.active_consent(await self._whole(info), info.context.today)
         return ConsentType(found) if found else None
 
     @strawberry.field(description="Every consent given for this plan, oldest first.")
     async def consents(self, info: Info[Context, None]) -> list[ConsentType]:
-        return [ConsentType(c) for c in (await aggregate(info, self._plan.id)).consents]
+        return [ConsentType(c) for c in (await self._whole(info)).consents]
 
     @strawberry.field(description="The patient's approval of this version, if given.")
     async def approval(self, info: Info[Context, None]) -> ApprovalType | None:
-        plan = await aggregate(info, self._plan.id)
+        plan = await self._whole(info)
         for a in plan.approvals:
             if a.plan_version == plan.version:
                 return ApprovalType(
@@ -365,23 +377,22 @@ class PlanType:
     async def meetings(self, info: Info[Context, None]) -> list[MeetingRef]:
         from sip_service.api.meetings import MeetingType
 
-        return [MeetingType(m) for m in (await aggregate(info, self._plan.id)).meetings]
+        return [MeetingType(m) for m in (await self._whole(info)).meetings]
 
     @strawberry.field
     async def revisions(self, info: Info[Context, None]) -> list[RevisionType]:
-        await aggregate(info, self._plan.id)  # only for plans the principal may read
         return [RevisionType(r) for r in await info.context.loaders.revisions.load(self._plan.id) or []]
 
     @strawberry.field(description="May the plan be finalized? If not, what stands in the way.")
     async def readiness(self, info: Info[Context, None]) -> ReadinessType:
-        plan = await aggregate(info, self._plan.id)
+        plan = await self._whole(info)
         orgs = await info.context.loaders.organisation.load_many(list(service.organisation_ids_of(plan)))
         kinds = {o.id: o.kind for o in orgs if o is not None}
         return ReadinessType.of(service.evaluate(plan, kinds, info.context.today))
 
     @strawberry.field(description="Why staff should look at this plan now.")
     async def attention(self, info: Info[Context, None]) -> list[AttentionReason]:  # type: ignore[valid-type]
-        return service.attention(await aggregate(info, self._plan.id), info.context.today)
+        return service.attention(await self._whole(info), info.context.today)
 
 
 # ---- queries ------------------------------------------------------------------------------
@@ -434,7 +445,7 @@ class PlanQuery:
             attention=f.needs_attention or (),
         )
         try:
-            async with ctx.db.read() as session:
+            async with ctx.read_session.session() as session:
                 plans, more = await repo.page(session, ctx.principal, ctx.today, flt, first, after)
         except DomainError as exc:
             raise query_error(exc) from None

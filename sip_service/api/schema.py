@@ -6,15 +6,18 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    ParserCache,
     SchemaExtension,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 
 from sip_service.api.audit import AuditQuery
@@ -52,8 +55,11 @@ class AuditReadsExtension(SchemaExtension):
     answer is withheld: nobody reads plan data without a trace."""
 
     async def on_execute(self) -> AsyncIterator[None]:
-        yield
         ctx = self.execution_context.context
+        try:
+            yield
+        finally:
+            await ctx.read_session.close()  # the answer is complete: give the connection back now
         if not ctx.reads.pending:
             return
         try:
@@ -74,10 +80,17 @@ class AuditReadsExtension(SchemaExtension):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # The limit rules are built once, so that the validation cache can recognise a query it has
+    # already checked (rules made afresh per request would never match the cache key).
+    limits: list[type[ASTValidationRule]] = [
+        depth_validator(settings.max_query_depth, None, None),
+        alias_validator(settings.max_aliases),
+    ]
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: ParserCache(maxsize=256),
+        lambda: AddValidationRules(limits),
+        lambda: ValidationCache(maxsize=256),
         AuditReadsExtension,
         lambda: MaskErrors(
             should_mask_error=_is_unexpected, error_message="Ett oväntat fel inträffade. / Unexpected error."

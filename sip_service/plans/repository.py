@@ -33,18 +33,23 @@ PlanChild = Participant | Goal | Action | Meeting
 
 
 def _active_consent_covering(org_id: uuid.UUID, today: date) -> ColumnElement[bool]:
-    return exists().where(
-        Consent.plan_id == Plan.id,
-        Consent.withdrawn_at.is_(None),
-        Consent.replaced_at.is_(None),
-        or_(Consent.valid_until.is_(None), Consent.valid_until >= today),
-        ConsentOrganisation.consent_id == Consent.id,
-        ConsentOrganisation.organisation_id == org_id,
+    return (
+        exists()
+        .where(
+            Consent.plan_id == Plan.id,
+            Consent.withdrawn_at.is_(None),
+            Consent.replaced_at.is_(None),
+            or_(Consent.valid_until.is_(None), Consent.valid_until >= today),
+            ConsentOrganisation.consent_id == Consent.id,
+            ConsentOrganisation.organisation_id == org_id,
+        )
+        .correlate(Plan)
     )
 
 
 def _has_participant(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-    return exists().where(Participant.plan_id == Plan.id, *conditions)
+    # Correlated to plans only, so the condition also works inside queries of participants.
+    return exists().where(Participant.plan_id == Plan.id, *conditions).correlate(Plan)
 
 
 def readable_condition(principal: Principal, today: date) -> ColumnElement[bool]:
@@ -98,6 +103,18 @@ async def load_aggregates(
     """Plans with everything readiness needs, in a fixed number of statements for any batch."""
     stmt = readable_plans(principal, today).where(Plan.id.in_(ids)).options(*_AGGREGATE)
     return {p.id: p for p in (await session.scalars(stmt)).all()}
+
+
+async def participants_of(
+    session: AsyncSession, principal: Principal, today: date, plan_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Participant]]:
+    """Only the participants, for lists that show who takes part without the whole plan."""
+    out: dict[uuid.UUID, list[Participant]] = {pid: [] for pid in plan_ids}
+    readable = readable_plans(principal, today).where(Plan.id.in_(plan_ids)).with_only_columns(Plan.id)
+    stmt = select(Participant).where(Participant.plan_id.in_(readable)).order_by(Participant.created_at)
+    for p in await session.scalars(stmt):
+        out[p.plan_id].append(p)
+    return out
 
 
 async def get_aggregate(session: AsyncSession, principal: Principal, today: date, plan_id: uuid.UUID) -> Plan:
