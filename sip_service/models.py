@@ -1,8 +1,9 @@
 """Every table, imported in one place so that the mapper and Alembic see them all."""
 
+from sip_service.audit.models import AuditEvent
 from sip_service.identity.models import Citizen, Organisation, StaffMember
 from sip_service.kit.db import Base
-from sip_service.meetings.models import Attendance, Invitation, Meeting
+from sip_service.meetings.models import Attendance, Invitation, InviteLink, Meeting
 from sip_service.plans.models import (
     Action,
     Approval,
@@ -18,12 +19,14 @@ __all__ = [
     "Action",
     "Approval",
     "Attendance",
+    "AuditEvent",
     "Base",
     "Citizen",
     "Consent",
     "ConsentOrganisation",
     "Goal",
     "Invitation",
+    "InviteLink",
     "Meeting",
     "Organisation",
     "Participant",

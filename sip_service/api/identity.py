@@ -163,7 +163,9 @@ class IdentityQuery:
         p = info.context.principal
         if isinstance(p, StaffPrincipal):
             return Me(kind="STAFF", name=p.name, staff_member=await staff_member(info, p.staff_id), citizen=None)
-        return Me(kind="CITIZEN", name=p.name, staff_member=None, citizen=await citizen(info, p.citizen_id))
+        if isinstance(p, CitizenPrincipal):
+            return Me(kind="CITIZEN", name=p.name, staff_member=None, citizen=await citizen(info, p.citizen_id))
+        return Me(kind="GUEST", name=p.name, staff_member=None, citizen=None)
 
     @strawberry.field(description="The organisations that can take part in plans.")
     async def organisations(self, info: Info[Context, None]) -> list[OrganisationType]:

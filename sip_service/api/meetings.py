@@ -5,15 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Annotated
+from weakref import WeakKeyDictionary
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from sip_service.api.context import Context
+from sip_service.api.context import Context, Loaders
 from sip_service.api.errors import AnyError, capped, mutate
 from sip_service.api.identity import StaffMemberType, staff_member
 from sip_service.api.plans import PlanType, aggregate
-from sip_service.meetings import models, service
+from sip_service.kit import clock
+from sip_service.meetings import invites, models, service
 
 MeetingKind = strawberry.enum(models.MeetingKind)
 MeetingPurpose = strawberry.enum(models.MeetingPurpose)
@@ -55,6 +58,35 @@ class AttendanceType:
     @strawberry.field
     async def attested_by(self, info: Info[Context, None]) -> StaffMemberType | None:
         return await staff_member(info, self._a.attested_by_staff_id)
+
+
+@strawberry.type(
+    name="InviteLinkStatus", description="A participant's working invite link; the link itself is shown once."
+)
+class InviteLinkStatusType:
+    participant_id: uuid.UUID
+    issued_at: datetime
+    valid_from: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+
+
+# Per request like the context's loaders, and renewed with them after a write (they are the key).
+_INVITE_LINK_LOADERS: WeakKeyDictionary[Loaders, DataLoader[uuid.UUID, list[models.InviteLink]]] = WeakKeyDictionary()
+
+
+def _invite_links(ctx: Context) -> DataLoader[uuid.UUID, list[models.InviteLink]]:
+    loader = _INVITE_LINK_LOADERS.get(ctx.loaders)
+    if loader is None:
+        reads = ctx.read_session
+
+        async def load(meeting_ids: list[uuid.UUID]) -> list[list[models.InviteLink]]:
+            async with reads.session() as session:
+                found = await invites.active_links(session, meeting_ids, clock.now())
+            return [found[m] for m in meeting_ids]
+
+        loader = _INVITE_LINK_LOADERS[ctx.loaders] = DataLoader(load_fn=load)
+    return loader
 
 
 @strawberry.type(name="Meeting")
@@ -111,6 +143,19 @@ class MeetingType:
     async def attendances(self, info: Info[Context, None]) -> list[AttendanceType]:
         return [AttendanceType(a) for a in (await self._fresh(info)).attendances]
 
+    @strawberry.field(description="Participants with an invite link that still works (never the link itself).")
+    async def invite_links(self, info: Info[Context, None]) -> list[InviteLinkStatusType]:
+        return [
+            InviteLinkStatusType(
+                participant_id=link.participant_id,
+                issued_at=link.issued_at,
+                valid_from=link.valid_from,
+                expires_at=link.expires_at,
+                last_used_at=link.last_used_at,
+            )
+            for link in await _invite_links(info.context).load(self._m.id)
+        ]
+
     @strawberry.field
     async def plan(self, info: Info[Context, None]) -> Annotated[PlanType, strawberry.lazy("sip_service.api.plans")]:
         return PlanType(await aggregate(info, self._m.plan_id))
@@ -121,6 +166,18 @@ class MeetingType:
 
 
 MeetingResult = Annotated[MeetingType | AnyError, strawberry.union("MeetingResult")]
+
+
+@strawberry.type(name="IssuedInviteLink", description="Give the URL to the participant now: it is never shown again.")
+class IssuedInviteLinkType:
+    url: str = strawberry.field(description="The token is in the fragment (#t=…), which never reaches a server.")
+    participant_id: uuid.UUID
+    valid_from: datetime
+    expires_at: datetime
+    meeting: MeetingType
+
+
+IssueInviteLinkResult = Annotated[IssuedInviteLinkType | AnyError, strawberry.union("IssueInviteLinkResult")]
 
 
 @strawberry.input
@@ -183,6 +240,36 @@ class MeetingMutation:
         p = info.context.principal
         return await mutate(
             info, lambda s: service.attest_attendance(s, p, meeting_id, expected_version, participant_id), _meeting
+        )
+
+    @strawberry.mutation(
+        description="A personal link with which an invited patient, relative, representative or external party "
+        "joins this meeting without an account, from an hour before it until an hour after. "
+        "Their previous link for the meeting stops working."
+    )
+    async def issue_invite_link(
+        self, info: Info[Context, None], meeting_id: uuid.UUID, expected_version: int, participant_id: uuid.UUID
+    ) -> IssueInviteLinkResult:
+        p, public_url = info.context.principal, info.context.settings.public_url
+        return await mutate(
+            info,
+            lambda s: invites.issue_link(s, p, meeting_id, expected_version, participant_id),
+            lambda issued: IssuedInviteLinkType(
+                url=invites.join_url(public_url, issued.token),
+                participant_id=issued.participant_id,
+                valid_from=issued.valid_from,
+                expires_at=issued.expires_at,
+                meeting=MeetingType(issued.meeting),
+            ),
+        )
+
+    @strawberry.mutation(description="The participant's invite link for this meeting stops working at once.")
+    async def revoke_invite_link(
+        self, info: Info[Context, None], meeting_id: uuid.UUID, expected_version: int, participant_id: uuid.UUID
+    ) -> MeetingResult:
+        p = info.context.principal
+        return await mutate(
+            info, lambda s: invites.revoke_link(s, p, meeting_id, expected_version, participant_id), _meeting
         )
 
     @strawberry.mutation

@@ -72,8 +72,8 @@ async def append(session: AsyncSession, principal: Principal, accesses: Iterable
         kind, actor, org = "STAFF", principal.staff_id, principal.organisation_id
     elif isinstance(principal, CitizenPrincipal):
         kind, actor, org = "CITIZEN", principal.citizen_id, None
-    else:
-        kind, actor, org = "SYSTEM", None, None
+    else:  # a guest let in by an invite link: known by their place in the plan
+        kind, actor, org = "GUEST", principal.participant_id, None
     now = clock.now()
     for a in accesses:
         seq += 1

@@ -38,4 +38,21 @@ class CitizenPrincipal:
     method: AuthMethod = AuthMethod.OIDC
 
 
-Principal = StaffPrincipal | CitizenPrincipal
+@dataclass(frozen=True, slots=True)
+class GuestPrincipal:
+    """Someone without an account, let in by a personal invite link: one participant, one meeting.
+
+    Made only from a meeting token (`meetings.invites.guest_principal_from_meeting_token`); sees no
+    plan through the readable scope. `link_id` lets a check see at once that the link was revoked.
+    """
+
+    citizen_id: uuid.UUID | None  # None for an external party, who is not a citizen in the service
+    participant_id: uuid.UUID
+    meeting_id: uuid.UUID
+    plan_id: uuid.UUID
+    name: str
+    link_id: uuid.UUID
+    method: AuthMethod = AuthMethod.INVITE_LINK
+
+
+Principal = StaffPrincipal | CitizenPrincipal | GuestPrincipal

@@ -1,4 +1,4 @@
-"""Meetings of a plan: scheduling, one invitation per participant, attendance."""
+"""Meetings of a plan: scheduling, one invitation per participant, attendance, invite links."""
 
 from __future__ import annotations
 
@@ -89,3 +89,23 @@ class Attendance(Base):
     attested_by_staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
     joined_at: Mapped[datetime]
     left_at: Mapped[datetime | None]
+
+
+class InviteLink(Base):
+    """A personal link with which one participant without an account joins one meeting.
+
+    Only the sha256 of the token is kept: a copy of the database does not let anyone in.
+    """
+
+    __tablename__ = "invite_links"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    meeting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime]
+    issued_by_staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
+    valid_from: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
