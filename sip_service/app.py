@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -15,11 +16,15 @@ from strawberry.http.ides import get_graphql_ide_html
 
 from sip_service.api.context import Context
 from sip_service.api.schema import build_schema
+from sip_service.auth import web
+from sip_service.auth.claims import normalize_claims
 from sip_service.auth.devprovider import DevProvider, dev_provider_router
 from sip_service.auth.principal import Principal
 from sip_service.auth.tokens import TokenError, TokenValidator, http_jwks_source, static_jwks_source
 from sip_service.identity import repository as identity_repo
 from sip_service.kit.db import Database
+from sip_service.meetings import invites
+from sip_service.meetings.routes import invite_router
 from sip_service.settings import Settings
 
 
@@ -81,29 +86,45 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     else:
         assert dev is not None  # production settings always name a JWKS URL
         jwks = static_jwks_source(dev.key_set())
-    validator = TokenValidator(
-        issuer=settings.issuer,
-        audience=settings.oidc_audience,
-        algorithms=settings.oidc_algorithms,
-        jwks=jwks,
-        leeway_s=settings.oidc_leeway_seconds,
+
+    def validator_for(audience: str) -> TokenValidator:
+        return TokenValidator(
+            issuer=settings.issuer,
+            audience=audience,
+            algorithms=settings.oidc_algorithms,
+            jwks=jwks,
+            leeway_s=settings.oidc_leeway_seconds,
+        )
+
+    validator = validator_for(settings.oidc_audience)  # access tokens; ID tokens are for our client id
+
+    meeting_secret = (
+        settings.meeting_token_secret.get_secret_value().encode()
+        if settings.meeting_token_secret
+        else secrets.token_bytes(32)
     )
 
     async def principal_of(authorization: str | None) -> Principal:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise _unauthenticated("Sign in: send a bearer token.")
+        # A guest's meeting token (from an invite link) is ours; anything else is the provider's.
+        if (guest := invites.guest_principal_from_meeting_token(token.strip(), meeting_secret)) is not None:
+            return guest
         try:
             claims = await validator.validate(token.strip())
         except TokenError as exc:
             raise _unauthenticated(f"The token was refused ({exc.code}).") from None
         async with db.read() as session:
-            principal = await identity_repo.principal_from_claims(session, claims)
+            principal = await identity_repo.principal_from_claims(session, normalize_claims(claims, settings))
         if principal is None:
             raise _unauthenticated("The signed-in person is not known to this service.")
         return principal
 
-    async def context(authorization: Annotated[str | None, Header()] = None) -> Context:
+    async def context(request: Request, authorization: Annotated[str | None, Header()] = None) -> Context:
+        # A bearer token wins; otherwise the browser's session cookie, which needs the CSRF header.
+        if authorization is None and browser is not None and browser.has_session(request):
+            return Context(settings, db, await browser.principal(request))
         return Context(settings, db, await principal_of(authorization))
 
     @asynccontextmanager
@@ -121,6 +142,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings, app.state.db, app.state.dev_provider = settings, db, dev
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    browser = web.install(app, settings, db, validator_for(settings.oidc_client_id))
+    app.include_router(invite_router(db, settings, meeting_secret))
     if not settings.is_production:
         # The IDE page itself needs no sign-in (its requests do: add the bearer token under Headers).
         @app.get("/graphql", response_class=HTMLResponse, include_in_schema=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +33,27 @@ class Settings(BaseSettings):
     dev_oidc_key_file: Path = Path("./var/dev-oidc-key.json")
     demo_identities_file: Path = REPO_ROOT / "auth" / "demo-identities.json"
 
+    # Browser sign-in (authorization code + PKCE, auth/OIDC.md) as this client of the issuer above.
+    # Without a secret the client is public (PKCE only), as the development provider expects.
+    oidc_client_id: str = "sip-service"
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid profile"
+    # Which claim of the provider's ID/access tokens holds what (SITHS, BankID brokers differ).
+    oidc_claim_hsa_id: str = "hsa_id"
+    oidc_claim_personal_number: str = "personal_number"
+    oidc_claim_name: str = "name"
+    oidc_claim_organisation: str = "organisation_hsa_id"
+    oidc_claim_commission: str = "commission"
+    oidc_claim_roles: str = "sip_roles"
+    # Signs and encrypts the session cookie. Needed for browser sign-in in production; in
+    # development a random one is made per process (signing in again after a restart).
+    session_secret: SecretStr | None = Field(default=None, min_length=32)
+    session_staff_max_age_s: int = 8 * 3600
+    session_citizen_max_age_s: int = 3600
+    # Signs guests' short-lived meeting tokens (HS256), given for an invite link. Shared by all
+    # processes in production; in development a random one is made per process.
+    meeting_token_secret: SecretStr | None = Field(default=None, min_length=32)
+
     # Hardening limits (always on; production also hides introspection, IDE and suggestions).
     max_body_bytes: int = 256 * 1024
     max_query_depth: int = 10
@@ -47,6 +68,8 @@ class Settings(BaseSettings):
                 "production mode needs SIP_OIDC_ISSUER and SIP_OIDC_JWKS_URL: "
                 "the embedded development identity provider is never run in production"
             )
+        if self.env is Mode.PRODUCTION and not (self.session_secret and self.meeting_token_secret):
+            raise ValueError("production mode needs SIP_SESSION_SECRET and SIP_MEETING_TOKEN_SECRET (32+ characters)")
         return self
 
     @property

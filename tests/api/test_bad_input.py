@@ -132,6 +132,8 @@ async def production(world: Service) -> httpx.AsyncClient:
         public_url="https://sip.example.se",
         oidc_issuer=world.settings.issuer,
         oidc_jwks_url=f"{world.url}/dev-oidc/jwks",
+        session_secret="s" * 40,
+        meeting_token_secret="m" * 40,
     )
     app = create_app(settings, Database(settings.database_url))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://sip.example.se")

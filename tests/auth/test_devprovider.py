@@ -326,6 +326,8 @@ def test_production_refuses_the_dev_provider(tmp_path: Path) -> None:
         env=Mode.PRODUCTION,
         oidc_issuer="https://idp.example.se",
         oidc_jwks_url="https://idp.example.se/jwks",
+        session_secret="s" * 40,
+        meeting_token_secret="m" * 40,
         dev_oidc_key_file=tmp_path / "key.json",
     )
     with pytest.raises(RuntimeError):

@@ -348,3 +348,20 @@ def test_the_window_of_a_link() -> None:
         end + timedelta(hours=1),
     )
     assert invites.link_window(start, end, start) == (start, end + timedelta(hours=1))
+
+
+async def test_the_real_service_exchanges_a_link_and_knows_the_guest(gql: GraphQLClient, world: Service) -> None:
+    """Through the service as deployed: the link's token becomes a meeting token that the GraphQL
+    API accepts as a guest, who sees no plan data."""
+    setup = await plan_with_meetings(gql, world, timedelta(minutes=10))
+    issued = await issue(gql, setup, setup.patient)
+    exchanged = await gql.http.post("/auth/invite", json={"token": token_of(issued["url"])})
+    assert exchanged.status_code == 200, exchanged.text
+    assert exchanged.headers["referrer-policy"] == "no-referrer"
+    bearer = {"Authorization": f"Bearer {exchanged.json()['meetingToken']}"}
+    me = await gql.http.post("/graphql", json={"query": "{ me { kind name } }"}, headers=bearer)
+    assert me.json() == {"data": {"me": {"kind": "GUEST", "name": "Elsa Andersson"}}}
+    plan = await gql.http.post(
+        "/graphql", json={"query": op("PlanDetail"), "variables": {"id": setup.plan_id}}, headers=bearer
+    )
+    assert plan.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"

@@ -1,0 +1,51 @@
+"""Claim mapping: the identity provider's claim names → the names the service reads.
+
+SITHS identity providers and BankID brokers name the HSA-id and the personal identity number
+differently; settings say which claim holds what (see auth/OIDC.md). The defaults are the names
+the embedded development provider uses, so without configuration nothing is renamed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sip_service.settings import Settings
+
+_PERSONAL_NUMBER = re.compile(r"\d{12}")
+
+
+def normalize_claims(claims: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """The validated claims under the service's own names, and nothing else.
+
+    Only mapped claims are kept, so a provider's unrelated claim that happens to be called
+    `hsa_id` cannot name someone when the mapping says the HSA-id is elsewhere.
+    """
+    out: dict[str, Any] = {k: claims[k] for k in ("iss", "sub") if isinstance(claims.get(k), str)}
+    for name, source in (
+        ("name", settings.oidc_claim_name),
+        ("hsa_id", settings.oidc_claim_hsa_id),
+        ("organisation_hsa_id", settings.oidc_claim_organisation),
+        ("commission", settings.oidc_claim_commission),
+    ):
+        value = claims.get(source)
+        if isinstance(value, str) and value.strip():
+            out[name] = value.strip()
+    if (number := _personal_number(claims.get(settings.oidc_claim_personal_number))) is not None:
+        out["personal_number"] = number
+    roles = claims.get(settings.oidc_claim_roles)
+    if isinstance(roles, str):  # some providers send roles space-separated, like scopes
+        roles = roles.split()
+    if isinstance(roles, list):
+        out["sip_roles"] = [r for r in roles if isinstance(r, str)]
+    return out
+
+
+def _personal_number(value: Any) -> str | None:
+    """12 digits (ÅÅÅÅMMDDNNNN), as stored; separators are dropped. A 10-digit number is refused:
+    its century cannot be known for sure, and a guess could name the wrong person."""
+    if not isinstance(value, str):
+        return None
+    digits = value.strip().replace("-", "").replace("+", "")
+    return digits if _PERSONAL_NUMBER.fullmatch(digits) else None

@@ -1,0 +1,288 @@
+"""Browser sign-in (code + PKCE against the development provider) and the session cookie, over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from sip_service.app import create_app
+from sip_service.auth.web import safe_next
+from sip_service.kit.db import Database
+from sip_service.settings import Mode, Settings
+
+from conftest import Service
+
+ME = {"query": "{ me { name } }"}
+
+
+async def start(app: httpx.AsyncClient, next_: str = "/") -> dict[str, str]:
+    """GET /auth/login; the authorization request it redirects to, as a dict (plus its URL)."""
+    login = await app.get("/auth/login", params={"next": next_})
+    assert login.status_code == 302, login.text
+    url = urlsplit(login.headers["location"])
+    return {**dict(parse_qsl(url.query)), "_endpoint": f"{url.scheme}://{url.netloc}{url.path}"}
+
+
+async def choose(provider: httpx.AsyncClient, request: dict[str, str], sub: str, **changes: str) -> str:
+    """Pick a demo identity on the provider's page; the callback path+query it sends the browser to."""
+    endpoint = request["_endpoint"]
+    form = {k: v for k, v in request.items() if k != "_endpoint"} | changes | {"sub": sub}
+    resp = await provider.post(endpoint, data=form)
+    assert resp.status_code == 303, resp.text
+    callback = urlsplit(resp.headers["location"])
+    return f"{callback.path}?{callback.query}"
+
+
+async def sign_in(
+    app: httpx.AsyncClient, sub: str, next_: str = "/", provider: httpx.AsyncClient | None = None
+) -> httpx.Response:
+    callback = await choose(provider or app, await start(app, next_), sub)
+    return await app.get(callback)
+
+
+@pytest.fixture
+async def http(world: Service) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=world.url, timeout=30) as client:
+        yield client
+
+
+async def csrf(http: httpx.AsyncClient) -> str:
+    me = await http.get("/auth/me")
+    assert me.status_code == 200, me.text
+    token: str = me.json()["csrfToken"]
+    return token
+
+
+@pytest.mark.parametrize(
+    ("sub", "name", "kind", "max_age"),
+    [("staff-anna", "Anna Lind", "staff", 8 * 3600), ("citizen-elsa", "Elsa Andersson", "citizen", 3600)],
+)
+async def test_sign_in_then_graphql_with_cookie_and_csrf_header(
+    http: httpx.AsyncClient, sub: str, name: str, kind: str, max_age: int
+) -> None:
+    done = await sign_in(http, sub, next_="/auth/?from=test")
+    assert done.status_code == 303 and done.headers["location"] == "/auth/?from=test"
+    cookie = done.headers["set-cookie"]
+    flags = {part.strip().split("=")[0].lower(): part.strip() for part in cookie.split(";")[1:]}
+    assert "httponly" in flags and flags["samesite"].lower() == "samesite=lax" and flags["path"] == "Path=/"
+    assert "secure" not in flags  # development over plain http
+    assert max_age - 5 <= int(flags["max-age"].split("=")[1]) <= max_age
+    # encrypted, not just signed: nothing about the person can be read from the cookie
+    value = cookie.split(";")[0].split("=", 1)[1]
+    readable = b"".join(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)) for p in value.split("."))
+    for secret in (b"194003122388", b"SE2321000016", name.encode(), b"Lind", b"Andersson"):
+        assert secret not in readable and secret.decode() not in value
+
+    me = (await http.get("/auth/me")).json()
+    assert (me["kind"], me["name"]) == (kind, name) and len(me["csrfToken"]) >= 32
+    answer = await http.post(
+        "/graphql", json=ME, headers={"X-CSRF-Token": me["csrfToken"], "Origin": str(http.base_url).rstrip("/")}
+    )
+    assert answer.status_code == 200 and answer.json() == {"data": {"me": {"name": name}}}
+    page = await http.get("/auth/")
+    assert f'<strong id="name">{name}</strong>' in page.text
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 403),
+        ({"X-CSRF-Token": "wrong"}, 403),
+        ({"X-CSRF-Token": "ü-not-ascii"}, 403),
+        ({"X-CSRF-Token": "{csrf}", "Origin": "https://evil.example"}, 403),
+        ({"X-CSRF-Token": "{csrf}", "Origin": "null"}, 403),
+    ],
+)
+async def test_graphql_with_cookie_needs_csrf_header_and_own_origin(
+    http: httpx.AsyncClient, headers: dict[str, str], status: int
+) -> None:
+    await sign_in(http, "staff-anna")
+    token = await csrf(http)
+    sent = {k: v.replace("{csrf}", token) for k, v in headers.items()}
+    refused = await http.post("/graphql", json=ME, headers={k: v.encode() for k, v in sent.items()})
+    assert refused.status_code == status
+    assert refused.headers["content-type"] == "application/json"
+    assert refused.json()["detail"]["code"] == "CSRF_REFUSED"
+    assert "Traceback" not in refused.text and "File " not in refused.text
+
+
+async def test_bearer_token_needs_no_csrf_even_beside_a_cookie(http: httpx.AsyncClient, world: Service) -> None:
+    await sign_in(http, "citizen-elsa")
+    answer = await http.post("/graphql", json=ME, headers={"Authorization": f"Bearer {world.token('staff-anna')}"})
+    assert answer.json() == {"data": {"me": {"name": "Anna Lind"}}}  # the token decides, not the cookie
+
+
+async def test_without_cookie_or_token_401(http: httpx.AsyncClient) -> None:
+    answer = await http.post("/graphql", json=ME, headers={"X-CSRF-Token": "x"})
+    assert answer.status_code == 401 and answer.json()["detail"]["code"] == "UNAUTHENTICATED"
+    me = await http.get("/auth/me")
+    assert me.status_code == 401 and me.json()["detail"]["code"] == "UNAUTHENTICATED"
+    assert "Logga in" in (await http.get("/auth/")).text
+
+
+async def test_logout_clears_the_session(http: httpx.AsyncClient) -> None:
+    await sign_in(http, "staff-anna")
+    token = await csrf(http)
+    refused = await http.post("/auth/logout")  # no CSRF token: a cross-site logout is refused
+    assert refused.status_code == 403 and (await http.get("/auth/me")).status_code == 200
+    out = await http.post("/auth/logout", headers={"X-CSRF-Token": token})
+    assert out.status_code == 204 and "Max-Age=0" in out.headers["set-cookie"]
+    assert (await http.get("/auth/me")).status_code == 401
+    after = await http.post("/graphql", json=ME, headers={"X-CSRF-Token": token})
+    assert after.status_code == 401
+
+
+async def test_logout_form_on_the_page(http: httpx.AsyncClient) -> None:
+    await sign_in(http, "citizen-elsa")
+    out = await http.post("/auth/logout", data={"csrf_token": await csrf(http)})
+    assert out.status_code == 303 and out.headers["location"] == "/"
+    assert (await http.get("/auth/me")).status_code == 401
+
+
+async def test_state_mismatch_refused(http: httpx.AsyncClient) -> None:
+    request = await start(http)
+    callback = await choose(http, request, "staff-anna")
+    forged = callback.replace(f"state={request['state']}", "state=someone-elses-state")
+    refused = await http.get(forged)
+    assert refused.status_code == 400 and "Inloggningen misslyckades" in refused.text
+    assert (await http.get("/auth/me")).status_code == 401
+    # a callback in a browser that never started this sign-in (login CSRF) is refused too
+    async with httpx.AsyncClient(base_url=str(http.base_url)) as stranger:
+        request = await start(http)
+        assert (await stranger.get(await choose(http, request, "staff-anna"))).status_code == 400
+
+
+async def test_nonce_mismatch_refused(http: httpx.AsyncClient) -> None:
+    request = await start(http)
+    callback = await choose(http, request, "staff-anna", nonce="not-the-nonce-we-sent")
+    refused = await http.get(callback)
+    assert refused.status_code == 400
+    assert (await http.get("/auth/me")).status_code == 401
+
+
+async def test_reused_code_refused(http: httpx.AsyncClient) -> None:
+    callback = await choose(http, await start(http), "staff-anna")
+    assert (await http.get(callback)).status_code == 303
+    # the same callback again: its state is spent
+    assert (await http.get(callback)).status_code == 400
+    # the old code under a fresh sign-in's state: the provider refuses a spent code
+    fresh = await start(http)
+    code = dict(parse_qsl(urlsplit(callback).query))["code"]
+    refused = await http.get("/auth/callback", params={"code": code, "state": fresh["state"]})
+    assert refused.status_code == 400
+    assert (await http.get("/auth/me")).status_code == 401
+
+
+async def test_provider_error_refused(http: httpx.AsyncClient) -> None:
+    request = await start(http)
+    refused = await http.get("/auth/callback", params={"error": "access_denied", "state": request["state"]})
+    assert refused.status_code == 400 and "Traceback" not in refused.text
+
+
+async def test_tampered_cookie_is_no_session(http: httpx.AsyncClient) -> None:
+    await sign_in(http, "staff-anna")
+    [cookie] = list(http.cookies.jar)
+    assert cookie.value is not None
+    head, tail = cookie.value[:-3], cookie.value[-3:]
+    http.cookies.set(cookie.name, head + ("AAA" if tail != "AAA" else "BBB"), domain=cookie.domain, path="/")
+    assert (await http.get("/auth/me")).status_code == 401
+
+
+async def test_unsafe_next_goes_home(http: httpx.AsyncClient) -> None:
+    done = await sign_in(http, "staff-anna", next_="//evil.example/steal")
+    assert done.headers["location"] == "/"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "evil",
+        "",
+        "/a\r\nSet-Cookie: x=1",
+        "/\x00",
+    ],
+)
+def test_safe_next_refuses(target: str) -> None:
+    assert safe_next(target) == "/"
+
+
+def test_safe_next_keeps_local_paths() -> None:
+    assert safe_next("/plans/1?tab=goals#x") == "/plans/1?tab=goals#x"
+
+
+def settings_for(world: Service, public_url: str, **overrides: object) -> Settings:
+    """A second service on the same database, trusting the running test provider over HTTP."""
+    values: dict[str, object] = {
+        "database_url": world.settings.database_url,
+        "public_url": public_url,
+        "oidc_issuer": world.settings.issuer,
+        "oidc_jwks_url": f"{world.url}/dev-oidc/jwks",
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture
+async def production(world: Service) -> AsyncIterator[httpx.AsyncClient]:
+    # The provider accepts loopback redirect URIs; the ASGI transport needs no listening socket.
+    settings = settings_for(
+        world,
+        "https://127.0.0.1:9",
+        env=Mode.PRODUCTION,
+        session_secret=SecretStr("s" * 40),
+        meeting_token_secret=SecretStr("m" * 40),
+    )
+    db = Database(settings.database_url)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(settings, db)), base_url="https://127.0.0.1:9"
+    ) as client:
+        yield client
+    await db.dispose()
+
+
+async def test_production_cookie_is_secure_host_only(production: httpx.AsyncClient, http: httpx.AsyncClient) -> None:
+    login = await production.get("/auth/login")
+    assert login.headers["set-cookie"].startswith("__Host-sip_session=")
+    done = await production.get(await choose(http, await start(production), "staff-anna"))
+    assert done.status_code == 303, done.text
+    flags = [f.strip().lower() for f in done.headers["set-cookie"].split(";")[1:]]
+    assert {"secure", "httponly", "samesite=lax", "path=/"} <= set(flags)
+    assert not any(f.startswith("domain") for f in flags)
+    me = await production.get("/auth/me")
+    assert me.json()["name"] == "Anna Lind"
+    answer = await production.post("/graphql", json=ME, headers={"X-CSRF-Token": me.json()["csrfToken"]})
+    assert answer.json() == {"data": {"me": {"name": "Anna Lind"}}}
+
+
+def test_production_refuses_to_start_without_its_secrets(world: Service) -> None:
+    with pytest.raises(ValueError, match="SIP_SESSION_SECRET"):
+        settings_for(world, "https://sip.example.se", env=Mode.PRODUCTION)
+    with pytest.raises(ValueError, match="SIP_MEETING_TOKEN_SECRET"):
+        settings_for(world, "https://sip.example.se", env=Mode.PRODUCTION, session_secret=SecretStr("s" * 40))
+
+
+async def test_unknown_person_gets_no_session(world: Service, http: httpx.AsyncClient) -> None:
+    # The mapping looks for the HSA-id in a claim the development provider does not send.
+    settings = settings_for(world, "http://127.0.0.1:9", oidc_claim_hsa_id="employeeHsaId")
+    app = create_app(settings, Database(settings.database_url))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:9") as client:
+        refused = await sign_in(client, "staff-anna", provider=http)
+        assert refused.status_code == 403 and "finns inte" in refused.text
+        assert (await client.get("/auth/me")).status_code == 401
+
+
+async def test_identity_provider_down_is_a_plain_503(world: Service) -> None:
+    settings = settings_for(world, "http://127.0.0.1:9", oidc_issuer="http://127.0.0.1:9/nothing-here")
+    app = create_app(settings, Database(settings.database_url))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:9") as client:
+        down = await client.get("/auth/login")
+        assert down.status_code == 503 and "Traceback" not in down.text
