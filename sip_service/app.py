@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http.ides import get_graphql_ide_html
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from sip_service.api.context import Context
 from sip_service.api.schema import build_schema
@@ -121,7 +125,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             raise _unauthenticated("The signed-in person is not known to this service.")
         return principal
 
-    async def context(request: Request, authorization: Annotated[str | None, Header()] = None) -> Context:
+    async def context(connection: HTTPConnection, authorization: Annotated[str | None, Header()] = None) -> Context:
+        if connection.scope["type"] == "websocket":
+            return Context(settings, db, None)  # signed in by its connection_init message
+        request = Request(connection.scope)
         # A bearer token wins; otherwise the browser's session cookie, which needs the CSRF header.
         if authorization is None and browser is not None and browser.has_session(request):
             return Context(settings, db, await browser.principal(request))
@@ -151,7 +158,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             return get_graphql_ide_html("graphiql")
 
     app.include_router(
-        GraphQLRouter(
+        GraphQLRouterWithSignIn(
+            principal_of,
             build_schema(settings),
             context_getter=context,
             graphql_ide=None,
@@ -171,6 +179,26 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return _HOME
 
     return app
+
+
+class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):
+    """Websockets (graphql-transport-ws) say who they are in `connection_init`:
+    `{"authorization": "Bearer <token>"}`; without a valid one the connection is closed (4403)."""
+
+    def __init__(self, authenticate: Callable[[str | None], Awaitable[Principal]], *args: Any, **kwargs: Any) -> None:
+        kwargs["subscription_protocols"] = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)  # the current protocol only
+        super().__init__(*args, **kwargs)
+        self._authenticate = authenticate
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params or {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        try:
+            context.sign_in(await self._authenticate(authorization if isinstance(authorization, str) else None))
+        except HTTPException:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"}) from None
+        accepted: UnsetType = UNSET
+        return accepted
 
 
 def _unauthenticated(message: str) -> HTTPException:

@@ -125,13 +125,28 @@ class AuditReads:
 
 
 class Context(BaseContext):
-    def __init__(self, settings: Settings, db: Database, principal: Principal) -> None:
+    """One request's context. Over a websocket, the person is known only after `connection_init`
+    (see `app.GraphQLRouterWithSignIn`); no operation runs before that."""
+
+    def __init__(self, settings: Settings, db: Database, principal: Principal | None) -> None:
         super().__init__()
         self.settings = settings
         self.db = db
-        self.principal = principal
+        self.connection_params: dict[str, object] | None = None
         self.reads = AuditReads()
         self.read_session = RequestReads(db)
+        self._principal = principal
+        if principal is not None:
+            self._new_loaders()
+
+    @property
+    def principal(self) -> Principal:
+        if self._principal is None:
+            raise RuntimeError("no operation runs before the connection is signed in")
+        return self._principal
+
+    def sign_in(self, principal: Principal) -> None:
+        self._principal = principal
         self._new_loaders()
 
     def _new_loaders(self) -> None:
