@@ -216,6 +216,7 @@ a{color:#0b4f9c}h1{font-size:2rem}</style></head>
 <h1>SIP-tjänsten</h1>
 <p>Här gör vårdcentral, kommun, patient och närstående en samordnad individuell plan tillsammans.</p>
 <p lang="en">Coordinated individual plans, made together with the patient and relatives.</p>
+<p><a href="/auth/login?next=/auth/">Logga in</a> <span lang="en">(sign in)</span></p>
 <ul>
 <li><a href="/graphql">GraphQL-API (GraphiQL i utvecklingsläge)</a></li>
 <li><a href="/dev-oidc/.well-known/openid-configuration">Inloggning för utveckling (OIDC)</a></li>
