@@ -21,7 +21,7 @@ from sip_service.identity.models import Citizen, Organisation, StaffMember
 from sip_service.kit import clock
 from sip_service.kit.db import Database
 from sip_service.plans import repository as plans_repo
-from sip_service.plans.models import Participant, Plan, Revision
+from sip_service.plans.models import Plan, Revision
 from sip_service.settings import Settings
 
 K = TypeVar("K")
@@ -71,7 +71,9 @@ class Loaders:
             reads.plans(found.values())
             return found
 
-        async def participants(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Participant]]:
+        async def participants(
+            session: AsyncSession, ids: Sequence[uuid.UUID]
+        ) -> dict[uuid.UUID, list[plans_repo.NamedParticipant]]:
             return await plans_repo.participants_of(session, principal, today, ids)
 
         async def revisions(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Revision]]:
@@ -93,7 +95,7 @@ class Loaders:
 
         # A plan the principal may not read loads as None: the same as one that does not exist.
         self.plan: DataLoader[uuid.UUID, Plan | None] = self._loader(plans)
-        self.participants: DataLoader[uuid.UUID, list[Participant] | None] = self._loader(participants)
+        self.participants: DataLoader[uuid.UUID, list[plans_repo.NamedParticipant] | None] = self._loader(participants)
         self.revisions: DataLoader[uuid.UUID, list[Revision] | None] = self._loader(revisions)
         self.organisation: DataLoader[uuid.UUID, Organisation | None] = self._loader(organisations)
         self.staff_member: DataLoader[uuid.UUID, StaffMember | None] = self._loader(staff)
