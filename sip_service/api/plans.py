@@ -94,70 +94,43 @@ class ParticipantType:
 
 @strawberry.type(name="Goal", description="The patient's own goal, in their own words.")
 class GoalType:
-    _g: strawberry.Private[models.Goal]
+    id: uuid.UUID
+    text: str
+    target_date: date | None
+    expressed_by_id: uuid.UUID | None
 
     def __init__(self, goal: models.Goal) -> None:
-        self._g = goal
-
-    @strawberry.field
-    def id(self) -> uuid.UUID:
-        return self._g.id
-
-    @strawberry.field
-    def text(self) -> str:
-        return self._g.text
-
-    @strawberry.field
-    def target_date(self) -> date | None:
-        return self._g.target_date
-
-    @strawberry.field
-    def expressed_by_id(self) -> uuid.UUID | None:
-        return self._g.expressed_by_id
+        self.id, self.text, self.target_date, self.expressed_by_id = (
+            goal.id,
+            goal.text,
+            goal.target_date,
+            goal.expressed_by_id,
+        )
 
 
 @strawberry.type(name="Action", description="An intervention (insats/åtgärd) and who is responsible.")
 class ActionType:
+    """Plain fields, filled once from the row (cheaper to resolve than one method per field)."""
+
     _a: strawberry.Private[models.Action]
+    id: uuid.UUID
+    description: str
+    status: models.ActionStatus
+    responsible_participant_id: uuid.UUID | None
+    responsible_person: str | None
+    goal_id: uuid.UUID | None
+    start_date: date | None
+    due_date: date | None
 
     def __init__(self, action: models.Action) -> None:
-        self._a = action
-
-    @strawberry.field
-    def id(self) -> uuid.UUID:
-        return self._a.id
-
-    @strawberry.field
-    def description(self) -> str:
-        return self._a.description
-
-    @strawberry.field
-    def status(self) -> ActionStatus:  # type: ignore[valid-type]
-        return self._a.status
+        a = self._a = action
+        self.id, self.description, self.status = a.id, a.description, a.status
+        self.responsible_participant_id, self.responsible_person = a.responsible_participant_id, a.responsible_person
+        self.goal_id, self.start_date, self.due_date = a.goal_id, a.start_date, a.due_date
 
     @strawberry.field
     async def responsible_organisation(self, info: Info[Context, None]) -> OrganisationType | None:
         return await organisation(info, self._a.responsible_org_id)
-
-    @strawberry.field
-    def responsible_participant_id(self) -> uuid.UUID | None:
-        return self._a.responsible_participant_id
-
-    @strawberry.field
-    def responsible_person(self) -> str | None:
-        return self._a.responsible_person
-
-    @strawberry.field
-    def goal_id(self) -> uuid.UUID | None:
-        return self._a.goal_id
-
-    @strawberry.field
-    def start_date(self) -> date | None:
-        return self._a.start_date
-
-    @strawberry.field
-    def due_date(self) -> date | None:
-        return self._a.due_date
 
 
 @strawberry.type(name="Consent")
@@ -249,63 +222,38 @@ class PlanType:
     """Made only from plans read through the principal's readable scope (or just written by them)."""
 
     _plan: strawberry.Private[models.Plan]
+    id: uuid.UUID
+    version: int = strawberry.field(description="Pass this as expectedVersion when you change the plan.")
+    status: models.PlanStatus
+    background: str
+    follow_up_date: date | None
+    discharge_ready_at: datetime | None = strawberry.field(
+        description="When hospital care said the patient is ready for discharge."
+    )
+    created_at: datetime
+    updated_at: datetime
+    finalized_at: datetime | None
+    closed_at: datetime | None
+    close_reason: models.CloseReason | None
+    relatives_decided_at: datetime | None
 
     def __init__(self, plan: models.Plan) -> None:
-        self._plan = plan
+        # Plain fields, filled once: pages list many plans, and a plain field is cheap to resolve.
+        p = self._plan = plan
+        self.id, self.version, self.status, self.background = p.id, p.version, p.status, p.background
+        self.follow_up_date, self.discharge_ready_at = p.follow_up_date, p.discharge_ready_at
+        self.created_at, self.updated_at, self.finalized_at = p.created_at, p.updated_at, p.finalized_at
+        self.closed_at, self.close_reason, self.relatives_decided_at = (
+            p.closed_at,
+            p.close_reason,
+            p.relatives_decided_at,
+        )
 
     async def _whole(self, info: Info[Context, None]) -> models.Plan:
         """The plan with all its parts: this one if it came loaded whole, else from the loader."""
         if not sa_inspect(self._plan).unloaded & WHOLE_PLAN:
             return self._plan
         return await aggregate(info, self._plan.id)
-
-    @strawberry.field
-    def id(self) -> uuid.UUID:
-        return self._plan.id
-
-    @strawberry.field(description="Pass this as expectedVersion when you change the plan.")
-    def version(self) -> int:
-        return self._plan.version
-
-    @strawberry.field
-    def status(self) -> PlanStatus:  # type: ignore[valid-type]
-        return self._plan.status
-
-    @strawberry.field
-    def background(self) -> str:
-        return self._plan.background
-
-    @strawberry.field
-    def follow_up_date(self) -> date | None:
-        return self._plan.follow_up_date
-
-    @strawberry.field(description="When hospital care said the patient is ready for discharge.")
-    def discharge_ready_at(self) -> datetime | None:
-        return self._plan.discharge_ready_at
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self._plan.created_at
-
-    @strawberry.field
-    def updated_at(self) -> datetime:
-        return self._plan.updated_at
-
-    @strawberry.field
-    def finalized_at(self) -> datetime | None:
-        return self._plan.finalized_at
-
-    @strawberry.field
-    def closed_at(self) -> datetime | None:
-        return self._plan.closed_at
-
-    @strawberry.field
-    def close_reason(self) -> CloseReason | None:  # type: ignore[valid-type]
-        return self._plan.close_reason
-
-    @strawberry.field
-    def relatives_decided_at(self) -> datetime | None:
-        return self._plan.relatives_decided_at
 
     @strawberry.field
     async def patient(self, info: Info[Context, None]) -> CitizenType:
