@@ -21,25 +21,14 @@ OrganisationKind = strawberry.enum(models.OrganisationKind)
 @strawberry.type(name="Organisation")
 class OrganisationType:
     _org: strawberry.Private[models.Organisation]
+    id: uuid.UUID
+    kind: models.OrganisationKind
+    name: str
+    hsa_id: str
 
     def __init__(self, org: models.Organisation) -> None:
         self._org = org
-
-    @strawberry.field
-    def id(self) -> uuid.UUID:
-        return self._org.id
-
-    @strawberry.field
-    def kind(self) -> OrganisationKind:  # type: ignore[valid-type]
-        return self._org.kind
-
-    @strawberry.field
-    def name(self) -> str:
-        return self._org.name
-
-    @strawberry.field
-    def hsa_id(self) -> str:
-        return self._org.hsa_id
+        self.id, self.kind, self.name, self.hsa_id = org.id, org.kind, org.name, org.hsa_id
 
     @strawberry.field
     async def parent(self, info: Info[Context, None]) -> OrganisationType | None:
@@ -49,25 +38,14 @@ class OrganisationType:
 @strawberry.type(name="StaffMember")
 class StaffMemberType:
     _staff: strawberry.Private[models.StaffMember]
+    id: uuid.UUID
+    name: str
+    title: str
+    hsa_id: str
 
     def __init__(self, staff: models.StaffMember) -> None:
         self._staff = staff
-
-    @strawberry.field
-    def id(self) -> uuid.UUID:
-        return self._staff.id
-
-    @strawberry.field
-    def name(self) -> str:
-        return self._staff.name
-
-    @strawberry.field
-    def title(self) -> str:
-        return self._staff.title
-
-    @strawberry.field
-    def hsa_id(self) -> str:
-        return self._staff.hsa_id
+        self.id, self.name, self.title, self.hsa_id = staff.id, staff.name, staff.title, staff.hsa_id
 
     @strawberry.field
     async def organisation(self, info: Info[Context, None]) -> OrganisationType:
@@ -83,17 +61,13 @@ def mask(personal_number: str) -> str:
 @strawberry.type(name="Citizen", description="A patient, relative or legal representative.")
 class CitizenType:
     _citizen: strawberry.Private[models.Citizen]
+    id: uuid.UUID
+    name: str
+    protected_identity: bool
 
     def __init__(self, citizen: models.Citizen) -> None:
         self._citizen = citizen
-
-    @strawberry.field
-    def id(self) -> uuid.UUID:
-        return self._citizen.id
-
-    @strawberry.field
-    def name(self) -> str:
-        return self._citizen.name
+        self.id, self.name, self.protected_identity = citizen.id, citizen.name, citizen.protected_identity
 
     async def _own_care(self, info: Info[Context, None]) -> bool:
         """The person themselves, or staff of an organisation that has them as its own patient."""
@@ -108,10 +82,6 @@ class CitizenType:
     @strawberry.field(description="In full to the person and to their own care; masked for other organisations.")
     async def personal_number(self, info: Info[Context, None]) -> str:
         return self._citizen.personal_number if await self._own_care(info) else mask(self._citizen.personal_number)
-
-    @strawberry.field
-    def protected_identity(self) -> bool:
-        return self._citizen.protected_identity
 
     @strawberry.field(description="Hidden from other organisations when the person has a protected identity.")
     async def phone(self, info: Info[Context, None]) -> str | None:
