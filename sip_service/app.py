@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -29,6 +31,8 @@ from sip_service.identity import repository as identity_repo
 from sip_service.kit.db import Database
 from sip_service.meetings import invites
 from sip_service.meetings.routes import invite_router
+from sip_service.notify import service as outbox
+from sip_service.notify.senders import senders_for
 from sip_service.settings import Settings
 
 
@@ -136,7 +140,22 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.notify_interval_s > 0:  # sends the outbox: invitations, new times, cancellations
+            worker = asyncio.create_task(
+                outbox.run_forever(
+                    db,
+                    senders_for(settings),
+                    interval_s=settings.notify_interval_s,
+                    max_attempts=settings.notify_max_attempts,
+                ),
+                name="outbox-worker",
+            )
         yield
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
         await http.aclose()
         await db.dispose()
 

@@ -1,4 +1,4 @@
-"""The `sip-service` command: serve, migrate, seed-demo, export-schema."""
+"""The `sip-service` command: serve, migrate, seed-demo, notify, export-schema."""
 
 from __future__ import annotations
 
@@ -85,6 +85,26 @@ def audit_verify() -> None:
         typer.echo(f"audit trail BROKEN at event {broken} (after {checked} intact events)", err=True)
         raise typer.Exit(1)
     typer.echo(f"audit trail intact: {checked} events")
+
+
+async def _notify(settings: Settings) -> tuple[int, int, int]:
+    from sip_service.kit.db import Database
+    from sip_service.notify import service as outbox
+    from sip_service.notify.senders import senders_for
+
+    db = Database(settings.database_url)
+    try:
+        r = await outbox.run_once(db, senders_for(settings), max_attempts=settings.notify_max_attempts)
+    finally:
+        await db.dispose()
+    return r.sent, r.retrying, r.failed
+
+
+@app.command()
+def notify() -> None:
+    """Send the due messages of the outbox once (the server does this every SIP_NOTIFY_INTERVAL_S)."""
+    sent, retrying, failed = asyncio.run(_notify(Settings()))
+    typer.echo(f"sent {sent}, to retry {retrying}, failed {failed}")
 
 
 @app.command("export-schema")

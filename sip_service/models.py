@@ -4,6 +4,7 @@ from sip_service.audit.models import AuditEvent
 from sip_service.identity.models import Citizen, Organisation, StaffMember
 from sip_service.kit.db import Base
 from sip_service.meetings.models import Attendance, Invitation, InviteLink, Meeting
+from sip_service.notify.models import OutboxMessage
 from sip_service.plans.models import (
     Action,
     Approval,
@@ -29,6 +30,7 @@ __all__ = [
     "InviteLink",
     "Meeting",
     "Organisation",
+    "OutboxMessage",
     "Participant",
     "Plan",
     "Revision",

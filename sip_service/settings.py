@@ -54,6 +54,18 @@ class Settings(BaseSettings):
     # processes in production; in development a random one is made per process.
     meeting_token_secret: SecretStr | None = Field(default=None, min_length=32)
 
+    # Invitations and other messages (the outbox). E-mail goes over SMTP when a host is set; in
+    # development without one, e-mail and SMS are written to the log instead.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_use_tls: bool = False  # TLS from the start (port 465)
+    smtp_start_tls: bool | None = None  # None: STARTTLS when the server offers it
+    mail_from: str = "SIP-tjänsten <noreply@localhost>"
+    notify_interval_s: float = Field(default=30.0, ge=0)  # how often the outbox is sent; 0: no worker
+    notify_max_attempts: int = Field(default=5, ge=1)  # then the message is FAILED (retries 1, 5, 25 … minutes)
+
     # Hardening limits (always on; production also hides introspection, IDE and suggestions).
     max_body_bytes: int = 256 * 1024
     max_query_depth: int = 10

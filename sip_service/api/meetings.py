@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import Enum
 from typing import Annotated
 from weakref import WeakKeyDictionary
 
@@ -17,6 +18,10 @@ from sip_service.api.identity import StaffMemberType, staff_member
 from sip_service.api.plans import PlanType, aggregate
 from sip_service.kit import clock
 from sip_service.meetings import invites, models, service
+from sip_service.notify import models as notify_models
+from sip_service.notify import service as outbox
+from sip_service.notify.invitations import NO_CONTACT, Letterhead
+from sip_service.settings import Settings
 
 MeetingKind = strawberry.enum(models.MeetingKind)
 MeetingPurpose = strawberry.enum(models.MeetingPurpose)
@@ -25,11 +30,59 @@ InvitationChannel = strawberry.enum(models.InvitationChannel)
 AttendanceMethod = strawberry.enum(models.AttendanceMethod)
 
 
+@strawberry.enum(name="DeliveryStatus")
+class DeliveryStatus(Enum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    NOT_SENT = "NOT_SENT"
+
+
+@strawberry.type(
+    name="Delivery",
+    description="How the latest message to this participant about the meeting fared. PENDING with attempts > 0 "
+    "and a lastError: it is being retried; FAILED: it was given up; NOT_SENT: there is no way to reach them.",
+)
+class DeliveryType:
+    status: DeliveryStatus
+    channel: str | None
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+
+
+def _delivery(message: notify_models.OutboxMessage | None) -> DeliveryType:
+    if message is None:
+        return DeliveryType(
+            status=DeliveryStatus.NOT_SENT,
+            channel=None,
+            attempts=0,
+            last_error=NO_CONTACT,
+            next_attempt_at=None,
+            sent_at=None,
+        )
+    return DeliveryType(
+        status=DeliveryStatus(message.status.value),
+        channel=message.channel.value,
+        attempts=message.attempts,
+        last_error=message.last_error,
+        next_attempt_at=message.next_attempt_at if message.status is notify_models.MessageStatus.PENDING else None,
+        sent_at=message.sent_at,
+    )
+
+
 @strawberry.type(name="Invitation")
 class InvitationType:
     participant_id: uuid.UUID
     channel: InvitationChannel  # type: ignore[valid-type]
     invited_at: datetime
+    meeting_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="The invitation message, and any update since.")
+    async def delivery(self, info: Info[Context, None]) -> DeliveryType:
+        latest = await _deliveries(info.context).load(self.meeting_id)
+        return _delivery(latest.get(self.participant_id))
 
 
 @strawberry.type(name="Attendance", description="Who was there, from when, and how that was established.")
@@ -89,6 +142,29 @@ def _invite_links(ctx: Context) -> DataLoader[uuid.UUID, list[models.InviteLink]
     return loader
 
 
+_DELIVERY_LOADERS: WeakKeyDictionary[Loaders, DataLoader[uuid.UUID, dict[uuid.UUID, notify_models.OutboxMessage]]] = (
+    WeakKeyDictionary()
+)
+
+
+def _deliveries(ctx: Context) -> DataLoader[uuid.UUID, dict[uuid.UUID, notify_models.OutboxMessage]]:
+    loader = _DELIVERY_LOADERS.get(ctx.loaders)
+    if loader is None:
+        reads = ctx.read_session
+
+        async def load(meeting_ids: list[uuid.UUID]) -> list[dict[uuid.UUID, notify_models.OutboxMessage]]:
+            async with reads.session() as session:
+                found = await outbox.latest_by_participant(session, meeting_ids)
+            return [found[m] for m in meeting_ids]
+
+        loader = _DELIVERY_LOADERS[ctx.loaders] = DataLoader(load_fn=load)
+    return loader
+
+
+def letterhead(settings: Settings) -> Letterhead:
+    return Letterhead(public_url=settings.public_url, mail_from=settings.mail_from)
+
+
 @strawberry.type(name="Meeting")
 class MeetingType:
     _m: strawberry.Private[models.Meeting]
@@ -135,7 +211,9 @@ class MeetingType:
     @strawberry.field
     async def invitations(self, info: Info[Context, None]) -> list[InvitationType]:
         return [
-            InvitationType(participant_id=i.participant_id, channel=i.channel, invited_at=i.invited_at)
+            InvitationType(
+                participant_id=i.participant_id, channel=i.channel, invited_at=i.invited_at, meeting_id=self._m.id
+            )
             for i in (await self._fresh(info)).invitations
         ]
 
@@ -217,7 +295,11 @@ class MeetingMutation:
             _meeting,
         )
 
-    @strawberry.mutation(description="Invite participants (each once) to the meeting.")
+    @strawberry.mutation(
+        description="Invite participants (each once) to the meeting. Each one who has an e-mail address or a "
+        "phone number is sent an invitation (with their personal join link and a calendar file); "
+        "see `invitations { delivery }`."
+    )
     async def invite_to_meeting(
         self,
         info: Info[Context, None],
@@ -226,10 +308,30 @@ class MeetingMutation:
         participant_ids: list[uuid.UUID],
         channel: InvitationChannel,  # type: ignore[valid-type]
     ) -> MeetingResult:
-        p = info.context.principal
+        p, head = info.context.principal, letterhead(info.context.settings)
         return await mutate(
             info,
-            lambda s: service.invite(s, p, meeting_id, expected_version, capped(participant_ids), channel),
+            lambda s: service.invite(
+                s, p, meeting_id, expected_version, capped(participant_ids), channel, letterhead=head
+            ),
+            _meeting,
+        )
+
+    @strawberry.mutation(description="Move the meeting; everyone invited is sent the new time.")
+    async def reschedule_meeting(
+        self,
+        info: Info[Context, None],
+        meeting_id: uuid.UUID,
+        expected_version: int,
+        starts_at: datetime,
+        ends_at: datetime,
+    ) -> MeetingResult:
+        p, head = info.context.principal, letterhead(info.context.settings)
+        return await mutate(
+            info,
+            lambda s: service.reschedule_meeting(
+                s, p, meeting_id, expected_version, starts_at=starts_at, ends_at=ends_at, letterhead=head
+            ),
             _meeting,
         )
 
@@ -272,9 +374,11 @@ class MeetingMutation:
             info, lambda s: invites.revoke_link(s, p, meeting_id, expected_version, participant_id), _meeting
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Cancel the meeting; everyone invited is told.")
     async def cancel_meeting(
         self, info: Info[Context, None], meeting_id: uuid.UUID, expected_version: int
     ) -> MeetingResult:
-        p = info.context.principal
-        return await mutate(info, lambda s: service.cancel_meeting(s, p, meeting_id, expected_version), _meeting)
+        p, head = info.context.principal, letterhead(info.context.settings)
+        return await mutate(
+            info, lambda s: service.cancel_meeting(s, p, meeting_id, expected_version, letterhead=head), _meeting
+        )

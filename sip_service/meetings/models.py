@@ -56,6 +56,8 @@ class Meeting(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(default=1)
+    # The iCalendar SEQUENCE of the invitations sent: raised when the time changes or it is cancelled.
+    sequence: Mapped[int] = mapped_column(default=0, server_default="0")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it as is)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,9 +23,13 @@ from sip_service.meetings.models import (
     MeetingPurpose,
     MeetingStatus,
 )
+from sip_service.notify.models import MessageKind
 from sip_service.plans import repository as plans_repo
 from sip_service.plans.models import Plan, PlanStatus
 from sip_service.plans.service import text
+
+if TYPE_CHECKING:
+    from sip_service.notify.invitations import Letterhead
 
 MAX_MEETING_LENGTH = timedelta(hours=8)
 # In-person attendance can be attested once the meeting is about to start, not days ahead.
@@ -58,6 +63,35 @@ async def _meeting(
     return plan, meeting
 
 
+def _check_times(starts_at: datetime, ends_at: datetime) -> None:
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise Invalid("give times with a time zone", field="startsAt")
+    if not starts_at < ends_at <= starts_at + MAX_MEETING_LENGTH:
+        raise Invalid("the meeting must end after it starts, within 8 hours", field="endsAt")
+
+
+async def _notify(
+    session: AsyncSession,
+    principal: Principal,
+    plan: Plan,
+    meeting: Meeting,
+    participant_ids: Iterable[uuid.UUID],
+    kind: MessageKind,
+    letterhead: Letterhead | None,
+) -> None:
+    """Messages to these participants, in this transaction (the outbox sends them after commit).
+    Without a letterhead (bulk tools, tests of other things) nobody is told."""
+    if letterhead is None:
+        return
+    # Imported here: notify uses the invite links, which use this module.
+    from sip_service.notify import invitations
+
+    staff = policy.require_staff(principal)
+    await invitations.queue(
+        session, plan, meeting, participant_ids, kind, letterhead=letterhead, staff_id=staff.staff_id
+    )
+
+
 async def schedule_meeting(
     session: AsyncSession,
     principal: Principal,
@@ -72,10 +106,7 @@ async def schedule_meeting(
 ) -> Meeting:
     plan = await _open_plan(session, principal, plan_id)
     staff = policy.require_staff(principal)
-    if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        raise Invalid("give times with a time zone", field="startsAt")
-    if not starts_at < ends_at <= starts_at + MAX_MEETING_LENGTH:
-        raise Invalid("the meeting must end after it starts, within 8 hours", field="endsAt")
+    _check_times(starts_at, ends_at)
     if kind is not MeetingKind.VIDEO and not location.strip():
         raise Invalid("say where the meeting is held", field="location")
     now = clock.now()
@@ -104,22 +135,57 @@ async def invite(
     expected_version: int,
     participant_ids: Sequence[uuid.UUID],
     channel: InvitationChannel,
+    *,
+    letterhead: Letterhead | None = None,
 ) -> Meeting:
+    """Invite participants; each newly invited one who can be reached gets an invitation message
+    (with a personal join link and a calendar file), whatever `channel` records about how."""
     plan, meeting = await _meeting(session, principal, meeting_id, expected_version)
     staff = policy.require_staff(principal)
     if not participant_ids:
         raise Invalid("choose whom to invite", field="participantIds")
     members = {p.id for p in plan.participants}
     already = {i.participant_id for i in meeting.invitations}
+    new: list[uuid.UUID] = []
     for pid in dict.fromkeys(participant_ids):
         if pid not in members:
             raise NotFound("Participant", pid)
         if pid not in already:
+            new.append(pid)
             meeting.invitations.append(
                 Invitation(
                     participant_id=pid, channel=channel, invited_at=clock.now(), invited_by_staff_id=staff.staff_id
                 )
             )
+    await _notify(session, principal, plan, meeting, new, MessageKind.INVITATION, letterhead)
+    return meeting
+
+
+async def reschedule_meeting(
+    session: AsyncSession,
+    principal: Principal,
+    meeting_id: uuid.UUID,
+    expected_version: int,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    letterhead: Letterhead | None = None,
+) -> Meeting:
+    """A new time; everyone invited is told (calendar SEQUENCE + 1, new personal links)."""
+    plan, meeting = await _meeting(session, principal, meeting_id, expected_version)
+    policy.require_staff(principal)
+    _check_times(starts_at, ends_at)
+    meeting.starts_at, meeting.ends_at = starts_at, ends_at
+    meeting.sequence += 1
+    await _notify(
+        session,
+        principal,
+        plan,
+        meeting,
+        [i.participant_id for i in meeting.invitations],
+        MessageKind.UPDATE,
+        letterhead,
+    )
     return meeting
 
 
@@ -148,8 +214,24 @@ async def attest_attendance(
 
 
 async def cancel_meeting(
-    session: AsyncSession, principal: Principal, meeting_id: uuid.UUID, expected_version: int
+    session: AsyncSession,
+    principal: Principal,
+    meeting_id: uuid.UUID,
+    expected_version: int,
+    *,
+    letterhead: Letterhead | None = None,
 ) -> Meeting:
-    _, meeting = await _meeting(session, principal, meeting_id, expected_version)
+    """Cancel; everyone invited is told (a calendar CANCEL), and their links stop working."""
+    plan, meeting = await _meeting(session, principal, meeting_id, expected_version)
     meeting.status = MeetingStatus.CANCELLED
+    meeting.sequence += 1
+    await _notify(
+        session,
+        principal,
+        plan,
+        meeting,
+        [i.participant_id for i in meeting.invitations],
+        MessageKind.CANCELLATION,
+        letterhead,
+    )
     return meeting

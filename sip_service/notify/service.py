@@ -1,0 +1,186 @@
+"""The outbox: use cases write messages in their own transaction; a worker sends the due ones.
+
+Sending happens outside any transaction. A message is first *claimed* (attempts + 1, and its next
+attempt moved a lease ahead, committed), then sent, then marked SENT — or, when sending raised, given
+its next attempt after a backoff of 1, 5, 25 … minutes, until the last attempt marks it FAILED. A
+process that dies while sending leaves the message to be tried again when the lease runs out, so
+nothing is lost (a message may, rarely, arrive twice). With PostgreSQL, concurrent workers skip
+each other's rows (FOR UPDATE SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sip_service.kit import clock
+from sip_service.kit.db import Database
+from sip_service.notify.models import Channel, MessageKind, MessageStatus, OutboxMessage
+from sip_service.notify.senders import Outgoing, Senders
+
+log = logging.getLogger("sip_service.notify")
+
+LEASE = timedelta(minutes=10)  # longer than any one send takes (SMTP timeout 30 s)
+BATCH = 50
+MAX_ERROR_LENGTH = 1000
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed attempt: 1, 5, 25, 125 … minutes."""
+    return timedelta(minutes=5 ** max(attempts - 1, 0))
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    content: str
+
+
+def enqueue(
+    session: AsyncSession,
+    *,
+    participant_id: uuid.UUID,
+    meeting_id: uuid.UUID | None,
+    kind: MessageKind,
+    channel: Channel,
+    address: str,
+    subject: str,
+    body: str,
+    attachment: Attachment | None = None,
+) -> OutboxMessage:
+    """Add a message to the caller's transaction: it is sent only if that transaction commits."""
+    now = clock.now()
+    message = OutboxMessage(
+        meeting_id=meeting_id,
+        participant_id=participant_id,
+        kind=kind,
+        channel=channel,
+        address=address,
+        subject=subject,
+        body=body,
+        attachment_filename=attachment.filename if attachment else None,
+        attachment_content_type=attachment.content_type if attachment else None,
+        attachment=attachment.content if attachment else None,
+        status=MessageStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    return message
+
+
+async def latest_by_participant(
+    session: AsyncSession, meeting_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[uuid.UUID, OutboxMessage]]:
+    """Per meeting, each participant's most recent message (what staff see as the delivery)."""
+    out: dict[uuid.UUID, dict[uuid.UUID, OutboxMessage]] = {m: {} for m in meeting_ids}
+    stmt = (
+        select(OutboxMessage)
+        .where(OutboxMessage.meeting_id.in_(meeting_ids))
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+    )
+    for message in await session.scalars(stmt):
+        assert message.meeting_id is not None
+        out[message.meeting_id][message.participant_id] = message
+    return out
+
+
+@dataclass
+class RunResult:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+async def _claim(db: Database, now: datetime, batch: int) -> list[tuple[uuid.UUID, int, Outgoing]]:
+    async with db.write() as session:
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = []
+        for m in await session.scalars(stmt):
+            m.attempts += 1
+            m.next_attempt_at = now + LEASE
+            outgoing = Outgoing(
+                m.channel,
+                m.address,
+                m.subject,
+                m.body,
+                m.attachment_filename,
+                m.attachment_content_type,
+                m.attachment,
+            )
+            claimed.append((m.id, m.attempts, outgoing))
+    return claimed
+
+
+async def run_once(
+    db: Database, senders: Senders, *, max_attempts: int, now: datetime | None = None, batch: int = BATCH
+) -> RunResult:
+    """Send the messages that are due now; returns what happened."""
+    now = now or clock.now()
+    result = RunResult()
+    for message_id, attempts, outgoing in await _claim(db, now, batch):
+        error: str | None = None
+        try:
+            await senders.for_channel(outgoing.channel).send(outgoing)
+        except Exception as exc:  # any failure of a sender means: try again later
+            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+            log.warning("sending %s message %s failed (attempt %d): %s", outgoing.channel, message_id, attempts, error)
+        async with db.write() as session:
+            m = await session.get(OutboxMessage, message_id)
+            if m is None:  # the meeting was deleted meanwhile
+                continue
+            if error is None:
+                m.status, m.sent_at, m.last_error = MessageStatus.SENT, clock.now(), None
+                result.sent += 1
+                continue
+            m.last_error = error
+            result.errors.append(error)
+            if attempts >= max_attempts:
+                m.status = MessageStatus.FAILED
+                result.failed += 1
+            else:
+                m.next_attempt_at = now + backoff(attempts)
+                result.retrying += 1
+    return result
+
+
+_paused = 0
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Background workers in this process skip their runs meanwhile (tests run the outbox themselves)."""
+    global _paused
+    _paused += 1
+    try:
+        yield
+    finally:
+        _paused -= 1
+
+
+async def run_forever(db: Database, senders: Senders, *, interval_s: float, max_attempts: int) -> None:
+    """The background worker started by the app: one run every `interval_s` seconds."""
+    while True:
+        if not _paused:
+            try:
+                await run_once(db, senders, max_attempts=max_attempts)
+            except Exception:  # a broken run (database away) must not end the worker
+                log.exception("the outbox run failed")
+        await asyncio.sleep(interval_s)
