@@ -29,7 +29,9 @@ from sip_service.auth.principal import Principal
 from sip_service.auth.tokens import TokenError, TokenValidator, http_jwks_source, static_jwks_source
 from sip_service.identity import repository as identity_repo
 from sip_service.kit.db import Database
+from sip_service.kit.pubsub import broker_for
 from sip_service.meetings import invites
+from sip_service.meetings.room import Live
 from sip_service.meetings.routes import invite_router
 from sip_service.notify import service as outbox
 from sip_service.notify.senders import senders_for
@@ -106,6 +108,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     validator = validator_for(settings.oidc_audience)  # access tokens; ID tokens are for our client id
 
+    live = Live(broker_for(settings.redis_url))  # lobby and signaling events, shared over Redis if set
     meeting_secret = (
         settings.meeting_token_secret.get_secret_value().encode()
         if settings.meeting_token_secret
@@ -131,12 +134,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     async def context(connection: HTTPConnection, authorization: Annotated[str | None, Header()] = None) -> Context:
         if connection.scope["type"] == "websocket":
-            return Context(settings, db, None)  # signed in by its connection_init message
+            return Context(settings, db, None, live)  # signed in by its connection_init message
         request = Request(connection.scope)
         # A bearer token wins; otherwise the browser's session cookie, which needs the CSRF header.
         if authorization is None and browser is not None and browser.has_session(request):
-            return Context(settings, db, await browser.principal(request))
-        return Context(settings, db, await principal_of(authorization))
+            return Context(settings, db, await browser.principal(request), live)
+        return Context(settings, db, await principal_of(authorization), live)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -157,6 +160,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
         await http.aclose()
+        await live.broker.close()
         await db.dispose()
 
     app = FastAPI(
@@ -166,7 +170,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         redoc_url=None,
         openapi_url=None if settings.is_production else "/openapi.json",
     )
-    app.state.settings, app.state.db, app.state.dev_provider = settings, db, dev
+    app.state.settings, app.state.db, app.state.dev_provider, app.state.live = settings, db, dev, live
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     browser = web.install(app, settings, db, validator_for(settings.oidc_client_id))
     app.include_router(invite_router(db, settings, meeting_secret))

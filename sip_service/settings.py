@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # processes in production; in development a random one is made per process.
     meeting_token_secret: SecretStr | None = Field(default=None, min_length=32)
 
+    # Meeting events (lobby, signaling) between service processes. Without it they stay in this
+    # process, which is enough for one replica.
+    redis_url: str | None = None
+
     # Invitations and other messages (the outbox). E-mail goes over SMTP when a host is set; in
     # development without one, e-mail and SMS are written to the log instead.
     smtp_host: str | None = None

@@ -20,6 +20,8 @@ from sip_service.identity import repository as identity_repo
 from sip_service.identity.models import Citizen, Organisation, StaffMember
 from sip_service.kit import clock
 from sip_service.kit.db import Database
+from sip_service.kit.pubsub import InProcessBroker
+from sip_service.meetings.room import Live
 from sip_service.plans import repository as plans_repo
 from sip_service.plans.models import Plan, Revision
 from sip_service.settings import Settings
@@ -130,10 +132,11 @@ class Context(BaseContext):
     """One request's context. Over a websocket, the person is known only after `connection_init`
     (see `app.GraphQLRouterWithSignIn`); no operation runs before that."""
 
-    def __init__(self, settings: Settings, db: Database, principal: Principal | None) -> None:
+    def __init__(self, settings: Settings, db: Database, principal: Principal | None, live: Live | None = None) -> None:
         super().__init__()
         self.settings = settings
         self.db = db
+        self.live = live or Live(InProcessBroker())
         self.connection_params: dict[str, object] | None = None
         self.reads = AuditReads()
         self.read_session = RequestReads(db)

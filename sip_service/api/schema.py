@@ -22,6 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from sip_service.api.audit import AuditQuery
 from sip_service.api.identity import IdentityQuery
+from sip_service.api.live import LiveMeetingMutation, LiveMeetingSubscription
 from sip_service.api.meetings import MeetingMutation
 from sip_service.api.plans import PlanMutation, PlanQuery
 from sip_service.audit import service as audit
@@ -36,7 +37,12 @@ class Query(IdentityQuery, PlanQuery, AuditQuery):
 
 
 @strawberry.type
-class Mutation(PlanMutation, MeetingMutation):
+class Mutation(PlanMutation, MeetingMutation, LiveMeetingMutation):
+    pass
+
+
+@strawberry.type
+class Subscription(LiveMeetingSubscription):
     pass
 
 
@@ -101,6 +107,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),
     )

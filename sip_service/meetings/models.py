@@ -111,3 +111,26 @@ class InviteLink(Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+
+
+class Presence(StrEnum):
+    WAITING = "WAITING"  # in the lobby, until a staff participant admits them
+    IN_ROOM = "IN_ROOM"
+    AWAY = "AWAY"  # left, dropped or removed
+
+
+class MeetingAdmission(Base):
+    """One participant's place in a video meeting: where they are now, and whether a staff
+    participant has admitted them (kept when they drop, so that they rejoin without waiting;
+    cleared when staff remove them)."""
+
+    __tablename__ = "meeting_admissions"
+    __table_args__ = (UniqueConstraint("meeting_id", "participant_id"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    meeting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    presence: Mapped[Presence] = mapped_column(enum_column(Presence))
+    admitted_at: Mapped[datetime | None]
+    admitted_by_staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
+    updated_at: Mapped[datetime]

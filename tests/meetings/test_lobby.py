@@ -1,0 +1,263 @@
+"""The lobby and signaling over real websockets (graphql-transport-ws), as the browser does it:
+staff go in, guests wait until admitted, signals reach only their addressee."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from test_invite_links import Setup, issue, plan_with_meetings, token_of
+from websockets.asyncio.client import ClientConnection, connect
+
+from sip_service.meetings import lobby
+from sip_service.meetings.models import Presence
+
+from conftest import GraphQLClient, Service, op
+
+SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+WAIT_S = 5.0
+
+
+class Socket:
+    """One signed-in websocket; operations and subscriptions by id, answers routed to each."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.inbox: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self._next = 0
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            message = json.loads(raw)
+            if "id" in message:
+                self.inbox.setdefault(message["id"], asyncio.Queue()).put_nowait(message)
+
+    def _start(self, query: str, variables: dict[str, Any]) -> str:
+        self._next += 1
+        sid = str(self._next)
+        self.inbox[sid] = asyncio.Queue()
+        return sid
+
+    async def run(self, name: str, **variables: Any) -> Any:
+        """A query or mutation; its one result field."""
+        sid = self._start(op(name), variables)
+        await self.ws.send(
+            json.dumps({"type": "subscribe", "id": sid, "payload": {"query": op(name), "variables": variables}})
+        )
+        message = await asyncio.wait_for(self.inbox[sid].get(), WAIT_S)
+        assert message["type"] == "next" and "errors" not in message["payload"], message
+        return next(iter(message["payload"]["data"].values()))
+
+    async def events(self, meeting_id: str) -> Events:
+        sid = self._start("", {})
+        payload = {"query": op("MeetingEvents"), "variables": {"meetingId": meeting_id}}
+        await self.ws.send(json.dumps({"type": "subscribe", "id": sid, "payload": payload}))
+        return Events(self.inbox[sid])
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._reader.cancel()
+
+
+class Events:
+    def __init__(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self.queue = queue
+
+    async def next(self) -> dict[str, Any]:
+        message = await asyncio.wait_for(self.queue.get(), WAIT_S)
+        assert message["type"] == "next" and "errors" not in message["payload"], message
+        event: dict[str, Any] = message["payload"]["data"]["meetingEvents"]
+        return event
+
+    async def expect(self, kind: str) -> dict[str, Any]:
+        event = await self.next()
+        assert event["kind"] == kind, event
+        return event
+
+    async def quiet(self, seconds: float = 0.3) -> None:
+        """Nothing arrives (or only what the test does not expect)."""
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(self.queue.get(), seconds)
+
+
+@asynccontextmanager
+async def signed_in(url: str, bearer: str) -> AsyncIterator[Socket]:
+    async with connect(
+        url.replace("http://", "ws://") + "/graphql",
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {bearer}"}}))
+        assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+        socket = Socket(ws)
+        try:
+            yield socket
+        finally:
+            await socket.close()
+
+
+async def guest_token(gql: GraphQLClient, setup: Setup, participant: str, meeting: int = 0) -> str:
+    issued = await issue(gql, setup, participant, meeting=meeting)
+    exchanged = await gql.http.post("/auth/invite", json={"token": token_of(issued["url"])})
+    assert exchanged.status_code == 200, exchanged.text
+    token: str = exchanged.json()["meetingToken"]
+    return token
+
+
+async def subscribed(socket: Socket, meeting_id: str) -> Events:
+    events = await socket.events(meeting_id)
+    await events.expect("SUBSCRIBED")
+    return events
+
+
+async def test_the_lobby_and_signaling(gql: GraphQLClient, world: Service) -> None:
+    setup = await plan_with_meetings(gql, world, timedelta(minutes=10), timedelta(minutes=20))
+    meeting, other_meeting = setup.meetings[0]["id"], setup.meetings[1]["id"]
+    patient_token = await guest_token(gql, setup, setup.patient)
+    async with signed_in(world.url, world.token("staff-anna")) as anna, signed_in(world.url, patient_token) as elsa:
+        staff_events = await subscribed(anna, meeting)
+        joined = await anna.run("JoinMeeting", meetingId=meeting)
+        assert joined["state"] == "IN_ROOM"
+        anna_id = joined["participantId"]
+        assert (await staff_events.expect("JOINED"))["fromName"] == "Anna Lind"
+
+        # The patient waits; the staff member sees it, with her name, and admits her.
+        patient_events = await subscribed(elsa, meeting)
+        assert (await elsa.run("JoinMeeting", meetingId=meeting))["state"] == "WAITING"
+        waiting = await staff_events.expect("WAITING")
+        assert (waiting["fromParticipantId"], waiting["fromName"]) == (setup.patient, "Elsa Andersson")
+        await patient_events.expect("WAITING")
+        # Waiting is not being in the room: no signals yet, either way.
+        refused = await anna.run(
+            "SendSignal", meetingId=meeting, toParticipantId=setup.patient, kind="OFFER", payload=SDP
+        )
+        assert refused["code"] == "NOT_FOUND", refused
+        admitted = await anna.run("AdmitToMeeting", meetingId=meeting, participantId=setup.patient)
+        assert admitted["state"] == "IN_ROOM"
+        got = await patient_events.expect("ADMITTED")
+        assert (got["toParticipantId"], got["fromName"]) == (setup.patient, "Anna Lind")
+        await staff_events.expect("ADMITTED")
+        assert (await elsa.run("JoinMeeting", meetingId=meeting))["state"] == "IN_ROOM"
+        await staff_events.expect("JOINED")
+        await patient_events.expect("JOINED")
+
+        # Offer and answer reach their addressee only.
+        sent = await anna.run("SendSignal", meetingId=meeting, toParticipantId=setup.patient, kind="OFFER", payload=SDP)
+        assert sent == {"toParticipantId": setup.patient}
+        offer = await patient_events.expect("OFFER")
+        assert (offer["fromParticipantId"], offer["payload"]) == (anna_id, SDP)
+        await elsa.run("SendSignal", meetingId=meeting, toParticipantId=anna_id, kind="ANSWER", payload=SDP)
+        answer = await staff_events.expect("ANSWER")
+        assert answer["fromName"] == "Elsa Andersson"
+        await staff_events.quiet()  # the offer did not come back to its sender
+        await patient_events.quiet()  # nor the answer
+
+        # Another meeting, malformed or oversized SDP: refused, typed.
+        for meeting_id, to in ((other_meeting, anna_id), (meeting, str(uuid.uuid4()))):
+            wrong = await elsa.run(
+                "SendSignal", meetingId=meeting_id, toParticipantId=to, kind="ICE_CANDIDATE", payload="c"
+            )
+            assert wrong["code"] == "NOT_FOUND", wrong
+        for payload in ("not an sdp", "v=0" + "x" * lobby.MAX_SIGNAL_BYTES):
+            bad = await elsa.run(
+                "SendSignal", meetingId=meeting, toParticipantId=anna_id, kind="OFFER", payload=payload
+            )
+            assert (bad["code"], bad["field"]) == ("VALIDATION_ERROR", "payload")
+
+        # A flood is cut off, and does not hold up anyone else.
+        results = [
+            await elsa.run("SendSignal", meetingId=meeting, toParticipantId=anna_id, kind="MUTE_STATE", payload="{}")
+            for _ in range(lobby.SIGNALS_PER_WINDOW)
+        ]
+        assert results[-1]["code"] == "RATE_LIMITED" and results[-1]["retryAfterSeconds"] > 0
+        assert (
+            await anna.run(
+                "SendSignal", meetingId=meeting, toParticipantId=setup.patient, kind="MUTE_STATE", payload="{}"
+            )
+        ) == {"toParticipantId": setup.patient}
+        assert (await patient_events.expect("MUTE_STATE"))["fromParticipantId"] == anna_id
+        relayed = [r for r in results if "toParticipantId" in r]
+        for _ in relayed:  # what got through before the limit did reach the staff member
+            assert (await staff_events.expect("MUTE_STATE"))["fromParticipantId"] == setup.patient
+
+
+async def test_a_dropped_guest_rejoins_without_waiting_until_removed(gql: GraphQLClient, world: Service) -> None:
+    setup = await plan_with_meetings(gql, world, timedelta(minutes=10))
+    meeting = setup.meetings[0]["id"]
+    patient_token = await guest_token(gql, setup, setup.patient)
+    async with signed_in(world.url, world.token("staff-anna")) as anna:
+        staff_events = await subscribed(anna, meeting)
+        await anna.run("JoinMeeting", meetingId=meeting)
+        await staff_events.expect("JOINED")
+        async with signed_in(world.url, patient_token) as elsa:
+            await subscribed(elsa, meeting)
+            await elsa.run("JoinMeeting", meetingId=meeting)
+            await staff_events.expect("WAITING")
+            await anna.run("AdmitToMeeting", meetingId=meeting, participantId=setup.patient)
+            await staff_events.expect("ADMITTED")
+        # The connection dropped: she is away, and comes back in without waiting.
+        assert (await staff_events.expect("LEFT"))["fromParticipantId"] == setup.patient
+        async with signed_in(world.url, patient_token) as elsa:
+            patient_events = await subscribed(elsa, meeting)
+            assert (await elsa.run("JoinMeeting", meetingId=meeting))["state"] == "IN_ROOM"
+            await staff_events.expect("JOINED")
+            await patient_events.expect("JOINED")
+            # Removed: out, and she must be admitted again.
+            removed = await anna.run("RemoveFromMeeting", meetingId=meeting, participantId=setup.patient)
+            assert removed["state"] == "AWAY"
+            assert (await patient_events.expect("REMOVED"))["toParticipantId"] == setup.patient
+            await staff_events.expect("REMOVED")
+            assert (await elsa.run("JoinMeeting", meetingId=meeting))["state"] == "WAITING"
+            await staff_events.expect("WAITING")
+            # A guest cannot admit anyone (nor themselves).
+            self_admit = await elsa.run("AdmitToMeeting", meetingId=meeting, participantId=setup.patient)
+            assert self_admit["code"] == "FORBIDDEN"
+            left = await elsa.run("LeaveMeeting", meetingId=meeting)
+            assert left["state"] == "AWAY"
+            await staff_events.expect("LEFT")
+
+
+async def test_outsiders_get_not_found_on_join_and_subscription(gql: GraphQLClient, world: Service) -> None:
+    setup = await plan_with_meetings(gql, world, timedelta(minutes=10))
+    meeting = setup.meetings[0]["id"]
+    for who in ("staff-sara", "staff-karin", "citizen-gustav"):  # not in the plan / not a participant
+        async with signed_in(world.url, world.token(who)) as outsider:
+            joined = await outsider.run("JoinMeeting", meetingId=meeting)
+            assert (joined["code"], joined["kind"]) == ("NOT_FOUND", "Meeting"), (who, joined)
+            events = await outsider.events(meeting)
+            message = await asyncio.wait_for(events.queue.get(), WAIT_S)
+            assert message["type"] in ("next", "error"), message
+            assert "NOT_FOUND" in json.dumps(message) and 'meetingEvents": {' not in json.dumps(message), message
+
+
+async def test_a_signed_in_patient_who_is_invited_waits_too(gql: GraphQLClient, world: Service) -> None:
+    setup = await plan_with_meetings(gql, world, timedelta(minutes=10))
+    meeting = setup.meetings[0]["id"]
+    async with signed_in(world.url, world.token("citizen-elsa")) as elsa:
+        assert (await elsa.run("JoinMeeting", meetingId=meeting)) == {
+            "participantId": setup.patient,
+            "state": "WAITING",
+        }
+
+
+def test_the_rules() -> None:
+    me, other = str(uuid.uuid4()), uuid.uuid4()
+    assert lobby.on_join(is_staff=True, admitted=False) is Presence.IN_ROOM
+    assert lobby.on_join(is_staff=False, admitted=True) is Presence.IN_ROOM
+    assert lobby.on_join(is_staff=False, admitted=False) is Presence.WAITING
+    to_me = lobby.event(lobby.EventKind.OFFER, other, "x", uuid.UUID(me), None, SDP)
+    to_other = lobby.event(lobby.EventKind.OFFER, uuid.UUID(me), "x", other, None, SDP)
+    assert lobby.visible(to_me, me, in_room=True) and not lobby.visible(to_me, me, in_room=False)
+    assert not lobby.visible(to_other, me, in_room=True)
+    somebody_waits = lobby.event(lobby.EventKind.WAITING, other, "x")
+    assert lobby.visible(somebody_waits, me, in_room=True) and not lobby.visible(somebody_waits, me, in_room=False)
+    admitted = lobby.event(lobby.EventKind.ADMITTED, other, "x", uuid.UUID(me), "me")
+    assert lobby.visible(admitted, me, in_room=False) and lobby.in_room_after(admitted, me, in_room=False)
+    removed = lobby.event(lobby.EventKind.REMOVED, other, "x", uuid.UUID(me), "me")
+    assert not lobby.in_room_after(removed, me, in_room=True)
