@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, Enum, MetaData, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
@@ -105,9 +104,7 @@ class Database:
             try:
                 async with session.begin():
                     yield session
-            except (StaleDataError, IntegrityError) as exc:
-                # The use cases check uniqueness before writing; a row that is stale or already
-                # there at commit means a concurrent writer got in first.
+            except StaleDataError as exc:
                 raise VersionConflict("This", "object", None, None) from exc
 
     async def dispose(self) -> None:
