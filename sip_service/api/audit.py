@@ -13,11 +13,8 @@ from sip_service.api.errors import query_error
 from sip_service.api.identity import OrganisationType, organisation
 from sip_service.api.plans import aggregate
 from sip_service.audit import models
-from sip_service.audit import repository as audit_repo
-from sip_service.auth import policy
-from sip_service.auth.principal import StaffPrincipal
-from sip_service.identity import repository as identity_repo
-from sip_service.kit.errors import Forbidden, Invalid
+from sip_service.audit import service as audit
+from sip_service.kit.errors import DomainError
 
 AuditAccess = strawberry.enum(models.AuditAccess)
 MAX_ENTRIES = 500
@@ -68,10 +65,12 @@ class AuditQuery:
     @strawberry.field(description="Who has read or changed this plan, newest first: for the patient or representative.")
     async def plan_access_log(self, info: Info[Context, None], plan_id: uuid.UUID) -> list[AuditEntryType]:
         plan = await aggregate(info, plan_id)
-        if policy.patient_side_participant(info.context.principal, plan) is None:
-            raise query_error(Forbidden("only the patient or their representative can see who looked at the plan"))
-        async with info.context.read_session.session() as session:
-            return [AuditEntryType(e) for e in await audit_repo.for_plan(session, plan_id, MAX_ENTRIES)]
+        try:
+            async with info.context.read_session.session() as session:
+                events = await audit.access_log(session, info.context.principal, plan, MAX_ENTRIES)
+        except DomainError as exc:
+            raise query_error(exc) from None
+        return [AuditEntryType(e) for e in events]
 
     @strawberry.field(
         description="Auditors: access by people of an organisation within their own care giver, in a period."
@@ -79,14 +78,9 @@ class AuditQuery:
     async def audit_events(
         self, info: Info[Context, None], organisation_id: uuid.UUID, start: datetime, end: datetime
     ) -> list[AuditEntryType]:
-        p = info.context.principal
-        if not (isinstance(p, StaffPrincipal) and p.is_auditor):
-            raise query_error(Forbidden("only auditors can review the audit trail"))
-        if not start < end:
-            raise query_error(Invalid("the period must end after it starts", field="end"))
-        async with info.context.read_session.session() as session:
-            if organisation_id not in await identity_repo.care_giver_of(session, p.organisation_id):
-                raise query_error(Forbidden("you review only your own care giver's organisations"))
-            units = await identity_repo.units_of(session, organisation_id)
-            events = await audit_repo.for_organisations(session, units, start, end, MAX_ENTRIES)
+        try:
+            async with info.context.read_session.session() as session:
+                events = await audit.review(session, info.context.principal, organisation_id, start, end, MAX_ENTRIES)
+        except DomainError as exc:
+            raise query_error(exc) from None
         return [AuditEntryType(e) for e in events]

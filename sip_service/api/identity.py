@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from sip_service.api.context import Context
 from sip_service.api.errors import query_error
+from sip_service.auth import policy
 from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal
 from sip_service.identity import models
 from sip_service.identity import repository as identity_repo
@@ -69,19 +70,14 @@ class CitizenType:
         self._citizen = citizen
         self.id, self.name, self.protected_identity = citizen.id, citizen.name, citizen.protected_identity
 
-    async def _own_care(self, info: Info[Context, None]) -> bool:
-        """The person themselves, or staff of an organisation that has them as its own patient."""
-        p = info.context.principal
-        if isinstance(p, CitizenPrincipal):
-            return p.citizen_id == self._citizen.id
-        if not isinstance(p, StaffPrincipal):
-            return False
-        orgs = await info.context.loaders.care_organisations.load(self._citizen.id)
-        return p.organisation_id in (orgs or set())
+    async def _care(self, info: Info[Context, None]) -> set[uuid.UUID]:
+        return await info.context.loaders.care_organisations.load(self._citizen.id) or set()
 
     @strawberry.field(description="In full to the person and to their own care; masked for other organisations.")
     async def personal_number(self, info: Info[Context, None]) -> str:
-        return self._citizen.personal_number if await self._own_care(info) else mask(self._citizen.personal_number)
+        c = self._citizen
+        shown = policy.sees_personal_number(info.context.principal, c.id, await self._care(info))
+        return c.personal_number if shown else mask(c.personal_number)
 
     @strawberry.field(description="Hidden from other organisations when the person has a protected identity.")
     async def phone(self, info: Info[Context, None]) -> str | None:
@@ -92,9 +88,8 @@ class CitizenType:
         return self._citizen.email if await self._contact_visible(info) else None
 
     async def _contact_visible(self, info: Info[Context, None]) -> bool:
-        if await self._own_care(info):
-            return True
-        return isinstance(info.context.principal, StaffPrincipal) and not self._citizen.protected_identity
+        c = self._citizen
+        return policy.sees_contact(info.context.principal, c.id, c.protected_identity, await self._care(info))
 
 
 async def organisation(info: Info[Context, None], org_id: uuid.UUID | None) -> OrganisationType | None:

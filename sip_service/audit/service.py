@@ -12,13 +12,19 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sip_service.audit import repository as audit_repo
 from sip_service.audit.models import AuditAccess, AuditEvent
+from sip_service.auth import policy
 from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
+from sip_service.identity import repository as identity_repo
 from sip_service.kit import clock
+from sip_service.kit.errors import Forbidden, Invalid
+from sip_service.plans.models import Plan
 
 GENESIS = "0" * 64
 _CHAIN_LOCK = 0x5349_5041  # "SIPA": any constant shared by all writers
@@ -122,3 +128,23 @@ async def verify(session: AsyncSession, batch: int = 5000) -> Verdict:
                 return Verdict(checked, e.seq if e.seq == expected_seq else expected_seq)
             prev, expected_seq, checked = e.hash, e.seq + 1, checked + 1
         after = rows[-1].seq
+
+
+async def access_log(session: AsyncSession, principal: Principal, plan: Plan, limit: int) -> list[AuditEvent]:
+    """Who has read or changed the plan: for the patient, or their representative, only."""
+    if policy.patient_side_participant(principal, plan) is None:
+        raise Forbidden("only the patient or their representative can see who looked at the plan")
+    return await audit_repo.for_plan(session, plan.id, limit)
+
+
+async def review(
+    session: AsyncSession, principal: Principal, organisation_id: uuid.UUID, start: datetime, end: datetime, limit: int
+) -> list[AuditEvent]:
+    """An auditor reviews access by an organisation (and its units) of their own care giver."""
+    auditor = policy.require_auditor(principal)
+    if not start < end:
+        raise Invalid("the period must end after it starts", field="end")
+    if organisation_id not in await identity_repo.care_giver_of(session, auditor.organisation_id):
+        raise Forbidden("you review only your own care giver's organisations")
+    units = await identity_repo.units_of(session, organisation_id)
+    return await audit_repo.for_organisations(session, units, start, end, limit)

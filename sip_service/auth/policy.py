@@ -6,6 +6,8 @@ not found by the repository; these checks answer Forbidden for what they may see
 
 from __future__ import annotations
 
+import uuid
+
 from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
 from sip_service.kit.errors import Forbidden
 from sip_service.plans.models import Participant, ParticipantKind, Plan
@@ -61,4 +63,30 @@ def require_editor(principal: Principal, plan: Plan) -> Principal:
     if isinstance(principal, StaffPrincipal):
         return require_plan_staff(principal, plan)
     require_patient_side(principal, plan)
+    return principal
+
+
+def is_own_care(principal: Principal, citizen_id: object, care_organisations: set[uuid.UUID]) -> bool:
+    """The person themselves, or staff of an organisation that has them as its own patient."""
+    if isinstance(principal, CitizenPrincipal):
+        return principal.citizen_id == citizen_id
+    return isinstance(principal, StaffPrincipal) and principal.organisation_id in care_organisations
+
+
+def sees_personal_number(principal: Principal, citizen_id: object, care_organisations: set[uuid.UUID]) -> bool:
+    return is_own_care(principal, citizen_id, care_organisations)
+
+
+def sees_contact(
+    principal: Principal, citizen_id: object, protected_identity: bool, care_organisations: set[uuid.UUID]
+) -> bool:
+    """Protected identity (skyddad identitet) hides contact details from every other organisation."""
+    if is_own_care(principal, citizen_id, care_organisations):
+        return True
+    return isinstance(principal, StaffPrincipal) and not protected_identity
+
+
+def require_auditor(principal: Principal) -> StaffPrincipal:
+    if not (isinstance(principal, StaffPrincipal) and principal.is_auditor):
+        raise Forbidden("only auditors can review the audit trail")
     return principal
