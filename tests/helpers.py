@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -15,7 +16,7 @@ from sip_service.meetings.models import InvitationChannel, MeetingKind
 from sip_service.plans import service as plans
 from sip_service.plans.models import ParticipantKind
 
-from conftest import Service
+from conftest import Service, op
 
 
 async def staff(service: Service, first_name: str) -> StaffPrincipal:
@@ -86,3 +87,13 @@ async def big_plan(
             await s.flush()
             await meetings.invite(s, anna, m.id, m.version, [p.id for p in plan.participants], InvitationChannel.EMAIL)
         return plan.id
+
+
+async def schedule_video_meeting(gql: Any, plan_id: object, start: datetime) -> dict[str, Any]:
+    """A one-hour VIDEO planning meeting, scheduled over GraphQL by Anna."""
+    variables = {
+        "planId": str(plan_id),
+        "input": {"kind": "VIDEO", "startsAt": start.isoformat(), "endsAt": (start + timedelta(hours=1)).isoformat()},
+    }
+    meeting: dict[str, Any] = (await gql(op("ScheduleMeeting"), variables, as_="staff-anna"))["scheduleMeeting"]
+    return meeting

@@ -31,7 +31,7 @@ from sip_service.meetings.routes import SlidingWindowLimiter, invite_router
 from sip_service.plans.models import Participant, ParticipantKind
 
 from conftest import GraphQLClient, Service, free_port, op
-from helpers import big_plan, citizen_id
+from helpers import big_plan, citizen_id, schedule_video_meeting
 
 SECRET = secrets.token_bytes(32)
 LINKS = "query($id: UUID!) { plan(id: $id) { meetings { id inviteLinks { participantId lastUsedAt } } } }"
@@ -95,20 +95,7 @@ async def plan_with_meetings(
     invited = [setup.patient, setup.staff] + ([setup.relative] if invite_relative else [])
     for delta in starts_in:
         start = datetime.now(UTC) + delta
-        meeting = (
-            await gql(
-                op("ScheduleMeeting"),
-                {
-                    "planId": setup.plan_id,
-                    "input": {
-                        "kind": "VIDEO",
-                        "startsAt": start.isoformat(),
-                        "endsAt": (start + timedelta(hours=1)).isoformat(),
-                    },
-                },
-                as_="staff-anna",
-            )
-        )["scheduleMeeting"]
+        meeting = await schedule_video_meeting(gql, setup.plan_id, start)
         variables = {
             "meetingId": meeting["id"],
             "expectedVersion": meeting["version"],

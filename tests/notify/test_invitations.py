@@ -29,7 +29,7 @@ from sip_service.notify.senders import Outgoing, Senders, SmtpSender
 from sip_service.plans.models import Participant, ParticipantKind
 
 from conftest import GraphQLClient, Service, free_port, op
-from helpers import big_plan
+from helpers import big_plan, schedule_video_meeting
 
 LINK = re.compile(r"https?://\S+/join#t=([A-Za-z0-9_-]+)")
 
@@ -115,20 +115,7 @@ async def invite_everyone(gql: GraphQLClient, world: Service, smtp_port: int) ->
         "staff": str(staff.id),
     }
     start = (datetime.now(UTC) + timedelta(minutes=10)).replace(microsecond=0)
-    meeting = (
-        await gql(
-            op("ScheduleMeeting"),
-            {
-                "planId": str(plan_id),
-                "input": {
-                    "kind": "VIDEO",
-                    "startsAt": start.isoformat(),
-                    "endsAt": (start + timedelta(hours=1)).isoformat(),
-                },
-            },
-            as_="staff-anna",
-        )
-    )["scheduleMeeting"]
+    meeting = await schedule_video_meeting(gql, plan_id, start)
     variables = {
         "meetingId": meeting["id"],
         "expectedVersion": meeting["version"],
