@@ -9,7 +9,9 @@ COPY alembic ./alembic
 COPY graphql ./graphql
 COPY auth ./auth
 COPY video ./video
-RUN pip install --no-cache-dir .
+COPY web ./web
+# Editable, so that the package finds its assets beside it (auth/, graphql/, video/, web/) in /app.
+RUN pip install --no-cache-dir -e .
 USER sip
 EXPOSE 8000
 # Needs SIP_DATABASE_URL (postgresql+asyncpg://…), SIP_OIDC_ISSUER, SIP_OIDC_JWKS_URL, SIP_PUBLIC_URL.

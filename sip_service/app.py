@@ -13,6 +13,8 @@ import httpx
 from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -35,7 +37,7 @@ from sip_service.meetings.room import Live
 from sip_service.meetings.routes import invite_router
 from sip_service.notify import service as outbox
 from sip_service.notify.senders import senders_for
-from sip_service.settings import Settings
+from sip_service.settings import REPO_ROOT, Settings
 
 
 class BodySizeLimit:
@@ -197,11 +199,35 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.mount("/video", Pages(directory=REPO_ROOT / "video", html=True, check_dir=False), name="video")
+    app.mount("/app", Pages(directory=REPO_ROOT / "web", html=True, check_dir=False), name="app")
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(request: Request) -> str:
         return _HOME
 
     return app
+
+
+# The browser pages load only their own files and talk only to this service (its websocket too).
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob: mediastream:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # invite tokens live in the fragment, but never leak a path either
+    "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
+    "Cache-Control": "no-cache",
+}
+
+
+class Pages(StaticFiles):
+    """The browser apps' static files (video/, web/), with the headers every page gets."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(PAGE_HEADERS)
+        return response
 
 
 class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -58,6 +59,18 @@ class Settings(BaseSettings):
     # process, which is enough for one replica.
     redis_url: str | None = None
 
+    # Video meetings' media. The relay (SFU) runs in this process unless a `sip-service media`
+    # worker runs it (then set this false in every API process, and set SIP_REDIS_URL).
+    media_in_process: bool = True
+    # The host addresses the relay offers as ICE candidates; empty: every interface but loopback
+    # (set ["127.0.0.1"] where only loopback exists, as in the tests).
+    media_addresses: list[str] = []
+    # STUN/TURN for the browsers, e.g. ["stun:turn.region.se:3478", "turn:turn.region.se:3478"];
+    # TURN credentials are made from the secret shared with the TURN server (video/turnserver.conf.example).
+    ice_servers: list[str] = []
+    turn_secret: SecretStr | None = None
+    turn_credential_ttl_s: int = Field(default=4 * 3600, ge=60)
+
     # Invitations and other messages (the outbox). E-mail goes over SMTP when a host is set; in
     # development without one, e-mail and SMS are written to the log instead.
     smtp_host: str | None = None
@@ -91,6 +104,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Mode.PRODUCTION
+
+    @property
+    def turn_credential_ttl(self) -> timedelta:
+        return timedelta(seconds=self.turn_credential_ttl_s)
 
     @property
     def issuer(self) -> str:

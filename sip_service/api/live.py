@@ -24,8 +24,9 @@ from sip_service.api.errors import (
     query_error,
     to_graphql,
 )
-from sip_service.kit import errors
+from sip_service.kit import clock, errors
 from sip_service.meetings import lobby, models, room
+from sip_service.video import channel, ice
 
 MeetingPresenceState = strawberry.enum(models.Presence, name="MeetingPresenceState")
 SignalKind = strawberry.enum(lobby.SignalKind, name="SignalKind")
@@ -87,8 +88,7 @@ class MeetingEventType:
 
 
 async def _publish(info: Info[Context, None], meeting_id: uuid.UUID, events: list[lobby.Event]) -> None:
-    for e in events:
-        await info.context.live.broker.publish(lobby.channel(meeting_id), e)
+    await channel.publish(info.context.live.broker, meeting_id, events)
 
 
 async def _lobby_change(
@@ -101,6 +101,57 @@ async def _lobby_change(
     return MeetingPresenceType(
         meeting_id=meeting_id, participant_id=result.member.participant_id, state=result.presence
     )
+
+
+def _live_error(exc: errors.DomainError) -> NotFoundError | ForbiddenError | ValidationError:
+    """Live operations read only; of the domain errors, these are the ones they meet."""
+    error = to_graphql(exc)
+    assert isinstance(error, NotFoundError | ForbiddenError | ValidationError)
+    return error
+
+
+@strawberry.type(name="RoomMember", description="Someone in the meeting's room or waiting in its lobby.")
+class RoomMemberType:
+    participant_id: uuid.UUID
+    name: str
+    kind: str = strawberry.field(description="PATIENT, STAFF, RELATIVE, REPRESENTATIVE or EXTERNAL.")
+    role: str = strawberry.field(description="The role as written in the plan; may be empty.")
+    state: MeetingPresenceState  # type: ignore[valid-type]
+
+
+@strawberry.type(name="MeetingRoom")
+class MeetingRoomType:
+    meeting_id: uuid.UUID
+    members: list[RoomMemberType]
+
+
+MeetingRoomResult = Annotated[
+    MeetingRoomType | NotFoundError | ForbiddenError | ValidationError, strawberry.union("MeetingRoomResult")
+]
+
+
+@strawberry.type
+class LiveMeetingQuery:
+    @strawberry.field(
+        description="Who is in the room and who waits in the lobby now (for those in the room); "
+        "meetingEvents tells what changes after."
+    )
+    async def meeting_room(self, info: Info[Context, None], meeting_id: uuid.UUID) -> MeetingRoomResult:
+        ctx = info.context
+        try:
+            async with ctx.db.read() as session:
+                members = await room.occupants(session, ctx.principal, meeting_id)
+        except errors.DomainError as exc:
+            return _live_error(exc)
+        return MeetingRoomType(
+            meeting_id=meeting_id,
+            members=[
+                RoomMemberType(
+                    participant_id=m.participant_id, name=m.name, kind=m.kind.value, role=m.role, state=m.state
+                )
+                for m in members
+            ],
+        )
 
 
 @strawberry.type
@@ -152,9 +203,7 @@ class LiveMeetingMutation:
                     session, ctx.principal, ctx.live, meeting_id, to_participant_id, kind, payload
                 )
         except errors.DomainError as exc:
-            error = to_graphql(exc)
-            assert isinstance(error, NotFoundError | ForbiddenError | ValidationError)
-            return error
+            return _live_error(exc)
         if isinstance(relayed, float):
             return RateLimitedError(
                 code="RATE_LIMITED",
@@ -163,6 +212,51 @@ class LiveMeetingMutation:
             )
         await _publish(info, meeting_id, [relayed])
         return SignalSentType(to_participant_id=to_participant_id)
+
+    @strawberry.mutation(
+        description="Connect your camera and microphone to the meeting (in the room only); again, in full, "
+        "after the connection failed. The media server then sends you an OFFER."
+    )
+    async def connect_media(self, info: Info[Context, None], meeting_id: uuid.UUID) -> ConnectMediaResult:
+        ctx = info.context
+        try:
+            async with ctx.db.read() as session:
+                who = await room.connect_media(session, ctx.principal, meeting_id)
+        except errors.DomainError as exc:
+            return _live_error(exc)
+        await ctx.live.broker.publish(channel.MEDIA_CHANNEL, channel.connect_request(meeting_id, who))
+        me = who.member.participant_id
+        return MediaConnectionType(
+            participant_id=me,
+            media_server_id=lobby.MEDIA_SERVER,
+            ice_servers=[
+                IceServerType(urls=s.urls, username=s.username, credential=s.credential)
+                for s in ice.ice_servers(ctx.settings, me, clock.now())
+            ],
+        )
+
+
+@strawberry.type(name="IceServer", description="A STUN or TURN server for RTCPeerConnection's iceServers.")
+class IceServerType:
+    urls: list[str]
+    username: str | None
+    credential: str | None
+
+
+@strawberry.type(
+    name="MediaConnection",
+    description=f"The media server will send you an OFFER (from {lobby.MEDIA_SERVER}); answer it with sendSignal "
+    "to that id. Use these ICE servers.",
+)
+class MediaConnectionType:
+    participant_id: uuid.UUID
+    media_server_id: uuid.UUID
+    ice_servers: list[IceServerType]
+
+
+ConnectMediaResult = Annotated[
+    MediaConnectionType | NotFoundError | ForbiddenError | ValidationError, strawberry.union("ConnectMediaResult")
+]
 
 
 @strawberry.type
@@ -196,5 +290,4 @@ class LiveMeetingSubscription:
                 with contextlib.suppress(Exception):
                     async with ctx.db.write() as session:
                         gone = await room.dropped(session, me)
-                    for e in gone:
-                        await ctx.live.broker.publish(lobby.channel(meeting_id), e)
+                    await channel.publish(ctx.live.broker, meeting_id, gone)

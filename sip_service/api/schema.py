@@ -22,7 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from sip_service.api.audit import AuditQuery
 from sip_service.api.identity import IdentityQuery
-from sip_service.api.live import LiveMeetingMutation, LiveMeetingSubscription
+from sip_service.api.live import LiveMeetingMutation, LiveMeetingQuery, LiveMeetingSubscription
 from sip_service.api.meetings import MeetingMutation
 from sip_service.api.plans import PlanMutation, PlanQuery
 from sip_service.audit import service as audit
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 
 @strawberry.type
-class Query(IdentityQuery, PlanQuery, AuditQuery):
+class Query(IdentityQuery, PlanQuery, AuditQuery, LiveMeetingQuery):
     pass
 
 

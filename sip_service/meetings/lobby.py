@@ -14,6 +14,10 @@ Event = dict[str, Any]
 MAX_SIGNAL_BYTES = 64 * 1024  # an SDP with every candidate in it fits easily
 SIGNALS_PER_WINDOW = 50
 SIGNAL_WINDOW_S = 10.0
+# The meeting's media relay (the SFU), as a peer in the signaling: it offers to every browser in the
+# room, and the browser answers it. Signals to it are sent with this id as the addressee.
+MEDIA_SERVER = uuid.UUID(int=0)
+MEDIA_SERVER_NAME = "Mötesservern"
 
 
 class EventKind(StrEnum):
@@ -27,6 +31,8 @@ class EventKind(StrEnum):
     ANSWER = "ANSWER"
     ICE_CANDIDATE = "ICE_CANDIDATE"
     MUTE_STATE = "MUTE_STATE"
+    # From the media server, right before its OFFER: whose audio and video each m-line (mid) carries.
+    MEDIA_TRACKS = "MEDIA_TRACKS"
 
 
 class SignalKind(StrEnum):
@@ -81,10 +87,10 @@ def subject(e: Event) -> str | None:
 
 
 def visible(e: Event, me: str, in_room: bool) -> bool:
-    """Signals go to their addressee only; the lobby is seen from the room; someone outside the
-    room sees only what is about them."""
-    if e["kind"] in SignalKind.__members__:
-        return e["to"] == me and in_room
+    """Signals go to their addressee only (a MUTE_STATE without one, to the whole room); the lobby is
+    seen from the room; someone outside the room sees only what is about them."""
+    if e["kind"] in SignalKind.__members__ or e["kind"] == EventKind.MEDIA_TRACKS:
+        return in_room and e["to"] in (me, None)
     return in_room or subject(e) == me
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sip_service.auth import policy
@@ -118,9 +118,14 @@ async def presence_of(session: AsyncSession, meeting_id: uuid.UUID, participant_
     return Presence.AWAY if row is None else row.presence
 
 
+def _name_column() -> ColumnElement[str]:
+    """A participant's name: the staff member's, the citizen's, or the external party's."""
+    return func.coalesce(StaffMember.name, Citizen.name, Participant.external_name, "")
+
+
 async def _name(session: AsyncSession, participant_id: uuid.UUID) -> str:
     stmt = (
-        select(func.coalesce(StaffMember.name, Citizen.name, Participant.external_name, ""))
+        select(_name_column())
         .select_from(Participant)
         .outerjoin(StaffMember, StaffMember.id == Participant.staff_member_id)
         .outerjoin(Citizen, Citizen.id == Participant.citizen_id)
@@ -221,6 +226,63 @@ async def signal(
     lobby.check_signal(kind, payload)
     if await presence_of(session, meeting_id, me.participant_id) is not Presence.IN_ROOM:
         raise Forbidden("join the meeting first")
+    if to == lobby.MEDIA_SERVER:
+        if kind is lobby.SignalKind.OFFER:
+            raise Invalid("the media server makes the offers; answer them", field="kind")
+        return lobby.event(
+            lobby.EventKind(kind.value), me.participant_id, me.name, to, lobby.MEDIA_SERVER_NAME, payload
+        )
     if to == me.participant_id or await presence_of(session, meeting_id, to) is not Presence.IN_ROOM:
         raise NotFound("Participant", to)
     return lobby.event(lobby.EventKind(kind.value), me.participant_id, me.name, to, None, payload)
+
+
+@dataclass(frozen=True)
+class MediaMember:
+    """Who connects their media: the room shows their name and role on their tile."""
+
+    member: Member
+    kind: ParticipantKind
+    role: str  # as written in the plan ("Distriktssköterska"); may be empty
+
+
+async def connect_media(session: AsyncSession, principal: Principal, meeting_id: uuid.UUID) -> MediaMember:
+    """Someone in the room asks the media server for a (new) connection."""
+    me = await member(session, principal, meeting_id)
+    if await presence_of(session, meeting_id, me.participant_id) is not Presence.IN_ROOM:
+        raise Forbidden("join the meeting first")
+    row = (
+        await session.execute(select(Participant.role, Participant.kind).where(Participant.id == me.participant_id))
+    ).one()
+    return MediaMember(me, row.kind, row.role)
+
+
+@dataclass(frozen=True)
+class Occupant:
+    participant_id: uuid.UUID
+    name: str
+    kind: ParticipantKind
+    role: str
+    state: Presence
+
+
+async def occupants(session: AsyncSession, principal: Principal, meeting_id: uuid.UUID) -> list[Occupant]:
+    """Who is in the room or the lobby, for someone in the room (the lobby does not see the room)."""
+    me = await member(session, principal, meeting_id)
+    if await presence_of(session, meeting_id, me.participant_id) is not Presence.IN_ROOM:
+        raise Forbidden("join the meeting first")
+    stmt = (
+        select(
+            MeetingAdmission.participant_id,
+            _name_column(),
+            Participant.kind,
+            Participant.role,
+            MeetingAdmission.presence,
+        )
+        .join(Participant, Participant.id == MeetingAdmission.participant_id)
+        .outerjoin(StaffMember, StaffMember.id == Participant.staff_member_id)
+        .outerjoin(Citizen, Citizen.id == Participant.citizen_id)
+        .where(MeetingAdmission.meeting_id == meeting_id, MeetingAdmission.presence != Presence.AWAY)
+        .order_by(MeetingAdmission.updated_at)
+    )
+    return [Occupant(*row) for row in await session.execute(stmt)]
