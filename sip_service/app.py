@@ -134,6 +134,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             raise _unauthenticated("The signed-in person is not known to this service.")
         return principal
 
+    async def principal_of_websocket(params: dict[str, object], connection: HTTPConnection) -> Principal:
+        """A websocket signs in in `connection_init`: a bearer token, or (a page of this site) the
+        session cookie it was opened with and the CSRF token that /auth/me gives."""
+        authorization, csrf = params.get("authorization") or params.get("Authorization"), params.get("csrf")
+        if authorization is None and isinstance(csrf, str) and browser is not None and browser.has_session(connection):
+            return await browser.principal(connection, csrf)
+        return await principal_of(authorization if isinstance(authorization, str) else None)
+
     async def context(connection: HTTPConnection, authorization: Annotated[str | None, Header()] = None) -> Context:
         if connection.scope["type"] == "websocket":
             return Context(settings, db, None, live)  # signed in by its connection_init message
@@ -184,7 +192,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.include_router(
         GraphQLRouterWithSignIn(
-            principal_of,
+            principal_of_websocket,
             build_schema(settings),
             context_getter=context,
             graphql_ide=None,
@@ -232,18 +240,23 @@ class Pages(StaticFiles):
 
 class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):
     """Websockets (graphql-transport-ws) say who they are in `connection_init`:
-    `{"authorization": "Bearer <token>"}`; without a valid one the connection is closed (4403)."""
+    `{"authorization": "Bearer <token>"}`, or from a signed-in page `{"csrf": "<token>"}`; without a
+    valid one the connection is closed (4403)."""
 
-    def __init__(self, authenticate: Callable[[str | None], Awaitable[Principal]], *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        authenticate: Callable[[dict[str, object], HTTPConnection], Awaitable[Principal]],
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
         kwargs["subscription_protocols"] = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)  # the current protocol only
         super().__init__(*args, **kwargs)
         self._authenticate = authenticate
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        params = context.connection_params or {}
-        authorization = params.get("authorization") or params.get("Authorization")
+        assert context.request is not None
         try:
-            context.sign_in(await self._authenticate(authorization if isinstance(authorization, str) else None))
+            context.sign_in(await self._authenticate(context.connection_params or {}, context.request))
         except HTTPException:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"}) from None
         accepted: UnsetType = UNSET

@@ -112,18 +112,19 @@ class BrowserSignIn:
             },
         )
 
-    def has_session(self, request: Request) -> bool:
+    def has_session(self, request: HTTPConnection) -> bool:
         return bool(request.scope.get("session", {}).get("user"))
 
-    async def principal(self, request: Request) -> Principal:
-        """The signed-in person of a cookie-authenticated API request (CSRF-checked)."""
-        self._check_csrf(request, request.headers.get(CSRF_HEADER))
+    async def principal(self, request: HTTPConnection, csrf: str | None = None) -> Principal:
+        """The signed-in person of a cookie-authenticated API request (CSRF-checked): the token comes
+        in the header, or for a websocket in its `connection_init` payload (`{"csrf": "…"}`)."""
+        self._check_csrf(request, csrf if csrf is not None else request.headers.get(CSRF_HEADER))
         principal = await self._resolve(request.session.get("user"))
         if principal is None:
             raise _error(401, "UNAUTHENTICATED", "Sign in again: the signed-in person is not known to this service.")
         return principal
 
-    def _check_csrf(self, request: Request, token: str | None) -> None:
+    def _check_csrf(self, request: HTTPConnection, token: str | None) -> None:
         # Browsers send Origin on every cross-site POST; a page elsewhere cannot set our header
         # either (no CORS here), so together they stop a cross-site request riding on the cookie.
         origin = request.headers.get("origin")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
 from pydantic import SecretStr
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from sip_service.app import create_app
 from sip_service.auth.web import safe_next
@@ -286,3 +289,39 @@ async def test_identity_provider_down_is_a_plain_503(world: Service) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:9") as client:
         down = await client.get("/auth/login")
         assert down.status_code == 503 and "Traceback" not in down.text
+
+
+async def _websocket_init(world: Service, cookies: httpx.Cookies, origin: str, payload: dict[str, str]) -> int | str:
+    """Open the GraphQL websocket as a page would (cookie, Origin); the ack, the close code, or the
+    HTTP status that refused the upgrade."""
+    url = world.url.replace("http://", "ws://") + "/graphql"
+    cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+    try:
+        return await _init(url, cookie, origin, payload)
+    except InvalidStatus as refused:
+        return refused.response.status_code
+
+
+async def _init(url: str, cookie: str, origin: str, payload: dict[str, str]) -> int | str:
+    async with connect(
+        url,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        additional_headers={"Cookie": cookie},
+        origin=origin,  # type: ignore[arg-type]
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        try:
+            answer: str = json.loads(await ws.recv())["type"]
+            return answer
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else 0
+
+
+async def test_a_page_signs_its_websocket_in_with_cookie_and_csrf(http: httpx.AsyncClient, world: Service) -> None:
+    await sign_in(http, "staff-anna")
+    token = await csrf(http)
+    assert await _websocket_init(world, http.cookies, world.url, {"csrf": token}) == "connection_ack"
+    # another site's page cannot ride on the cookie, nor can a page without the token
+    assert await _websocket_init(world, http.cookies, "https://evil.example", {"csrf": token}) in (403, 4403)
+    assert await _websocket_init(world, http.cookies, world.url, {"csrf": "guess"}) == 4403
+    assert await _websocket_init(world, http.cookies, world.url, {}) == 4403
