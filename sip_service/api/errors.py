@@ -16,6 +16,7 @@ from sip_service.audit import service as audit
 from sip_service.audit.models import AuditAccess
 from sip_service.audit.service import Access
 from sip_service.kit import errors
+from sip_service.plans import events as plan_events
 from sip_service.plans.models import Plan
 
 T = TypeVar("T")
@@ -85,9 +86,11 @@ async def mutate(
             plan = await _plan_changed(session, result)
             write = Access(AuditAccess.WRITE, info.field_name, plan.id, plan.patient_id)
             await audit.append(session, ctx.principal, [write])  # in the same transaction
+            news = plan_events.changed(plan.id, plan.version, info.field_name)
     except errors.DomainError as exc:
         return to_graphql(exc)
     await ctx.after_write()
+    await ctx.live.broker.publish(plan_events.channel(plan.id), news)  # committed: others read it again
     return present(result)
 
 

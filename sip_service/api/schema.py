@@ -24,6 +24,7 @@ from sip_service.api.audit import AuditQuery
 from sip_service.api.identity import IdentityQuery
 from sip_service.api.live import LiveMeetingMutation, LiveMeetingQuery, LiveMeetingSubscription
 from sip_service.api.meetings import MeetingMutation
+from sip_service.api.plan_live import PlanSubscription
 from sip_service.api.plans import PlanMutation, PlanQuery
 from sip_service.audit import service as audit
 from sip_service.settings import Settings
@@ -42,7 +43,7 @@ class Mutation(PlanMutation, MeetingMutation, LiveMeetingMutation):
 
 
 @strawberry.type
-class Subscription(LiveMeetingSubscription):
+class Subscription(LiveMeetingSubscription, PlanSubscription):
     pass
 
 

@@ -98,6 +98,11 @@ _AGGREGATE = (
 )
 
 
+async def is_readable(session: AsyncSession, principal: Principal, today: date, plan_id: uuid.UUID) -> bool:
+    stmt = readable_plans(principal, today).where(Plan.id == plan_id).with_only_columns(Plan.id)
+    return await session.scalar(stmt) is not None
+
+
 async def load_aggregates(
     session: AsyncSession, principal: Principal, today: date, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Plan]:
