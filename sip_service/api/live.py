@@ -10,6 +10,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Annotated
 
 import strawberry
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
@@ -162,7 +163,10 @@ class LiveMeetingMutation:
     )
     async def join_meeting(self, info: Info[Context, None], meeting_id: uuid.UUID) -> MeetingPresenceResult:
         p = info.context.principal
-        return await _lobby_change(info, meeting_id, lambda s: room.join(s, p, meeting_id))
+        try:
+            return await _lobby_change(info, meeting_id, lambda s: room.join(s, p, meeting_id))
+        except IntegrityError:  # the same person joined at once from another tab, and got in first
+            return await _lobby_change(info, meeting_id, lambda s: room.join(s, p, meeting_id))
 
     @strawberry.mutation(description="Let a waiting participant into the room (staff in the room).")
     async def admit_to_meeting(
