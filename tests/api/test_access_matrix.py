@@ -1,4 +1,5 @@
-"""A generated access matrix: every role × every query and mutation that takes the ID of plan data.
+"""A generated access matrix: every role × every query, mutation and subscription that takes the ID
+of plan data.
 
 Whoever may not see a plan gets "not found" — word for word the same answer as for an ID that
 does not exist — and no list leaks it. Generated from the schema, so a new operation is covered
@@ -7,6 +8,8 @@ the day it is added.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import uuid
 from datetime import date, timedelta
@@ -25,6 +28,7 @@ from graphql import (
     GraphQLUnionType,
     get_named_type,
 )
+from websockets.asyncio.client import connect
 
 from sip_service.api.schema import build_schema
 from sip_service.auth.principal import CitizenPrincipal
@@ -52,9 +56,10 @@ OUTSIDERS = ["staff-sara", "citizen-gustav", "citizen-lena"]
 INSIDERS = ["staff-anna", "staff-johan", "citizen-elsa", "citizen-per", "citizen-maria"]
 
 
-def operations() -> list[tuple[str, str, GraphQLField]]:
+def operations(*kinds: str) -> list[tuple[str, str, GraphQLField]]:
+    roots = {"query": SCHEMA.query_type, "mutation": SCHEMA.mutation_type, "subscription": SCHEMA.subscription_type}
     out = []
-    for kind, root in (("query", SCHEMA.query_type), ("mutation", SCHEMA.mutation_type)):
+    for kind, root in ((k, roots[k]) for k in kinds or ("query", "mutation")):
         assert root is not None
         for name, f in root.fields.items():
             if any(a in ID_ARGS for a in f.args):
@@ -164,6 +169,34 @@ async def test_outsiders_get_the_same_not_found_as_for_nothing(gql: GraphQLClien
             assert "NOT_FOUND" in str(answers[0]) or "FORBIDDEN" in str(answers[0]), (name, role, answers[0])
             checked += 1
     assert checked >= 3 * 20
+
+
+async def first_answer(world: Service, role: str, query: str, variables: dict[str, Any]) -> Any:
+    """Subscribe over the websocket as `role`; the first thing the server sends back."""
+    url = world.url.replace("http://", "ws://") + "/graphql"
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {world.token(role)}"}})
+        )
+        assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+        await ws.send(json.dumps({"type": "subscribe", "id": "1", "payload": {"query": query, "variables": variables}}))
+        return json.loads(await asyncio.wait_for(ws.recv(), 5))
+
+
+async def test_outsiders_subscribing_get_the_same_not_found_as_for_nothing(world: Service) -> None:
+    hidden = await plan_everyone_knows(world)
+    nothing = {k: str(uuid.uuid4()) for k in hidden}
+    subscriptions = operations("subscription")
+    assert {name for _, name, _ in subscriptions} >= {"meetingEvents", "planChanges"}
+    for kind, name, f in subscriptions:
+        for role in OUTSIDERS:
+            query = document(kind, name, f)
+            answers = []
+            for ids in (hidden, nothing):
+                variables = {a: value_for(arg.type, a, ids) for a, arg in f.args.items()}
+                answers.append(await first_answer(world, role, query, variables))
+            assert scrub(answers[0], hidden) == scrub(answers[1], nothing), (name, role, answers)
+            assert "NOT_FOUND" in str(answers[0]), (name, role, answers[0])
 
 
 @pytest.mark.parametrize("role", OUTSIDERS)
