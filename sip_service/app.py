@@ -22,6 +22,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
+from sip_service.api import operations
 from sip_service.api.context import Context
 from sip_service.api.schema import build_schema
 from sip_service.auth import web
@@ -134,13 +135,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             raise _unauthenticated("The signed-in person is not known to this service.")
         return principal
 
-    async def principal_of_websocket(params: dict[str, object], connection: HTTPConnection) -> Principal:
+    async def sign_in_websocket(context: Context, params: dict[str, object], connection: HTTPConnection) -> None:
         """A websocket signs in in `connection_init`: a bearer token, or (a page of this site) the
         session cookie it was opened with and the CSRF token that /auth/me gives."""
         authorization, csrf = params.get("authorization") or params.get("Authorization"), params.get("csrf")
         if authorization is None and isinstance(csrf, str) and browser is not None and browser.has_session(connection):
-            return await browser.principal(connection, csrf)
-        return await principal_of(authorization if isinstance(authorization, str) else None)
+            context.sign_in(await browser.principal(connection, csrf), from_browser=True)
+        else:
+            context.sign_in(await principal_of(authorization if isinstance(authorization, str) else None))
 
     async def context(connection: HTTPConnection, authorization: Annotated[str | None, Header()] = None) -> Context:
         if connection.scope["type"] == "websocket":
@@ -148,7 +150,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         request = Request(connection.scope)
         # A bearer token wins; otherwise the browser's session cookie, which needs the CSRF header.
         if authorization is None and browser is not None and browser.has_session(request):
-            return Context(settings, db, await browser.principal(request), live)
+            return Context(settings, db, await browser.principal(request), live, from_browser=True)
         return Context(settings, db, await principal_of(authorization), live)
 
     @asynccontextmanager
@@ -190,9 +192,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         async def graphiql() -> str:
             return get_graphql_ide_html("graphiql")
 
+    @app.get("/graphql/operations.json", include_in_schema=False)
+    async def browser_operations() -> JSONResponse:
+        """The operations the pages send, by name (graphql/operations/): their only copy."""
+        return JSONResponse(operations.documents(), headers={"Cache-Control": "no-cache"})
+
     app.include_router(
         GraphQLRouterWithSignIn(
-            principal_of_websocket,
+            sign_in_websocket,
             build_schema(settings),
             context_getter=context,
             graphql_ide=None,
@@ -245,18 +252,18 @@ class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):
 
     def __init__(
         self,
-        authenticate: Callable[[dict[str, object], HTTPConnection], Awaitable[Principal]],
+        sign_in: Callable[[Context, dict[str, object], HTTPConnection], Awaitable[None]],
         *args: Any,
         **kwargs: Any,
     ) -> None:
         kwargs["subscription_protocols"] = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)  # the current protocol only
         super().__init__(*args, **kwargs)
-        self._authenticate = authenticate
+        self._sign_in = sign_in
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         assert context.request is not None
         try:
-            context.sign_in(await self._authenticate(context.connection_params or {}, context.request))
+            await self._sign_in(context, context.connection_params or {}, context.request)
         except HTTPException:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"}) from None
         accepted: UnsetType = UNSET

@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 from sqlalchemy import event, text
 
+from sip_service.api import operations
 from sip_service.app import create_app
 from sip_service.auth.devprovider import DevProvider
 from sip_service.demo import _people
@@ -94,7 +95,12 @@ async def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         await reset_postgres(url)
     await asyncio.to_thread(migrations.upgrade, url)
     port = free_port()
-    settings = Settings(database_url=url, public_url=f"http://127.0.0.1:{port}", dev_oidc_key_file=tmp / "key.json")
+    settings = Settings(
+        database_url=url,
+        public_url=f"http://127.0.0.1:{port}",
+        dev_oidc_key_file=tmp / "key.json",
+        media_addresses=["127.0.0.1"],  # the media relay's ICE on loopback, where the test peers are
+    )
     db = Database(url)
     counter = StatementCounter()
     event.listen(db.engine.sync_engine, "before_cursor_execute", counter)
@@ -155,20 +161,9 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
-_OPERATIONS: dict[str, str] | None = None
-
-
 def op(name: str) -> str:
     """One operation from graphql/operations/, with the fragments it uses: what the browser sends."""
-    global _OPERATIONS
-    if _OPERATIONS is None:
-        from graphql import parse, print_ast
-        from graphql.utilities import separate_operations
-
-        root = Path(__file__).resolve().parent.parent / "graphql" / "operations"
-        source = "\n".join(p.read_text(encoding="utf-8") for p in sorted(root.glob("*.graphql")))
-        _OPERATIONS = {n: print_ast(doc) for n, doc in separate_operations(parse(source)).items()}
-    return _OPERATIONS[name]
+    return operations.documents()[name]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -15,7 +15,7 @@ from strawberry.fastapi import BaseContext
 
 from sip_service.audit.models import AuditAccess
 from sip_service.audit.service import Access
-from sip_service.auth.principal import Principal
+from sip_service.auth.principal import GuestPrincipal, Principal
 from sip_service.identity import repository as identity_repo
 from sip_service.identity.models import Citizen, Organisation, StaffMember
 from sip_service.kit import clock
@@ -132,12 +132,23 @@ class Context(BaseContext):
     """One request's context. Over a websocket, the person is known only after `connection_init`
     (see `app.GraphQLRouterWithSignIn`); no operation runs before that."""
 
-    def __init__(self, settings: Settings, db: Database, principal: Principal | None, live: Live | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        principal: Principal | None,
+        live: Live | None = None,
+        *,
+        from_browser: bool = False,
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.db = db
         self.live = live or Live(InProcessBroker())
         self.connection_params: dict[str, object] | None = None
+        # A page of ours asks (session cookie, or a guest's meeting token): in production it may
+        # send only the known operations (api/operations.py).
+        self.from_browser = from_browser or isinstance(principal, GuestPrincipal)
         self.reads = AuditReads()
         self.read_session = RequestReads(db)
         self._principal = principal
@@ -150,8 +161,9 @@ class Context(BaseContext):
             raise RuntimeError("no operation runs before the connection is signed in")
         return self._principal
 
-    def sign_in(self, principal: Principal) -> None:
+    def sign_in(self, principal: Principal, *, from_browser: bool = False) -> None:
         self._principal = principal
+        self.from_browser = from_browser or isinstance(principal, GuestPrincipal)
         self._new_loaders()
 
     def _new_loaders(self) -> None:

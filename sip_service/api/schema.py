@@ -24,6 +24,7 @@ from sip_service.api.audit import AuditQuery
 from sip_service.api.identity import IdentityQuery
 from sip_service.api.live import LiveMeetingMutation, LiveMeetingQuery, LiveMeetingSubscription
 from sip_service.api.meetings import MeetingMutation
+from sip_service.api.operations import KnownOperationsOnly
 from sip_service.api.plan_live import PlanSubscription
 from sip_service.api.plans import PlanMutation, PlanQuery
 from sip_service.audit import service as audit
@@ -104,7 +105,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         ),
     ]
     if settings.is_production:
-        extensions.append(DisableIntrospection)
+        extensions += [DisableIntrospection, KnownOperationsOnly]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

@@ -262,8 +262,14 @@ async def test_production_cookie_is_secure_host_only(production: httpx.AsyncClie
     assert not any(f.startswith("domain") for f in flags)
     me = await production.get("/auth/me")
     assert me.json()["name"] == "Anna Lind"
-    answer = await production.post("/graphql", json=ME, headers={"X-CSRF-Token": me.json()["csrfToken"]})
-    assert answer.json() == {"data": {"me": {"name": "Anna Lind"}}}
+    csrf_header = {"X-CSRF-Token": me.json()["csrfToken"]}
+    # A page may send only the known operations (graphql/operations/), which it fetches by name.
+    known = (await production.get("/graphql/operations.json")).json()
+    answer = await production.post("/graphql", json={"query": known["Me"]}, headers=csrf_header)
+    assert answer.json()["data"]["me"]["name"] == "Anna Lind"
+    refused = await production.post("/graphql", json=ME, headers=csrf_header)
+    assert refused.json()["errors"][0]["extensions"]["code"] == "OPERATION_NOT_ALLOWED"
+    assert "data" not in refused.json() or refused.json()["data"] is None
 
 
 def test_production_refuses_to_start_without_its_secrets(world: Service) -> None:
