@@ -230,7 +230,9 @@ PAGE_HEADERS = {
     "media-src 'self' blob: mediastream:; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # invite tokens live in the fragment, but never leak a path either
+    # Nothing leaves for other sites (invite tokens live in the fragment anyway); same-origin keeps the
+    # Origin header on the pages' own form posts (sign-out), which no-referrer would turn into "null".
+    "Referrer-Policy": "same-origin",
     "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",
     "Cache-Control": "no-cache",
 }

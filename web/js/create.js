@@ -1,0 +1,61 @@
+// Create a plan (staff): find the patient by personal identity number, then background and dates.
+import { h, field, setTitle } from "./dom.js";
+import { request } from "./gql.js";
+import { t, todayInStockholm, stockholmToIso } from "./i18n.js";
+
+export function renderCreate(ctx) {
+  setTitle(t("newTitle"));
+  let patient = null;
+  const pnr = h("input", { id: "new-pnr", inputmode: "numeric", autocomplete: "off", required: true });
+  const found = h("div", { id: "new-patient", "aria-live": "polite" });
+  const message = h("div", { id: "new-message", "aria-live": "assertive" });
+  const background = h("textarea", { id: "new-background", rows: "4" });
+  const followUp = h("input", { id: "new-followup", type: "date", min: todayInStockholm(1) });
+  const discharge = h("input", { id: "new-discharge", type: "datetime-local" });
+  const createButton = h("button", { type: "submit", disabled: true }, t("create"));
+
+  const findForm = h("form", {
+    class: "panel",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      message.replaceChildren();
+      try {
+        patient = (await request("FindPatient", { personalNumber: pnr.value.trim() })).patient;
+        found.replaceChildren(h("p", { class: "ok" }, t("patientFound", { name: patient.name })));
+        createButton.disabled = false;
+      } catch (error) {
+        patient = null;
+        createButton.disabled = true;
+        found.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));
+      }
+    },
+  }, h("h2", {}, t("findPatient")), field(t("personalNumber"), pnr), h("button", { type: "submit" }, t("search")), found);
+
+  const createForm = h("form", {
+    class: "panel",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      if (!patient) return;
+      const input = { patientId: patient.id, background: background.value.trim() };
+      if (followUp.value) input.followUpDate = followUp.value;
+      if (discharge.value) input.dischargeReadyAt = stockholmToIso(...discharge.value.split("T"));
+      createButton.disabled = true;
+      try {
+        const result = (await request("CreatePlan", { input })).createPlan;
+        if (result.__typename) throw new Error(result.message);
+        location.hash = `#/plans/${result.id}`;
+      } catch (error) {
+        createButton.disabled = false;
+        message.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));
+      }
+    },
+  },
+  h("h2", {}, t("aboutPlan")),
+  field(t("backgroundText"), background),
+  field(t("followUp"), followUp),
+  field(t("dischargeReadyOptional"), discharge),
+  createButton, message);
+
+  ctx.main.replaceChildren(h("h1", {}, t("newTitle")), findForm, createForm);
+  ctx.rendered();
+}

@@ -1,0 +1,302 @@
+// Swedish by default, English on request (remembered). Dates and times in Europe/Stockholm.
+const KEY = "sip.language";
+export let lang = localStorage.getItem(KEY) === "en" ? "en" : "sv";
+
+export function setLanguage(value) {
+  lang = value === "en" ? "en" : "sv";
+  localStorage.setItem(KEY, lang);
+  document.documentElement.lang = lang;
+}
+document.documentElement.lang = lang;
+
+const S = {
+  appName: ["SIP – samordnad individuell plan", "SIP – coordinated individual plan"],
+  skip: ["Hoppa till innehållet", "Skip to content"],
+  signedInAs: ["Inloggad som", "Signed in as"],
+  signOut: ["Logga ut", "Sign out"],
+  signIn: ["Logga in", "Sign in"],
+  notSignedIn: ["Du är inte inloggad.", "You are not signed in."],
+  language: ["In English", "På svenska"],
+  languageLabel: ["Byt språk till engelska", "Change language to Swedish"],
+  mainNav: ["Huvudmeny", "Main menu"],
+  navPlans: ["Planer", "Plans"],
+  navMyPlans: ["Mina planer", "My plans"],
+  navNew: ["Ny plan", "New plan"],
+  loading: ["Läser in …", "Loading …"],
+  notFound: ["Planen finns inte, eller så får du inte se den.", "The plan does not exist, or you may not see it."],
+  error: ["Något gick fel", "Something went wrong"],
+  tryAgain: ["Försök igen", "Try again"],
+  reload: ["Läs in planen igen", "Reload the plan"],
+  conflict: [
+    "Någon annan ändrade planen medan du arbetade, så din ändring sparades inte. Läs in planen igen och gör ändringen på nytt.",
+    "Someone else changed the plan while you were working, so your change was not saved. Reload the plan and make the change again.",
+  ],
+  saved: ["Sparat.", "Saved."],
+  liveOn: ["Uppdateras direkt när någon ändrar planen.", "Updates as soon as someone changes the plan."],
+  liveOff: ["Ingen direktuppdatering just nu – försöker igen …", "No live updates right now – retrying …"],
+  updated: ["Planen uppdaterades.", "The plan was updated."],
+  // queue
+  queueTitle: ["Mina planer", "My plans"],
+  filterLegend: ["Visa", "Show"],
+  filterAll: ["Alla planer", "All plans"],
+  filterAttention: ["Behöver åtgärd", "Needs attention"],
+  filterStatus: ["Status", "Status"],
+  anyStatus: ["Alla", "All"],
+  colPatient: ["Patient", "Patient"],
+  colStatus: ["Status", "Status"],
+  colNext: ["Nästa steg", "Next step"],
+  colAttention: ["Att göra", "To do"],
+  colFollowUp: ["Uppföljning", "Follow-up"],
+  noPlans: ["Inga planer att visa.", "No plans to show."],
+  readyToFinalize: ["Klar att fastställas.", "Ready to be finalized."],
+  moreBlockers: ["och {n} till", "and {n} more"],
+  loadMore: ["Visa fler", "Show more"],
+  // statuses
+  DRAFT: ["Utkast", "Draft"],
+  ACTIVE: ["Fastställd", "Active"],
+  REVISING: ["Revideras", "Being revised"],
+  CLOSED: ["Avslutad", "Closed"],
+  NO_MEETING: ["Inget möte bokat", "No meeting booked"],
+  FOLLOW_UP_DUE: ["Dags för uppföljning", "Follow-up due"],
+  DISCHARGE_MEETING_NOT_CALLED: ["Utskrivningsklar – kalla till SIP-möte", "Ready for discharge – call a SIP meeting"],
+  AWAITING_PATIENT_APPROVAL: ["Väntar på patientens godkännande", "Awaiting the patient's approval"],
+  GOALS_MET: ["målen är nådda", "goals met"],
+  NO_LONGER_NEEDED: ["behövs inte längre", "no longer needed"],
+  CONSENT_WITHDRAWN: ["samtycket togs tillbaka", "consent withdrawn"],
+  DECEASED: ["patienten har avlidit", "the patient has died"],
+  MOVED: ["patienten har flyttat", "the patient has moved"],
+  // plan page
+  planFor: ["Plan för {name}", "Plan for {name}"],
+  statusLine: ["Status: {status}", "Status: {status}"],
+  version: ["version {v}", "version {v}"],
+  background: ["Bakgrund", "Background"],
+  aboutPlan: ["Om planen", "About the plan"],
+  followUp: ["Uppföljningsdatum", "Follow-up date"],
+  dischargeReady: ["Utskrivningsklar", "Ready for discharge"],
+  overall: ["Övergripande ansvar", "Overall responsibility"],
+  none: ["Inte bestämt", "Not decided"],
+  checklist: ["Vad som återstår innan planen kan fastställas", "What remains before the plan can be finalized"],
+  checklistDone: ["Allt är klart. Planen kan fastställas.", "Everything is done. The plan can be finalized."],
+  chooseOverall: ["Välj vem som har övergripande ansvar", "Choose who holds overall responsibility"],
+  setFollowUp: ["Sätt uppföljningsdatum", "Set the follow-up date"],
+  fixIt: ["Åtgärda", "Fix it"],
+  finalize: ["Fastställ planen", "Finalize the plan"],
+  finalizeWhyNot: ["Planen kan inte fastställas än:", "The plan cannot be finalized yet:"],
+  finalizeCoordinator: ["Bara planens samordnare kan fastställa den.", "Only the plan's coordinator can finalize it."],
+  finalized: ["Planen är fastställd.", "The plan is finalized."],
+  revise: ["Börja revidera planen", "Start revising the plan"],
+  goals: ["Patientens mål – med egna ord", "The patient's goals – in their own words"],
+  noGoals: ["Inga mål ännu.", "No goals yet."],
+  expressedBy: ["sagt av {name}", "said by {name}"],
+  target: ["mål till {date}", "by {date}"],
+  addGoal: ["Lägg till mål", "Add a goal"],
+  goalText: ["Målet med patientens egna ord", "The goal in the patient's own words"],
+  myGoalText: ["Mitt mål, med mina egna ord", "My goal, in my own words"],
+  whoSaid: ["Vem sa det?", "Who said it?"],
+  targetDate: ["Måldatum (frivilligt)", "Target date (optional)"],
+  edit: ["Ändra", "Edit"],
+  save: ["Spara", "Save"],
+  cancel: ["Avbryt", "Cancel"],
+  remove: ["Ta bort", "Remove"],
+  actions: ["Insatser – vem gör vad", "Actions – who does what"],
+  noActions: ["Inga insatser ännu.", "No actions yet."],
+  addAction: ["Lägg till insats", "Add an action"],
+  actionText: ["Vad ska göras?", "What will be done?"],
+  responsibleOrg: ["Ansvarig organisation", "Responsible organisation"],
+  responsiblePerson: ["Ansvarig person (frivilligt)", "Responsible person (optional)"],
+  dueDate: ["Klart senast (frivilligt)", "Due (optional)"],
+  linkedGoal: ["Hör till målet (frivilligt)", "Belongs to the goal (optional)"],
+  noGoal: ["Inget särskilt mål", "No particular goal"],
+  PLANNED: ["Planerad", "Planned"],
+  ONGOING: ["Pågår", "Ongoing"],
+  DONE: ["Klar", "Done"],
+  CANCELLED: ["Inställd", "Cancelled"],
+  participants: ["Deltagare", "Participants"],
+  coordinator: ["samordnare", "coordinator"],
+  PATIENT: ["Patient", "Patient"],
+  STAFF: ["Personal", "Staff"],
+  RELATIVE: ["Närstående", "Relative"],
+  REPRESENTATIVE: ["Företrädare", "Representative"],
+  EXTERNAL: ["Extern part", "External party"],
+  wanted: ["patienten vill att hen deltar", "the patient wants them to take part"],
+  notWanted: ["patienten vill inte att hen deltar", "the patient does not want them to take part"],
+  notDecided: ["patienten har inte bestämt", "the patient has not decided"],
+  invitedTo: ["kallad {when} ({channel})", "invited {when} ({channel})"],
+  notInvited: ["inte kallad", "not invited"],
+  attended: ["var med ({how})", "attended ({how})"],
+  MEDIA: ["video", "video"],
+  ATTESTED: ["intygat av {name}", "attested by {name}"],
+  addStaff: ["Lägg till personal från en annan verksamhet", "Add staff from another organisation"],
+  organisation: ["Verksamhet", "Organisation"],
+  chooseOrg: ["Välj verksamhet", "Choose an organisation"],
+  staffMember: ["Person", "Person"],
+  chooseFirst: ["Välj verksamhet först", "Choose an organisation first"],
+  role: ["Roll i planen (frivilligt)", "Role in the plan (optional)"],
+  add: ["Lägg till", "Add"],
+  addRelative: ["Lägg till närstående", "Add a relative"],
+  name: ["Namn", "Name"],
+  personalNumber: ["Personnummer (12 siffror)", "Personal identity number (12 digits)"],
+  phone: ["Mobilnummer (frivilligt)", "Mobile number (optional)"],
+  email: ["E-post (frivilligt)", "E-mail (optional)"],
+  consent: ["Samtycke", "Consent"],
+  noConsent: ["Inget samtycke ännu.", "No consent yet."],
+  consentGiven: ["Samtycke {method} {when}: får dela information mellan {orgs}.", "Consent {method} {when}: information may be shared between {orgs}."],
+  DIGITAL: ["digitalt av patienten", "given digitally by the patient"],
+  ORAL: ["muntligt, antecknat av {name}", "given orally, recorded by {name}"],
+  exclusions: ["Får inte delas", "Must not be shared"],
+  recordOral: ["Anteckna muntligt samtycke", "Record an oral consent"],
+  consentOrgs: ["Verksamheter som får dela information", "Organisations that may share information"],
+  givenBy: ["Vem gav samtycket?", "Who gave the consent?"],
+  exclusionsOptional: ["Sådant som inte får delas (frivilligt)", "Anything that must not be shared (optional)"],
+  relativesDecision: ["Närstående", "Relatives"],
+  relativesOnlyPatient: [
+    "Bara patienten (eller företrädaren) kan bestämma vilka närstående som ska vara med. Be patienten logga in och välja.",
+    "Only the patient (or representative) can decide which relatives take part. Ask the patient to sign in and choose.",
+  ],
+  meetings: ["Möten", "Meetings"],
+  noMeetings: ["Inga möten bokade.", "No meetings booked."],
+  scheduleMeeting: ["Boka SIP-möte", "Schedule a SIP meeting"],
+  meetingKind: ["Typ av möte", "Kind of meeting"],
+  VIDEO: ["Videomöte", "Video meeting"],
+  IN_PERSON: ["Fysiskt möte", "In-person meeting"],
+  HYBRID: ["Fysiskt och video", "In person and video"],
+  PLANNING: ["Planeringsmöte", "Planning meeting"],
+  FOLLOW_UP: ["Uppföljningsmöte", "Follow-up meeting"],
+  date: ["Datum", "Date"],
+  time: ["Starttid (svensk tid)", "Start time (Swedish time)"],
+  duration: ["Längd i minuter", "Length in minutes"],
+  location: ["Plats (frivilligt)", "Place (optional)"],
+  schedule: ["Boka mötet", "Book the meeting"],
+  cancelled: ["inställt", "cancelled"],
+  invite: ["Kalla till mötet", "Invite to the meeting"],
+  inviteWho: ["Vilka ska kallas?", "Who should be invited?"],
+  channel: ["Hur?", "How?"],
+  EMAIL: ["e-post", "e-mail"],
+  SMS: ["sms", "text message"],
+  LETTER: ["brev", "letter"],
+  IN_PERSON_CH: ["personligen", "in person"],
+  sendInvites: ["Skicka kallelse", "Send invitations"],
+  everyoneInvited: ["Alla är kallade.", "Everyone is invited."],
+  attest: ["Intyga att {name} var med", "Attest that {name} attended"],
+  startVideo: ["Starta videomötet", "Start the video meeting"],
+  joinVideo: ["Gå med i videomötet", "Join the video meeting"],
+  revisions: ["Versioner", "Revisions"],
+  noRevisions: ["Planen har inte fastställts än.", "The plan has not been finalized yet."],
+  revisionLine: ["Version {n}, fastställd {when} av {who}", "Revision {n}, finalized {when} by {who}"],
+  firstVersion: ["Första fastställda versionen.", "The first finalized version."],
+  noChanges: ["Inga ändringar i innehållet.", "No changes in content."],
+  chBackground: ["Bakgrunden ändrades.", "The background changed."],
+  chFollowUp: ["Uppföljningsdatum: {a} → {b}", "Follow-up date: {a} → {b}"],
+  chOverall: ["Övergripande ansvar: {a} → {b}", "Overall responsibility: {a} → {b}"],
+  chAdded: ["Tillagt: {what}", "Added: {what}"],
+  chChanged: ["Ändrat: {what}", "Changed: {what}"],
+  chRemoved: ["Borttaget: {what}", "Removed: {what}"],
+  notFinalizedPrint: ["Obs! Den här versionen av planen är inte fastställd.", "Note: this version of the plan is not finalized."],
+  printView: ["Utskrift för patienten", "Print version for the patient"],
+  printMine: ["Skriv ut planen", "Print the plan"],
+  print: ["Skriv ut", "Print"],
+  backToPlan: ["Tillbaka till planen", "Back to the plan"],
+  // create
+  createNew: ["Skapa en ny plan", "Create a new plan"],
+  newTitle: ["Ny plan", "New plan"],
+  findPatient: ["Hitta patienten", "Find the patient"],
+  search: ["Sök", "Search"],
+  patientFound: ["Patient: {name}", "Patient: {name}"],
+  create: ["Skapa planen", "Create the plan"],
+  createdHint: ["Planen är skapad. Lägg till deltagare, mål och insatser.", "The plan is created. Add participants, goals and actions."],
+  dischargeReadyOptional: ["Utskrivningsklar från sjukhus, svensk tid (frivilligt)", "Ready for discharge from hospital, Swedish time (optional)"],
+  backgroundText: ["Bakgrund – varför behövs en plan?", "Background – why is a plan needed?"],
+  // citizen
+  citizenIntro: [
+    "Här är planen för din vård och omsorg. Den görs tillsammans med dig.",
+    "This is the plan for your care. It is made together with you.",
+  ],
+  whatHappens: ["Det här ska hända", "What will happen"],
+  whoToCall: ["Vem kontaktar jag?", "Who do I contact?"],
+  whoToCallText: ["{name}, {title} på {org}, samordnar planen.", "{name}, {title} at {org}, coordinates the plan."],
+  overallText: ["{org} har det övergripande ansvaret.", "{org} holds overall responsibility."],
+  myGoals: ["Mina mål", "My goals"],
+  theGoals: ["Målen", "The goals"],
+  myConsent: ["Mitt samtycke", "My consent"],
+  consentQuestion: ["Vilka verksamheter får dela information om dig med varandra?", "Which organisations may share information about you with each other?"],
+  giveConsent: ["Spara mitt samtycke", "Save my consent"],
+  withdraw: ["Ta tillbaka mitt samtycke (planen avslutas)", "Withdraw my consent (the plan closes)"],
+  withdrawConfirm: ["Vill du verkligen ta tillbaka samtycket? Planen avslutas då.", "Do you really want to withdraw consent? The plan will then close."],
+  myRelatives: ["Vilka närstående vill du ha med?", "Which relatives do you want to take part?"],
+  relativesHelp: ["De du väljer får vara med på mötet och se planen. Det är bara du som bestämmer.", "Those you choose may join the meeting and see the plan. Only you decide."],
+  noRelatives: ["Jag vill inte ha med några närstående", "I do not want any relatives to take part"],
+  noRelativesListed: ["Inga närstående är tillagda i planen. Vill du ha med någon, säg det till din samordnare.", "No relatives have been added to the plan. If you want someone to take part, tell your coordinator."],
+  saveRelatives: ["Spara mitt val", "Save my choice"],
+  decidedAt: ["Du bestämde {when}.", "You decided {when}."],
+  approveTitle: ["Godkänn planen", "Approve the plan"],
+  approveText: ["Har du läst planen och tycker att den stämmer? Då kan du godkänna den.", "Have you read the plan and think it is right? Then you can approve it."],
+  approve: ["Jag godkänner planen", "I approve the plan"],
+  approvedAt: ["Du godkände den här versionen {when}.", "You approved this version {when}."],
+  approvedStaff: ["Patienten godkände den här versionen {when}.", "The patient approved this version {when}."],
+  approveHint: [
+    "Patienten godkänner själv, inloggad. Varje ändring i planen gör att den behöver godkännas igen.",
+    "The patient approves it themselves, signed in. Every change to the plan means it must be approved again.",
+  ],
+  notApproved: ["Patienten har inte godkänt den här versionen.", "The patient has not approved this version."],
+  accessLog: ["Vem har tittat på min plan?", "Who has looked at my plan?"],
+  showLog: ["Visa", "Show"],
+  logLine: ["Senast {when}. Läste {reads} gånger, ändrade {writes} gånger.", "Last {when}. Read {reads} times, changed {writes} times."],
+  logEmpty: ["Ingen ännu.", "No one yet."],
+  READ: ["läste", "read"],
+  WRITE: ["ändrade", "changed"],
+  yourMeeting: ["Ditt möte", "Your meeting"],
+  relativeView: ["Du ser planen för att {name} vill ha med dig.", "You see this plan because {name} wants you to take part."],
+};
+
+export function t(key, values = {}) {
+  const entry = S[key];
+  let text = entry ? entry[lang === "en" ? 1 : 0] : key;
+  for (const [k, v] of Object.entries(values)) text = text.replaceAll(`{${k}}`, String(v));
+  return text;
+}
+
+const ZONE = "Europe/Stockholm";
+const locale = () => (lang === "en" ? "en-GB" : "sv-SE");
+
+export function formatDateTime(value) {
+  if (!value) return "";
+  return new Intl.DateTimeFormat(locale(), {
+    timeZone: ZONE, day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit",
+  }).format(new Date(value));
+}
+
+export function formatDate(value) {
+  if (!value) return "";
+  // a Date (yyyy-mm-dd) is a calendar day: show it as that day, whatever the zone
+  const [y, m, d] = value.split("-").map(Number);
+  return new Intl.DateTimeFormat(locale(), { timeZone: "UTC", day: "numeric", month: "long", year: "numeric" })
+    .format(new Date(Date.UTC(y, m - 1, d)));
+}
+
+export function formatTime(value) {
+  return new Intl.DateTimeFormat(locale(), { timeZone: ZONE, hour: "2-digit", minute: "2-digit" })
+    .format(new Date(value));
+}
+
+// Wall-clock time in Stockholm -> a UTC instant (ISO), whatever the browser's own zone.
+export function stockholmToIso(dateText, timeText) {
+  const [y, mo, d] = dateText.split("-").map(Number);
+  const [h, mi] = timeText.split(":").map(Number);
+  const wanted = Date.UTC(y, mo - 1, d, h, mi);
+  let guess = wanted;
+  for (let i = 0; i < 3; i++) {
+    const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+      timeZone: ZONE, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    }).formatToParts(new Date(guess)).map((p) => [p.type, p.value]));
+    const shown = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute);
+    guess += wanted - shown;
+  }
+  return new Date(guess).toISOString();
+}
+
+export function todayInStockholm(offsetDays = 0) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+    timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit",
+  }).formatToParts(new Date(Date.now() + offsetDays * 86400000)).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day}`;
+}

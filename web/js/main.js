@@ -1,0 +1,114 @@
+// The shell: who is signed in, language, navigation, and routing by hash (#/plans, #/plans/<id>, #/new).
+import { h, setTitle } from "./dom.js";
+import { signedIn, request } from "./gql.js";
+import { t, lang, setLanguage } from "./i18n.js";
+import { renderQueue } from "./queue.js";
+import { renderPlan } from "./plan.js";
+import { renderCreate } from "./create.js";
+
+const app = { me: null, session: null, cleanup: null };
+const main = document.getElementById("main");
+const header = document.getElementById("site-header");
+
+function renderHeader() {
+  header.replaceChildren();
+  const staff = app.session && app.session.kind === "staff";
+  const nav = app.session
+    ? h("nav", { "aria-label": t("mainNav") },
+      h("ul", {},
+        h("li", {}, h("a", { href: "#/plans" }, staff ? t("navPlans") : t("navMyPlans"))),
+        staff ? h("li", {}, h("a", { href: "#/new" }, t("navNew"))) : null))
+    : null;
+  const who = app.session
+    ? h("div", { class: "who" },
+      h("span", {}, h("span", { class: "who-label" }, `${t("signedInAs")} `), h("strong", { id: "signed-in-name" }, app.session.name)),
+      h("form", { method: "post", action: "/auth/logout", class: "sign-out", onsubmit: signOut },
+        h("input", { type: "hidden", name: "csrf_token", value: app.session.csrfToken }),
+        h("button", { type: "submit", class: "secondary" }, t("signOut"))))
+    : null;
+  const other = lang === "sv" ? "en" : "sv";
+  const switcher = h("button", {
+    type: "button", class: "secondary lang", lang: other, "aria-label": t("languageLabel"),
+    onclick: () => { setLanguage(other); renderHeader(); route(); },
+  }, t("language"));
+  if (nav) nav.querySelector("ul").append(h("li", { class: "lang-item" }, switcher));
+  header.append(
+    h("div", { class: "bar" }, h("p", { class: "brand" }, h("a", { href: "#/plans" }, t("appName"))), nav ? null : switcher, who),
+    nav);
+  markCurrentNav();
+  document.getElementById("skip").textContent = t("skip");
+}
+
+// A plain form post from this page carries "Origin: null" (the page's Referrer-Policy is no-referrer),
+// which the service refuses; a script's request carries the CSRF header and is accepted.
+async function signOut(event) {
+  event.preventDefault();
+  const response = await fetch("/auth/logout", {
+    method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": app.session.csrfToken },
+  });
+  if (response.ok || response.status === 401) location.assign("/");
+}
+
+function markCurrentNav() {
+  for (const a of header.querySelectorAll("nav a")) {
+    const current = location.hash.startsWith(a.getAttribute("href"));
+    if (current) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+}
+
+function route() {
+  if (app.cleanup) app.cleanup();
+  app.cleanup = null;
+  markCurrentNav();
+  const hash = location.hash || "#/plans";
+  const ctx = {
+    me: app.me, session: app.session, main,
+    setCleanup: (f) => { app.cleanup = f; },
+    rendered: () => { if (app.focusNext) { app.focusNext = false; focusHeading(); } },
+  };
+  let m;
+  if (!app.session) return renderSignIn();
+  if ((m = hash.match(/^#\/plans\/([0-9a-f-]{36})\/print$/))) renderPlan(ctx, m[1], { print: true });
+  else if ((m = hash.match(/^#\/plans\/([0-9a-f-]{36})$/))) renderPlan(ctx, m[1], {});
+  else if (hash === "#/new" && app.session.kind === "staff") renderCreate(ctx);
+  else renderQueue(ctx);
+}
+
+function renderSignIn() {
+  setTitle(t("signIn"));
+  const next = `/app/${location.hash}`;
+  main.replaceChildren(
+    h("h1", { tabindex: "-1" }, t("appName")),
+    h("p", {}, t("notSignedIn")),
+    h("p", {}, h("a", { class: "button", href: `/auth/login?next=${encodeURIComponent(next)}` }, t("signIn"))));
+}
+
+function focusHeading() {
+  const heading = main.querySelector("h1");
+  if (heading) {
+    heading.setAttribute("tabindex", "-1");
+    heading.focus();
+  }
+}
+
+async function start() {
+  document.getElementById("skip").addEventListener("click", (event) => {
+    event.preventDefault();
+    main.focus();
+    main.scrollIntoView();
+  });
+  try {
+    app.session = await signedIn();
+    if (app.session) app.me = (await request("Me")).me;
+  } catch (error) {
+    main.replaceChildren(h("h1", {}, t("error")), h("p", { role: "alert" }, String(error.message)));
+    return;
+  }
+  renderHeader();
+  window.addEventListener("hashchange", () => { app.focusNext = true; route(); });
+  window.addEventListener("sip:signed-out", () => { app.session = null; app.me = null; renderHeader(); route(); });
+  route();
+}
+
+start();

@@ -1,0 +1,806 @@
+// The plan page: staff work through the readiness checklist; patients and relatives read the plan in
+// plain language, write their own goals, decide about consent and relatives, and approve.
+// Live: PlanChanges over the websocket makes the page read the plan again.
+import { h, field, options, setTitle, announce, append } from "./dom.js";
+import { request, live } from "./gql.js";
+import { t, lang, formatDate, formatDateTime, formatTime, todayInStockholm, stockholmToIso } from "./i18n.js";
+
+const PATIENT_SIDE = ["PATIENT", "REPRESENTATIVE"];
+
+export function renderPlan(ctx, id, { print }) {
+  formErrors.clear();
+  const view = {
+    ctx, id, print, plan: null, conflict: false, error: null, log: null, live: null,
+    staff: ctx.session.kind === "staff", loading: false, again: false, editingGoal: null, ownChangeAt: 0,
+  };
+  ctx.main.replaceChildren(h("h1", {}, t("loading")));
+  load(view, true);
+  if (!print) {
+    live.onStatus = (on) => {
+      const status = document.getElementById("live-status");
+      if (status) status.textContent = on ? t("liveOn") : t("liveOff");
+      if (on && view.live === false) load(view, false); // changes made while the connection was down
+      view.live = on;
+    };
+    const stop = live.subscribe("PlanChanges", { planId: id }, () => {
+      const someoneElse = Date.now() - view.ownChangeAt > 3000; // our own change was announced as saved
+      load(view, false).then(() => { if (someoneElse) announce(t("updated")); });
+    });
+    ctx.setCleanup(() => { stop(); live.onStatus = () => {}; });
+  }
+}
+
+async function load(view, first) {
+  if (view.loading) { view.again = true; return; }
+  view.loading = true;
+  try {
+    const data = await request("AppPlanPage", { id: view.id, language: lang.toUpperCase() });
+    view.plan = data.plan;
+  } catch (error) {
+    if (error.code === "NOT_FOUND") view.error = t("notFound");
+    else view.error = `${t("error")}: ${error.message}`;
+    view.plan = null;
+  } finally {
+    view.loading = false;
+  }
+  render(view);
+  if (first) view.ctx.rendered();
+  if (view.again) { view.again = false; await load(view, false); }
+}
+
+// ---- changing the plan ---------------------------------------------------------------------
+
+// Runs a mutation; on success reads the plan again. Returns an error text for the form, or null.
+async function mutate(view, name, variables) {
+  view.ownChangeAt = Date.now();
+  let result;
+  try {
+    const data = await request(name, variables);
+    result = Object.values(data)[0];
+  } catch (error) {
+    return error.message;
+  }
+  if (result && result.code) {
+    if (result.code === "VERSION_CONFLICT") {
+      view.conflict = true;
+      render(view);
+      document.getElementById("conflict")?.focus();
+      return t("conflict");
+    }
+    return result.message;
+  }
+  announce(t("saved"));
+  await load(view, false);
+  return null;
+}
+
+const planVars = (view, extra = {}) => ({ planId: view.plan.id, expectedVersion: view.plan.version, ...extra });
+
+// A form whose submit runs `action` (returns an error text or null) and shows the outcome. The
+// error outlives a re-render (a live update may redraw the page just after a refusal).
+const formErrors = new Map();
+
+function form(id, title, controls, submitLabel, action, { className = "panel" } = {}) {
+  const message = h("div", { class: "form-message", id: `${id}-message`, "aria-live": "assertive" });
+  const show = (problem) => message.replaceChildren(h("p", { class: "error", role: "alert" }, problem));
+  if (formErrors.has(id)) show(formErrors.get(id));
+  const button = h("button", { type: "submit" }, submitLabel);
+  const el = h("form", {
+    id, class: className, novalidate: true,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      if (button.getAttribute("aria-disabled") === "true") return;
+      message.replaceChildren();
+      formErrors.delete(id);
+      button.disabled = true;
+      const problem = await action(el);
+      button.disabled = false;
+      if (problem) {
+        formErrors.set(id, problem);
+        const current = document.getElementById(`${id}-message`) || message;
+        current.replaceChildren(h("p", { class: "error", role: "alert" }, problem));
+      }
+    },
+  }, title ? h("h3", {}, title) : null, controls, button, message);
+  return el;
+}
+
+// ---- facts derived from the plan -------------------------------------------------------------
+
+function meCitizenId(view) {
+  return view.ctx.me && view.ctx.me.citizen ? view.ctx.me.citizen.id : null;
+}
+
+function patientSide(view) {
+  const me = meCitizenId(view);
+  return view.plan.participants.find((p) => PATIENT_SIDE.includes(p.kind) && p.citizen && p.citizen.id === me) || null;
+}
+
+function participantOrgs(plan) {
+  const seen = new Map();
+  for (const p of plan.participants) if (p.organisation) seen.set(p.organisation.id, p.organisation);
+  return [...seen.values()];
+}
+
+function currentMeeting(plan) {
+  const open = plan.meetings.filter((m) => m.status === "SCHEDULED");
+  open.sort((a, b) => (a.startsAt < b.startsAt ? 1 : -1));
+  return open.find((m) => m.purpose === "PLANNING") || open[0] || null;
+}
+
+function nameOf(plan, participantId) {
+  const p = plan.participants.find((x) => x.id === participantId);
+  return p ? p.name : "";
+}
+
+function editable(plan) {
+  return plan.status !== "CLOSED";
+}
+
+// ---- the page ------------------------------------------------------------------------------
+
+function captureForms(main) {
+  const values = new Map();
+  for (const el of main.querySelectorAll("input[id], textarea[id], select[id]")) {
+    values.set(el.id, el.type === "checkbox" || el.type === "radio" ? el.checked : el.value);
+  }
+  const open = new Set([...main.querySelectorAll("details[open][id]")].map((d) => d.id));
+  const focused = document.activeElement && main.contains(document.activeElement) ? document.activeElement.id : null;
+  return { values, open, focused };
+}
+
+function restoreForms(main, saved) {
+  for (const [id, value] of saved.values) {
+    const el = document.getElementById(id);
+    if (!el || !main.contains(el) || el.type === "hidden") continue;
+    if (el.type === "checkbox" || el.type === "radio") el.checked = value;
+    else if (el.tagName === "SELECT") { if ([...el.options].some((o) => o.value === value)) el.value = value; }
+    else el.value = value;
+  }
+  for (const id of saved.open) document.getElementById(id)?.setAttribute("open", "");
+  if (saved.focused) document.getElementById(saved.focused)?.focus();
+}
+
+function render(view) {
+  const main = view.ctx.main;
+  if (!view.plan) {
+    setTitle(t("error"));
+    main.replaceChildren(h("h1", {}, t("error")), h("p", { role: "alert" }, view.error || ""), h("p", {}, h("a", { href: "#/plans" }, t("navPlans"))));
+    return;
+  }
+  const saved = captureForms(main);
+  setTitle(view.print ? t("printView") : t("planFor", { name: view.plan.patient.name }));
+  let content;
+  if (view.print) content = printView(view);
+  else if (view.staff) content = staffView(view);
+  else content = citizenView(view);
+  main.replaceChildren();
+  append(main, content);
+  restoreForms(main, saved);
+}
+
+function header(view) {
+  const plan = view.plan;
+  const status = t(plan.status) + (plan.closeReason ? ` – ${t(plan.closeReason)}` : "");
+  return [
+    h("h1", {}, t("planFor", { name: plan.patient.name })),
+    h("p", { class: "lead" },
+      h("span", { class: `status status-${plan.status}` }, t("statusLine", { status })),
+      view.staff ? [" · ", h("span", { class: "nowrap" }, personalNumber(plan.patient.personalNumber))] : null),
+    h("p", { id: "live-status", class: "hint", "aria-live": "off" }, live.ready ? t("liveOn") : t("liveOff")),
+    view.conflict
+      ? h("div", { class: "alert", id: "conflict", role: "alert", tabindex: "-1" },
+        h("p", {}, t("conflict")),
+        h("button", { type: "button", onclick: () => { view.conflict = false; formErrors.clear(); load(view, false); } }, t("reload")))
+      : null,
+  ];
+}
+
+function personalNumber(value) {
+  return /^\d{12}$/.test(value) ? `${value.slice(0, 8)}-${value.slice(8)}` : value;
+}
+
+// ---- staff ---------------------------------------------------------------------------------
+
+function staffView(view) {
+  const plan = view.plan;
+  return [
+    ...header(view),
+    h("p", {}, h("a", { href: `#/plans/${plan.id}/print` }, t("printView"))),
+    checklist(view),
+    section("goals", t("goals"), goalsList(view), editable(plan) ? disclosure("add-goal", t("addGoal"), goalForm(view, "sec")) : null),
+    section("actions", t("actions"), actionsByOrg(view), editable(plan) ? disclosure("add-action", t("addAction"), actionForm(view, "sec")) : null),
+    section("participants", t("participants"), participantList(view),
+      editable(plan) ? disclosure("add-staff", t("addStaff"), staffForm(view, "sec")) : null,
+      editable(plan) ? disclosure("add-relative", t("addRelative"), relativeForm(view, "sec")) : null),
+    section("consent", t("consent"), consentSummary(view), editable(plan) ? disclosure("record-consent", t("recordOral"), consentForm(view, "sec")) : null),
+    section("details", t("aboutPlan"), planFacts(view),
+      editable(plan) ? disclosure("edit-followup", t("followUp"), followUpForm(view, "sec")) : null,
+      editable(plan) ? disclosure("edit-overall", t("overall"), overallForm(view, "sec")) : null),
+    section("meetings", t("meetings"), meetingList(view), editable(plan) ? disclosure("schedule", t("scheduleMeeting"), scheduleForm(view, "sec")) : null),
+    section("revisions", t("revisions"), revisionList(view)),
+  ];
+}
+
+function section(id, title, ...children) {
+  return h("section", { id: `sec-${id}`, "aria-labelledby": `h-${id}`, class: "block" }, h("h2", { id: `h-${id}` }, title), children);
+}
+
+function disclosure(id, summary, body) {
+  return h("details", { id: `d-${id}`, class: "disclosure" }, h("summary", {}, summary), body);
+}
+
+function checklist(view) {
+  const plan = view.plan;
+  if (plan.status === "ACTIVE" || plan.status === "CLOSED") {
+    const coordinator = isCoordinator(view);
+    return section("checklist", t("finalized"),
+      plan.finalizedAt ? h("p", {}, formatDateTime(plan.finalizedAt)) : null,
+      plan.status === "ACTIVE" && coordinator
+        ? form("revise", null, [], t("revise"), () => mutate(view, "RevisePlan", planVars(view)), { className: "inline" })
+        : null);
+  }
+  const blockers = plan.readiness.blockers;
+  const items = blockers.map((b) => {
+    const prefix = `fix-${b.code}${b.subject.id ? `-${b.subject.id}` : ""}`;
+    let fix = fixFor(view, b, prefix);
+    // a form with several fields opens on request: the list stays short enough to take in at once
+    if (fix && fix.tagName === "FORM" && fix.classList.contains("panel")) {
+      fix = h("details", { id: `${prefix}-details`, class: "disclosure fix-details" }, h("summary", {}, fixLabel(b.code)), fix);
+    }
+    return h("li", { class: "blocker", "data-code": b.code }, h("p", { class: "blocker-message" }, b.message), fix);
+  });
+  const coordinator = isCoordinator(view);
+  const reasons = h("div", { id: "finalize-reasons", class: "reasons" },
+    !coordinator ? h("p", {}, t("finalizeCoordinator")) : null,
+    blockers.length
+      ? [h("p", {}, t("finalizeWhyNot")), h("ul", {}, blockers.map((b) => h("li", {}, b.message)))]
+      : null);
+  const finalize = form("finalize", null, [reasons], t("finalize"),
+    () => mutate(view, "FinalizePlan", planVars(view)), { className: "finalize" });
+  const button = finalize.querySelector("button[type=submit]");
+  // aria-disabled rather than disabled: the button stays in the tab order and reads out its reasons
+  if (!plan.readiness.ready || !coordinator) button.setAttribute("aria-disabled", "true");
+  button.setAttribute("aria-describedby", "finalize-reasons");
+  button.id = "finalize-button";
+  return section("checklist", t("checklist"),
+    blockers.length ? h("ol", { class: "checklist", id: "checklist" }, items) : h("p", { class: "ok" }, t("checklistDone")),
+    finalize);
+}
+
+function isCoordinator(view) {
+  const me = view.ctx.me && view.ctx.me.staffMember ? view.ctx.me.staffMember.id : null;
+  return view.plan.participants.some((p) => p.isCoordinator && p.staffMember && p.staffMember.id === me);
+}
+
+function fixLabel(code) {
+  return t({
+    CONSENT: "recordOral", CROSS_ORGANISATION: "addStaff", OVERALL_RESPONSIBILITY: "chooseOverall",
+    PATIENT_GOALS: "addGoal", ACTIONS: "addAction", FOLLOW_UP: "setFollowUp",
+    PATIENT_ATTENDED: "scheduleMeeting", RELATIVES_INVITED: "scheduleMeeting",
+  }[code] || "fixIt");
+}
+
+function fixFor(view, blocker, prefix) {
+  const plan = view.plan;
+  switch (blocker.code) {
+    case "CONSENT": return consentForm(view, prefix);
+    case "CROSS_ORGANISATION": return staffForm(view, prefix);
+    case "OVERALL_RESPONSIBILITY": return overallForm(view, prefix);
+    case "PATIENT_GOALS": return goalForm(view, prefix);
+    case "ACTIONS": return actionForm(view, prefix);
+    case "FOLLOW_UP": return followUpForm(view, prefix);
+    case "PATIENT_ATTENDED": {
+      const meeting = currentMeeting(plan);
+      if (!meeting) return scheduleForm(view, prefix);
+      return h("div", { class: "fix" }, attendanceControls(view, meeting, prefix), videoLink(meeting, true));
+    }
+    case "RELATIVES_DECIDED":
+      return h("div", { class: "fix" }, h("p", { class: "hint" }, t("relativesOnlyPatient")));
+    case "RELATIVES_INVITED": {
+      const meeting = currentMeeting(plan);
+      if (!meeting) return scheduleForm(view, prefix);
+      const who = blocker.subject.id;
+      return form(`${prefix}-invite`, null, [], `${t("invite")}: ${nameOf(plan, who)}`,
+        () => mutate(view, "InviteToMeeting", { meetingId: meeting.id, expectedVersion: meeting.version, participantIds: [who], channel: channelFor(plan, who) }),
+        { className: "inline" });
+    }
+    case "PATIENT_APPROVED":
+      return h("div", { class: "fix" }, h("p", { class: "hint" }, t("approveHint")));
+    default: return null;
+  }
+}
+
+function channelFor(plan, participantId) {
+  const p = plan.participants.find((x) => x.id === participantId);
+  if (p && p.citizen && p.citizen.phone) return "SMS";
+  if (p && p.citizen && p.citizen.email) return "EMAIL";
+  return "LETTER";
+}
+
+// ---- goals ---------------------------------------------------------------------------------
+
+function goalsList(view) {
+  const plan = view.plan;
+  if (!plan.goals.length) return h("p", {}, t("noGoals"));
+  const mine = patientSide(view);
+  return h("ul", { class: "items", id: "goal-list" }, plan.goals.map((g) => {
+    const canEdit = editable(plan) && (view.staff || (mine && g.expressedById === mine.id));
+    if (view.editingGoal === g.id) return h("li", {}, editGoalForm(view, g));
+    return h("li", {},
+      h("p", { class: "goal-text" }, `”${g.text}”`),
+      h("p", { class: "hint" },
+        g.expressedById ? t("expressedBy", { name: nameOf(plan, g.expressedById) }) : null,
+        g.targetDate ? ` · ${t("target", { date: formatDate(g.targetDate) })}` : null),
+      canEdit ? h("button", { type: "button", class: "secondary small", "aria-label": `${t("edit")}: ${g.text}`, onclick: () => { view.editingGoal = g.id; render(view); document.getElementById(`goal-edit-${g.id}-text`)?.focus(); } }, t("edit")) : null);
+  }));
+}
+
+function editGoalForm(view, goal) {
+  const text = h("textarea", { id: `goal-edit-${goal.id}-text`, rows: "3" }, goal.text);
+  return form(`goal-edit-${goal.id}`, null, [field(view.staff ? t("goalText") : t("myGoalText"), text),
+    h("button", { type: "button", class: "secondary", onclick: () => { view.editingGoal = null; render(view); } }, t("cancel"))],
+  t("save"), async () => {
+    const problem = await mutate(view, "UpdateGoal", { goalId: goal.id, expectedVersion: view.plan.version, input: { text: text.value.trim() } });
+    if (!problem) { view.editingGoal = null; render(view); }
+    return problem;
+  });
+}
+
+function goalForm(view, prefix) {
+  const plan = view.plan;
+  const text = h("textarea", { id: `${prefix}-goal-text`, rows: "3", required: true });
+  const controls = [field(view.staff ? t("goalText") : t("myGoalText"), text)];
+  let who = null;
+  if (view.staff) {
+    who = options(h("select", { id: `${prefix}-goal-who` }),
+      plan.participants.filter((p) => PATIENT_SIDE.includes(p.kind) || p.kind === "RELATIVE").map((p) => [p.id, `${p.name} (${t(p.kind)})`]));
+    controls.push(field(t("whoSaid"), who));
+  }
+  const target = h("input", { id: `${prefix}-goal-date`, type: "date" });
+  controls.push(field(t("targetDate"), target));
+  return form(`${prefix}-goal`, null, controls, t("addGoal"), async () => {
+    if (!text.value.trim()) return t("goalText");
+    const input = { text: text.value.trim() };
+    if (who) input.expressedById = who.value;
+    if (target.value) input.targetDate = target.value;
+    return mutate(view, "AddGoal", planVars(view, { input }));
+  });
+}
+
+// ---- actions -------------------------------------------------------------------------------
+
+function responsibleName(plan, a) {
+  if (a.responsibleOrganisation) return a.responsibleOrganisation.name;
+  return nameOf(plan, a.responsibleParticipantId) || "–";
+}
+
+function actionsByOrg(view) {
+  const plan = view.plan;
+  if (!plan.actions.length) return h("p", {}, t("noActions"));
+  const groups = new Map();
+  for (const a of plan.actions) {
+    const key = responsibleName(plan, a);
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(a);
+  }
+  return h("div", { id: "action-groups" }, [...groups].map(([org, list]) =>
+    h("div", { class: "group" },
+      h("h3", {}, org),
+      h("ul", { class: "items" }, list.map((a) =>
+        h("li", {},
+          h("p", {}, h("strong", {}, a.description)),
+          h("p", { class: "hint" },
+            t(a.status),
+            a.responsiblePerson ? ` · ${a.responsiblePerson}` : null,
+            a.dueDate ? ` · ${t("dueDate").replace(/ \(.*\)/, "")}: ${formatDate(a.dueDate)}` : null)))))));
+}
+
+function actionForm(view, prefix) {
+  const plan = view.plan;
+  const text = h("input", { id: `${prefix}-action-text`, type: "text", required: true });
+  const orgs = participantOrgs(plan);
+  const mine = view.ctx.me && view.ctx.me.staffMember ? view.ctx.me.staffMember.organisation.id : null;
+  const org = options(h("select", { id: `${prefix}-action-org` }), orgs.map((o) => [o.id, o.name]), mine);
+  const person = h("input", { id: `${prefix}-action-person`, type: "text", autocomplete: "off" });
+  const due = h("input", { id: `${prefix}-action-due`, type: "date" });
+  const goal = options(h("select", { id: `${prefix}-action-goal` }), [["", t("noGoal")], ...plan.goals.map((g) => [g.id, g.text.slice(0, 60)])]);
+  return form(`${prefix}-action`, null,
+    [field(t("actionText"), text), field(t("responsibleOrg"), org), field(t("responsiblePerson"), person), field(t("dueDate"), due), field(t("linkedGoal"), goal)],
+    t("addAction"), async () => {
+      if (!text.value.trim()) return t("actionText");
+      const input = { description: text.value.trim(), responsibleOrganisationId: org.value };
+      if (person.value.trim()) input.responsiblePerson = person.value.trim();
+      if (due.value) input.dueDate = due.value;
+      if (goal.value) input.goalId = goal.value;
+      return mutate(view, "AddAction", planVars(view, { input }));
+    });
+}
+
+// ---- participants --------------------------------------------------------------------------
+
+function participantState(view, p) {
+  const meeting = currentMeeting(view.plan);
+  const bits = [];
+  if (p.kind === "RELATIVE") {
+    bits.push(p.wantedByPatient === true ? t("wanted") : p.wantedByPatient === false ? t("notWanted") : t("notDecided"));
+  }
+  if (meeting) {
+    const inv = meeting.invitations.find((i) => i.participantId === p.id);
+    const channel = inv ? (inv.channel === "IN_PERSON" ? t("IN_PERSON_CH") : t(inv.channel)) : "";
+    bits.push(inv ? t("invitedTo", { when: formatDateTime(inv.invitedAt), channel }) : t("notInvited"));
+    const att = meeting.attendances.find((a) => a.participantId === p.id);
+    if (att) bits.push(t("attended", { how: att.method === "MEDIA" ? t("MEDIA") : t("ATTESTED", { name: att.attestedBy ? att.attestedBy.name : "" }) }));
+  }
+  return bits.join(" · ");
+}
+
+function participantList(view) {
+  const plan = view.plan;
+  return h("ul", { class: "items", id: "participant-list" }, plan.participants.map((p) =>
+    h("li", {},
+      h("p", {}, h("strong", {}, p.name), ` – ${t(p.kind)}`,
+        p.organisation ? `, ${p.organisation.name}` : "",
+        p.staffMember && p.staffMember.title ? `, ${p.staffMember.title}` : "",
+        p.isCoordinator ? ` (${t("coordinator")})` : ""),
+      h("p", { class: "hint" }, participantState(view, p)))));
+}
+
+function staffForm(view, prefix) {
+  const org = h("select", { id: `${prefix}-staff-org` });
+  const person = h("select", { id: `${prefix}-staff-person`, disabled: true }, h("option", { value: "" }, t("chooseFirst")));
+  const role = h("input", { id: `${prefix}-staff-role`, type: "text" });
+  const fill = async () => {
+    person.replaceChildren();
+    if (!org.value) { person.disabled = true; person.append(h("option", { value: "" }, t("chooseFirst"))); return; }
+    const staff = (await request("StaffMembers", { organisationId: org.value })).staffMembers;
+    const present = new Set(view.plan.participants.filter((p) => p.staffMember).map((p) => p.staffMember.id));
+    options(person, staff.filter((s) => !present.has(s.id)).map((s) => [s.id, `${s.name}, ${s.title}`]));
+    person.disabled = false;
+  };
+  org.addEventListener("change", fill);
+  organisations().then((data) => {
+    options(org, [["", t("chooseOrg")], ...data.organisations.map((o) => [o.id, o.name])]);
+    const wanted = restoredValue(org.id);
+    if (wanted) { org.value = wanted; fill().then(() => { const p = restoredValue(person.id); if (p) person.value = p; }); }
+  });
+  return form(`${prefix}-staff`, null, [field(t("organisation"), org), field(t("staffMember"), person), field(t("role"), role)], t("add"), async () => {
+    if (!person.value) return t("chooseOrg");
+    return mutate(view, "AddParticipant", planVars(view, { input: { kind: "STAFF", staffMemberId: person.value, role: role.value.trim() } }));
+  });
+}
+
+let organisationsCache = null;
+function organisations() {
+  if (!organisationsCache) organisationsCache = request("Organisations").catch((e) => { organisationsCache = null; throw e; });
+  return organisationsCache;
+}
+
+// Selects filled after a request: remember what the user had picked before a live re-render.
+const lastValues = new Map();
+function restoredValue(id) { return lastValues.get(id); }
+document.addEventListener("change", (event) => { if (event.target.id) lastValues.set(event.target.id, event.target.value); });
+
+function relativeForm(view, prefix) {
+  const name = h("input", { id: `${prefix}-rel-name`, type: "text", autocomplete: "off" });
+  const pnr = h("input", { id: `${prefix}-rel-pnr`, type: "text", inputmode: "numeric", autocomplete: "off" });
+  const phone = h("input", { id: `${prefix}-rel-phone`, type: "tel", autocomplete: "off" });
+  const email = h("input", { id: `${prefix}-rel-email`, type: "email", autocomplete: "off" });
+  return form(`${prefix}-relative`, null, [field(t("name"), name), field(t("personalNumber"), pnr), field(t("phone"), phone), field(t("email"), email)], t("addRelative"), async () => {
+    const newCitizen = { name: name.value.trim(), personalNumber: pnr.value.replace(/\D/g, "") };
+    if (phone.value.trim()) newCitizen.phone = phone.value.trim();
+    if (email.value.trim()) newCitizen.email = email.value.trim();
+    return mutate(view, "AddParticipant", planVars(view, { input: { kind: "RELATIVE", newCitizen } }));
+  });
+}
+
+// ---- consent -------------------------------------------------------------------------------
+
+function consentSummary(view) {
+  const c = view.plan.consent;
+  if (!c) return h("p", { id: "consent-summary" }, t("noConsent"));
+  const method = c.method === "DIGITAL" ? t("DIGITAL") : t("ORAL", { name: c.recordedBy ? c.recordedBy.name : "" });
+  return h("div", { id: "consent-summary" },
+    h("p", {}, t("consentGiven", { method, when: formatDateTime(c.givenAt), orgs: c.organisations.map((o) => o.name).join(", ") })),
+    c.exclusions ? h("p", {}, `${t("exclusions")}: ${c.exclusions}`) : null);
+}
+
+function orgCheckboxes(view, prefix) {
+  const chosen = new Set(view.plan.consent ? view.plan.consent.organisations.map((o) => o.id) : []);
+  const orgs = participantOrgs(view.plan);
+  const boxes = orgs.map((o) => h("input", { type: "checkbox", id: `${prefix}-org-${o.id}`, value: o.id, checked: chosen.size ? chosen.has(o.id) : true }));
+  const fieldset = h("fieldset", {}, h("legend", {}, view.staff ? t("consentOrgs") : t("consentQuestion")),
+    orgs.map((o, i) => h("div", { class: "check" }, boxes[i], h("label", { for: boxes[i].id }, o.name))));
+  return [fieldset, () => boxes.filter((b) => b.checked).map((b) => b.value)];
+}
+
+function consentForm(view, prefix) {
+  const [fieldset, picked] = orgCheckboxes(view, prefix);
+  const exclusions = h("input", { id: `${prefix}-consent-excl`, type: "text" });
+  const controls = [fieldset];
+  let who = null;
+  if (view.staff) {
+    who = options(h("select", { id: `${prefix}-consent-who` }),
+      view.plan.participants.filter((p) => PATIENT_SIDE.includes(p.kind)).map((p) => [p.id, `${p.name} (${t(p.kind)})`]));
+    controls.push(field(t("givenBy"), who));
+  }
+  controls.push(field(t("exclusionsOptional"), exclusions));
+  return form(`${prefix}-consent`, null, controls, view.staff ? t("recordOral") : t("giveConsent"), () => {
+    const input = { organisationIds: picked(), exclusions: exclusions.value.trim() };
+    if (who) input.givenById = who.value;
+    return mutate(view, "RecordConsent", planVars(view, { input }));
+  });
+}
+
+// ---- plan facts ----------------------------------------------------------------------------
+
+function planFacts(view) {
+  const plan = view.plan;
+  return h("dl", { class: "facts", id: "plan-facts" },
+    h("div", {}, h("dt", {}, t("background")), h("dd", {}, plan.background || "–")),
+    h("div", {}, h("dt", {}, t("followUp")), h("dd", {}, plan.followUpDate ? formatDate(plan.followUpDate) : t("none"))),
+    h("div", {}, h("dt", {}, t("overall")), h("dd", {}, plan.overallResponsibleOrganisation ? plan.overallResponsibleOrganisation.name : t("none"))),
+    plan.dischargeReadyAt ? h("div", {}, h("dt", {}, t("dischargeReady")), h("dd", {}, formatDateTime(plan.dischargeReadyAt))) : null);
+}
+
+function followUpForm(view, prefix) {
+  const date = h("input", { id: `${prefix}-followup`, type: "date", min: todayInStockholm(1), value: view.plan.followUpDate || "" });
+  return form(`${prefix}-followup-form`, null, [field(t("followUp"), date)], t("save"), () => {
+    if (!date.value) return t("followUp");
+    return mutate(view, "UpdatePlan", planVars(view, { input: { followUpDate: date.value } }));
+  });
+}
+
+function overallForm(view, prefix) {
+  const orgs = participantOrgs(view.plan).filter((o) => o.kind === "REGION" || o.kind === "MUNICIPALITY");
+  const current = view.plan.overallResponsibleOrganisation ? view.plan.overallResponsibleOrganisation.id : null;
+  const org = options(h("select", { id: `${prefix}-overall` }), orgs.map((o) => [o.id, o.name]), current);
+  return form(`${prefix}-overall-form`, null, [field(t("overall"), org)], t("save"), () =>
+    mutate(view, "SetOverallResponsibility", planVars(view, { organisationId: org.value })));
+}
+
+// ---- meetings ------------------------------------------------------------------------------
+
+function videoLink(meeting, staff) {
+  if (meeting.kind === "IN_PERSON" || meeting.status !== "SCHEDULED") return null;
+  return h("p", {}, h("a", { class: "button", href: `/video/?m=${meeting.id}` }, staff ? t("startVideo") : t("joinVideo")));
+}
+
+function attendanceControls(view, meeting, prefix) {
+  const plan = view.plan;
+  if (meeting.kind === "VIDEO") return []; // attendance in a video meeting comes from the video itself
+  const who = plan.participants.filter((p) => PATIENT_SIDE.includes(p.kind) && !meeting.attendances.some((a) => a.participantId === p.id));
+  return who.map((p) => form(`${prefix}-attest-${p.id}`, null, [], t("attest", { name: p.name }), () =>
+    mutate(view, "AttestAttendance", { meetingId: meeting.id, expectedVersion: meeting.version, participantId: p.id }),
+  { className: "inline" }));
+}
+
+function meetingList(view) {
+  const plan = view.plan;
+  if (!plan.meetings.length) return h("p", {}, t("noMeetings"));
+  const sorted = [...plan.meetings].sort((a, b) => (a.startsAt < b.startsAt ? 1 : -1));
+  return h("ul", { class: "items", id: "meeting-list" }, sorted.map((m) =>
+    h("li", { class: "meeting" },
+      h("h3", {}, `${t(m.purpose)}: ${formatDateTime(m.startsAt)}–${formatTime(m.endsAt)}`,
+        m.status === "CANCELLED" ? ` (${t("cancelled")})` : ""),
+      h("p", {}, t(m.kind), m.location ? ` · ${m.location}` : ""),
+      view.staff && m.status === "SCHEDULED" && editable(plan) ? [
+        inviteForm(view, m),
+        attendanceControls(view, m, `m-${m.id}`),
+      ] : null,
+      videoLink(m, view.staff))));
+}
+
+function inviteForm(view, meeting) {
+  const plan = view.plan;
+  const invited = new Set(meeting.invitations.map((i) => i.participantId));
+  const candidates = plan.participants.filter((p) => !invited.has(p.id) && (p.kind !== "RELATIVE" || p.wantedByPatient !== false));
+  if (!candidates.length) return h("p", { class: "ok" }, t("everyoneInvited"));
+  const boxes = candidates.map((p) => h("input", {
+    type: "checkbox", id: `inv-${meeting.id}-${p.id}`, value: p.id, checked: p.kind !== "STAFF",
+  }));
+  const channel = options(h("select", { id: `inv-${meeting.id}-channel` }),
+    [["SMS", t("SMS")], ["EMAIL", t("EMAIL")], ["LETTER", t("LETTER")], ["IN_PERSON", t("IN_PERSON_CH")]]);
+  return form(`inv-${meeting.id}`, null, [
+    h("fieldset", {}, h("legend", {}, t("inviteWho")),
+      candidates.map((p, i) => h("div", { class: "check" }, boxes[i], h("label", { for: boxes[i].id }, `${p.name} (${t(p.kind)})`)))),
+    field(t("channel"), channel),
+  ], t("sendInvites"), () => {
+    const ids = boxes.filter((b) => b.checked).map((b) => b.value);
+    if (!ids.length) return t("inviteWho");
+    return mutate(view, "InviteToMeeting", { meetingId: meeting.id, expectedVersion: meeting.version, participantIds: ids, channel: channel.value });
+  });
+}
+
+function scheduleForm(view, prefix) {
+  const kind = options(h("select", { id: `${prefix}-meet-kind` }), [["VIDEO", t("VIDEO")], ["IN_PERSON", t("IN_PERSON")], ["HYBRID", t("HYBRID")]]);
+  const date = h("input", { id: `${prefix}-meet-date`, type: "date", value: todayInStockholm(), min: todayInStockholm() });
+  const time = h("input", { id: `${prefix}-meet-time`, type: "time", value: "10:00" });
+  const duration = h("input", { id: `${prefix}-meet-len`, type: "number", min: "15", max: "240", step: "15", value: "60", inputmode: "numeric" });
+  const place = h("input", { id: `${prefix}-meet-place`, type: "text" });
+  return form(`${prefix}-meet`, null,
+    [field(t("meetingKind"), kind), field(t("date"), date), field(t("time"), time), field(t("duration"), duration), field(t("location"), place)],
+    t("schedule"), async () => {
+      if (!date.value || !time.value) return t("date");
+      const startsAt = stockholmToIso(date.value, time.value);
+      const endsAt = new Date(new Date(startsAt).getTime() + (Number(duration.value) || 60) * 60000).toISOString();
+      return mutate(view, "ScheduleMeeting", { planId: view.plan.id, input: { kind: kind.value, startsAt, endsAt, location: place.value.trim() } });
+    });
+}
+
+// ---- revisions -----------------------------------------------------------------------------
+
+function revisionList(view) {
+  const revisions = [...view.plan.revisions].sort((a, b) => a.number - b.number);
+  if (!revisions.length) return h("p", {}, t("noRevisions"));
+  return h("ol", { class: "items", id: "revision-list" }, revisions.map((r, i) =>
+    h("li", {},
+      h("p", {}, h("strong", {}, t("revisionLine", { n: r.number, when: formatDateTime(r.finalizedAt), who: r.finalizedBy ? r.finalizedBy.name : "–" }))),
+      h("ul", { class: "changes" }, changes(i ? revisions[i - 1].snapshot : null, r.snapshot).map((c) => h("li", {}, c))))).reverse());
+}
+
+function changes(before, after) {
+  if (!before) return [t("firstVersion")];
+  const out = [];
+  if (before.background !== after.background) out.push(t("chBackground"));
+  if (before.followUpDate !== after.followUpDate) out.push(t("chFollowUp", { a: formatDate(before.followUpDate) || "–", b: formatDate(after.followUpDate) || "–" }));
+  if (before.overallResponsibility !== after.overallResponsibility) out.push(t("chOverall", { a: before.overallResponsibility || "–", b: after.overallResponsibility || "–" }));
+  const diff = (list, key, label) => {
+    const a = new Map((before[list] || []).map((x) => [x.id, x[key]]));
+    const b = new Map((after[list] || []).map((x) => [x.id, x[key]]));
+    for (const [id, v] of b) {
+      if (!a.has(id)) out.push(t("chAdded", { what: `${label}: ${v}` }));
+      else if (a.get(id) !== v) out.push(t("chChanged", { what: `${label}: ”${a.get(id)}” → ”${v}”` }));
+    }
+    for (const [id, v] of a) if (!b.has(id)) out.push(t("chRemoved", { what: `${label}: ${v}` }));
+  };
+  diff("goals", "text", t("theGoals"));
+  diff("actions", "description", t("actions").split(" –")[0]);
+  diff("participants", "name", t("participants"));
+  return out.length ? out : [t("noChanges")];
+}
+
+// ---- patients and relatives ----------------------------------------------------------------
+
+function contacts(view) {
+  const plan = view.plan;
+  const coordinators = plan.participants.filter((p) => p.isCoordinator);
+  return [
+    coordinators.map((c) => h("p", {}, t("whoToCallText", { name: c.name, title: c.staffMember ? c.staffMember.title : "", org: c.organisation ? c.organisation.name : "" }))),
+    plan.overallResponsibleOrganisation ? h("p", {}, t("overallText", { org: plan.overallResponsibleOrganisation.name })) : null,
+  ];
+}
+
+function plainActions(view) {
+  const plan = view.plan;
+  const list = plan.actions.filter((a) => a.status !== "CANCELLED");
+  if (!list.length) return h("p", {}, t("noActions"));
+  return actionsByOrg({ ...view, plan: { ...plan, actions: list } });
+}
+
+function citizenView(view) {
+  const plan = view.plan;
+  const mine = patientSide(view);
+  const canChange = mine && editable(plan);
+  const patient = plan.participants.find((p) => p.kind === "PATIENT");
+  return [
+    ...header(view),
+    mine ? h("p", { class: "lead" }, t("citizenIntro")) : null,
+    !mine && patient ? h("p", { class: "lead" }, t("relativeView", { name: patient.name })) : null,
+    h("p", {}, h("a", { href: `#/plans/${plan.id}/print` }, t("printMine"))),
+    section("contact", t("whoToCall"), contacts(view)),
+    section("goals", mine ? t("myGoals") : t("theGoals"), goalsList(view),
+      canChange ? (plan.goals.length ? disclosure("add-goal", t("addGoal"), goalForm(view, "sec")) : goalForm(view, "sec")) : null),
+    section("actions", t("whatHappens"), plainActions(view),
+      plan.followUpDate ? h("p", {}, `${t("followUp")}: ${formatDate(plan.followUpDate)}`) : null),
+    section("meetings", t("meetings"), plan.meetings.filter((m) => m.status === "SCHEDULED").length
+      ? h("ul", { class: "items" }, plan.meetings.filter((m) => m.status === "SCHEDULED").map((m) => h("li", {},
+        h("p", {}, h("strong", {}, `${t(m.purpose)}: ${formatDateTime(m.startsAt)}`)),
+        h("p", {}, t(m.kind), m.location ? ` · ${m.location}` : ""),
+        videoLink(m, false))))
+      : h("p", {}, t("noMeetings"))),
+    mine ? section("relatives", t("relativesDecision"), relativesForm(view, canChange)) : null,
+    mine ? section("consent", t("myConsent"), consentSummary(view), canChange ? consentForm(view, "sec") : null,
+      canChange && plan.consent ? withdrawForm(view) : null) : null,
+    mine && plan.status !== "ACTIVE" && plan.status !== "CLOSED" ? section("approve", t("approveTitle"), approval(view)) : null,
+    mine ? section("log", t("accessLog"), accessLog(view)) : null,
+  ];
+}
+
+function relativesForm(view, canChange) {
+  const plan = view.plan;
+  const relatives = plan.participants.filter((p) => p.kind === "RELATIVE");
+  const decided = plan.relativesDecidedAt ? h("p", { class: "ok" }, t("decidedAt", { when: formatDateTime(plan.relativesDecidedAt) })) : null;
+  if (!canChange) return [decided, h("ul", {}, relatives.map((r) => h("li", {}, `${r.name}: ${r.wantedByPatient ? t("wanted") : t("notWanted")}`)))];
+  if (!relatives.length) {
+    return [h("p", {}, t("noRelativesListed")), decided,
+      form("relatives-none", null, [], t("noRelatives"), () => mutate(view, "RecordRelativesDecision", planVars(view, { relativeIds: [] })), { className: "inline" })];
+  }
+  const boxes = relatives.map((r) => h("input", { type: "checkbox", id: `rel-${r.id}`, value: r.id, checked: r.wantedByPatient === true }));
+  const none = h("input", { type: "checkbox", id: "rel-none", checked: plan.relativesDecidedAt && relatives.every((r) => r.wantedByPatient === false) });
+  none.addEventListener("change", () => { if (none.checked) for (const b of boxes) b.checked = false; });
+  for (const b of boxes) b.addEventListener("change", () => { if (b.checked) none.checked = false; });
+  return [decided, form("relatives", null, [
+    h("fieldset", {}, h("legend", {}, t("myRelatives")),
+      h("p", { class: "hint" }, t("relativesHelp")),
+      relatives.map((r, i) => h("div", { class: "check" }, boxes[i], h("label", { for: boxes[i].id }, r.name))),
+      h("div", { class: "check" }, none, h("label", { for: none.id }, t("noRelatives")))),
+  ], t("saveRelatives"), () => {
+    const ids = boxes.filter((b) => b.checked).map((b) => b.value);
+    if (!ids.length && !none.checked) return t("myRelatives");
+    return mutate(view, "RecordRelativesDecision", planVars(view, { relativeIds: ids }));
+  })];
+}
+
+function withdrawForm(view) {
+  return form("withdraw", null, [], t("withdraw"), () => {
+    if (!window.confirm(t("withdrawConfirm"))) return null;
+    return mutate(view, "WithdrawConsent", planVars(view));
+  }, { className: "inline danger" });
+}
+
+function approval(view) {
+  const plan = view.plan;
+  if (plan.approval && plan.approval.planVersion === plan.version) {
+    return h("p", { class: "ok", id: "approved" }, t("approvedAt", { when: formatDateTime(plan.approval.approvedAt) }));
+  }
+  return [h("p", {}, t("approveText")),
+    form("approve", null, [], t("approve"), () => mutate(view, "ApprovePlan", planVars(view)), { className: "inline" })];
+}
+
+function accessLog(view) {
+  const box = h("div", { id: "access-log", "aria-live": "polite" });
+  const show = async () => {
+    try {
+      view.log = (await request("PlanAccessLog", { planId: view.plan.id })).planAccessLog;
+    } catch (error) {
+      box.replaceChildren(h("p", { class: "error" }, error.message));
+      return;
+    }
+    render(view);
+    document.getElementById("access-log")?.focus();
+  };
+  if (view.log) {
+    box.setAttribute("tabindex", "-1");
+    // one line per person: who, from where, when last, how often they read and changed it
+    const people = new Map();
+    for (const e of view.log) {
+      const key = `${e.actorName}|${e.organisation ? e.organisation.name : ""}`;
+      if (!people.has(key)) people.set(key, { name: e.actorName, org: e.organisation ? e.organisation.name : null, last: e.occurredAt, READ: 0, WRITE: 0 });
+      people.get(key)[e.access] += 1;
+    }
+    box.append(people.size
+      ? h("ul", { class: "items", id: "access-people" }, [...people.values()].map((p) => h("li", {},
+        h("p", {}, h("strong", {}, p.name), p.org ? `, ${p.org}` : ""),
+        h("p", { class: "hint" }, t("logLine", { when: formatDateTime(p.last), reads: p.READ, writes: p.WRITE })))))
+      : h("p", {}, t("logEmpty")));
+  }
+  return [h("button", { type: "button", class: "secondary", onclick: show }, t("showLog")), box];
+}
+
+// ---- print ---------------------------------------------------------------------------------
+
+function printView(view) {
+  const plan = view.plan;
+  const patientSideIds = new Set(plan.participants.filter((p) => PATIENT_SIDE.includes(p.kind)).map((p) => p.id));
+  return [
+    h("p", { class: "no-print" },
+      h("a", { href: `#/plans/${plan.id}` }, t("backToPlan")), " ",
+      h("button", { type: "button", onclick: () => window.print() }, t("print"))),
+    h("article", { class: "print-plan" },
+      h("h1", {}, t("planFor", { name: plan.patient.name })),
+      h("p", {}, t("statusLine", { status: t(plan.status) }),
+        plan.finalizedAt ? ` · ${formatDateTime(plan.finalizedAt)}` : ""),
+      plan.status === "ACTIVE" ? null : h("p", { class: "alert" }, t("notFinalizedPrint")),
+      h("h2", {}, t("whoToCall")), contacts(view),
+      h("h2", {}, t("theGoals")),
+      plan.goals.length ? h("ul", {}, plan.goals.map((g) => h("li", {}, `”${g.text}”`, patientSideIds.has(g.expressedById) ? "" : ` (${nameOf(plan, g.expressedById)})`))) : h("p", {}, t("noGoals")),
+      h("h2", {}, t("whatHappens")), plainActions(view),
+      h("h2", {}, t("followUp")), h("p", {}, plan.followUpDate ? formatDate(plan.followUpDate) : t("none")),
+      h("h2", {}, t("participants")),
+      h("ul", {}, plan.participants.filter((p) => p.kind !== "RELATIVE" || p.wantedByPatient).map((p) =>
+        h("li", {}, `${p.name} – ${t(p.kind)}${p.organisation ? `, ${p.organisation.name}` : ""}`))),
+      h("h2", {}, t("consent")), consentSummary(view),
+      plan.approval ? h("p", {}, t("approvedStaff", { when: formatDateTime(plan.approval.approvedAt) })) : null),
+  ];
+}

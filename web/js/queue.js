@@ -1,0 +1,71 @@
+// The work queue (staff) or "my plans" (patients, relatives): status, patient, next step.
+import { h, field, options } from "./dom.js";
+import { request } from "./gql.js";
+import { t, lang, formatDate } from "./i18n.js";
+import { setTitle } from "./dom.js";
+
+const ATTENTION = ["NO_MEETING", "DISCHARGE_MEETING_NOT_CALLED", "FOLLOW_UP_DUE", "AWAITING_PATIENT_APPROVAL"];
+const STATUSES = ["DRAFT", "ACTIVE", "REVISING", "CLOSED"];
+const state = { attention: false, status: "" };
+
+export function renderQueue(ctx) {
+  const staff = ctx.session.kind === "staff";
+  setTitle(t("queueTitle"));
+  const results = h("div", { id: "queue-results", "aria-live": "polite" }, h("p", {}, t("loading")));
+  const filters = staff ? filterForm(() => load()) : null;
+  ctx.main.replaceChildren(h("h1", {}, staff ? t("queueTitle") : t("navMyPlans")), filters, results);
+
+  async function load(after = null, rows = []) {
+    const filter = {};
+    if (state.attention) filter.needsAttention = ATTENTION;
+    if (state.status) filter.statuses = [state.status];
+    let data;
+    try {
+      data = await request("AppWorkQueue", { first: 50, after, filter, language: lang.toUpperCase() });
+    } catch (error) {
+      results.replaceChildren(h("p", { role: "alert", class: "error" }, `${t("error")}: ${error.message}`));
+      return;
+    }
+    const all = rows.concat(data.plans.nodes);
+    results.replaceChildren(table(all, staff));
+    if (data.plans.pageInfo.hasNextPage) {
+      results.append(h("button", { type: "button", onclick: () => load(data.plans.pageInfo.endCursor, all) }, t("loadMore")));
+    }
+    ctx.rendered();
+  }
+  load();
+}
+
+function filterForm(reload) {
+  const attention = h("input", { type: "checkbox", id: "filter-attention", checked: state.attention });
+  attention.addEventListener("change", () => { state.attention = attention.checked; reload(); });
+  const status = options(h("select", { id: "filter-status" }), [["", t("anyStatus")], ...STATUSES.map((s) => [s, t(s)])], state.status);
+  status.addEventListener("change", () => { state.status = status.value; reload(); });
+  return h("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
+    h("div", { class: "check" }, attention, h("label", { for: attention.id }, t("filterAttention"))),
+    field(t("filterStatus"), status));
+}
+
+function nextStep(plan) {
+  if (plan.status === "CLOSED") return "";
+  if (plan.readiness.ready) return plan.status === "ACTIVE" ? "" : t("readyToFinalize");
+  const [first, ...rest] = plan.readiness.blockers;
+  return rest.length ? `${first.message} (${t("moreBlockers", { n: rest.length })})` : first.message;
+}
+
+function table(plans, staff) {
+  if (!plans.length) {
+    return h("div", {}, h("p", {}, t("noPlans")), staff ? h("p", {}, h("a", { href: "#/new" }, t("createNew"))) : null);
+  }
+  // a list of cards: reads well on a phone and at 200 % zoom, where a wide table would not
+  return h("ul", { class: "cards", id: "plan-list" }, plans.map((plan) =>
+    h("li", { class: "card" },
+      h("h2", {}, h("a", { href: `#/plans/${plan.id}` }, t("planFor", { name: plan.patient.name }))),
+      h("dl", { class: "facts" },
+        h("div", {}, h("dt", {}, t("colStatus")), h("dd", {}, h("span", { class: `status status-${plan.status}` }, t(plan.status)))),
+        plan.attention.length && staff
+          ? h("div", {}, h("dt", {}, t("colAttention")), h("dd", {}, h("ul", { class: "attention" }, plan.attention.map((a) => h("li", {}, t(a))))))
+          : null,
+        nextStep(plan) ? h("div", {}, h("dt", {}, t("colNext")), h("dd", {}, nextStep(plan))) : null,
+        plan.followUpDate ? h("div", {}, h("dt", {}, t("colFollowUp")), h("dd", {}, formatDate(plan.followUpDate))) : null))));
+}
