@@ -166,7 +166,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 ),
                 name="outbox-worker",
             )
+        relay = None
+        if settings.media_in_process:  # the media relay (SFU); or a `sip-service media` worker runs it
+            from sip_service.video.sfu import Sfu  # aiortc loads only where the relay runs
+
+            relay = Sfu(settings, db, live.broker)
+            await relay.start()
         yield
+        if relay is not None:
+            await relay.stop()
         if worker is not None:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

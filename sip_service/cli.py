@@ -1,8 +1,9 @@
-"""The `sip-service` command: serve, migrate, seed-demo, notify, export-schema."""
+"""The `sip-service` command: serve, migrate, seed-demo, notify, media, export-schema."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import typer
@@ -105,6 +106,32 @@ def notify() -> None:
     """Send the due messages of the outbox once (the server does this every SIP_NOTIFY_INTERVAL_S)."""
     sent, retrying, failed = asyncio.run(_notify(Settings()))
     typer.echo(f"sent {sent}, to retry {retrying}, failed {failed}")
+
+
+async def _media(settings: Settings) -> None:
+    from sip_service.kit.db import Database
+    from sip_service.kit.pubsub import broker_for
+    from sip_service.video.sfu import Sfu
+
+    db, broker = Database(settings.database_url), broker_for(settings.redis_url)
+    try:
+        await Sfu(settings, db, broker).run_forever()  # until interrupted; then every peer closes
+    finally:
+        await broker.close()
+        await db.dispose()
+
+
+@app.command()
+def media() -> None:
+    """Run only the media relay (SFU) for video meetings, as a worker beside the API processes
+    (which then have SIP_MEDIA_IN_PROCESS=false); they meet over SIP_REDIS_URL."""
+    settings = Settings()
+    if not settings.redis_url:
+        typer.echo("set SIP_REDIS_URL: the relay hears the API processes over Redis", err=True)
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    typer.echo("media relay running")
+    asyncio.run(_media(settings))
 
 
 @app.command("export-schema")

@@ -1,22 +1,32 @@
-"""Building plans quickly through the service layer, for tests that need many of them."""
+"""Building plans quickly through the service layer, for tests that need many of them; plans with
+video meetings and invite links; websockets signed in as the browser does (graphql-transport-ws)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+import uvicorn
 from sqlalchemy import select
+from websockets.asyncio.client import ClientConnection, connect
 
+from sip_service.app import create_app
 from sip_service.auth.principal import StaffPrincipal
 from sip_service.identity.models import Citizen, StaffMember
 from sip_service.kit import clock
 from sip_service.meetings import service as meetings
 from sip_service.meetings.models import InvitationChannel, MeetingKind
 from sip_service.plans import service as plans
-from sip_service.plans.models import ParticipantKind
+from sip_service.plans.models import Participant, ParticipantKind
 
-from conftest import Service, op
+from conftest import GraphQLClient, Service, free_port, op
 
 
 async def staff(service: Service, first_name: str) -> StaffPrincipal:
@@ -97,3 +107,173 @@ async def schedule_video_meeting(gql: Any, plan_id: object, start: datetime) -> 
     }
     meeting: dict[str, Any] = (await gql(op("ScheduleMeeting"), variables, as_="staff-anna"))["scheduleMeeting"]
     return meeting
+
+
+@dataclass
+class Setup:
+    plan_id: str
+    patient: str
+    relative: str
+    staff: str
+    meetings: list[dict[str, Any]]
+
+
+async def plan_with_meetings(
+    gql: GraphQLClient, world: Service, *starts_in: timedelta, invite_relative: bool = True
+) -> Setup:
+    """Elsa's plan with a relative and two staff; video meetings starting `starts_in` from now (an
+    hour long), to which the patient (and the relative) are invited."""
+    plan_id = await big_plan(world, relatives=1, goals=0, actions=0, meeting_count=0)
+    async with world.db.read() as s:
+        people = {p.kind: str(p.id) for p in await s.scalars(select(Participant).where(Participant.plan_id == plan_id))}
+    setup = Setup(
+        str(plan_id),
+        people[ParticipantKind.PATIENT],
+        people[ParticipantKind.RELATIVE],
+        people[ParticipantKind.STAFF],
+        [],
+    )
+    invited = [setup.patient, setup.staff] + ([setup.relative] if invite_relative else [])
+    for delta in starts_in:
+        start = datetime.now(UTC) + delta
+        meeting = await schedule_video_meeting(gql, setup.plan_id, start)
+        variables = {
+            "meetingId": meeting["id"],
+            "expectedVersion": meeting["version"],
+            "participantIds": invited,
+            "channel": "SMS",
+        }
+        setup.meetings.append((await gql(op("InviteToMeeting"), variables, as_="staff-anna"))["inviteToMeeting"])
+    return setup
+
+
+async def issue(
+    gql: GraphQLClient, setup: Setup, participant: str, *, meeting: int = 0, as_: str = "staff-anna"
+) -> dict[str, Any]:
+    m = setup.meetings[meeting]
+    variables = {"meetingId": m["id"], "expectedVersion": m["version"], "participantId": participant}
+    result: dict[str, Any] = (await gql(op("IssueInviteLink"), variables, as_=as_))["issueInviteLink"]
+    if "url" in result:
+        setup.meetings[meeting] = result["meeting"]  # the meeting's version moved on
+    return result
+
+
+def token_of(url: str) -> str:
+    return url.split("#t=", 1)[1]
+
+
+WAIT_S = 5.0
+
+
+class Socket:
+    """One signed-in websocket; operations and subscriptions by id, answers routed to each."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.inbox: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self._next = 0
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            message = json.loads(raw)
+            if "id" in message:
+                self.inbox.setdefault(message["id"], asyncio.Queue()).put_nowait(message)
+
+    def _start(self, query: str, variables: dict[str, Any]) -> str:
+        self._next += 1
+        sid = str(self._next)
+        self.inbox[sid] = asyncio.Queue()
+        return sid
+
+    async def run(self, name: str, **variables: Any) -> Any:
+        """A query or mutation; its one result field."""
+        sid = self._start(op(name), variables)
+        await self.ws.send(
+            json.dumps({"type": "subscribe", "id": sid, "payload": {"query": op(name), "variables": variables}})
+        )
+        message = await asyncio.wait_for(self.inbox[sid].get(), WAIT_S)
+        assert message["type"] == "next" and "errors" not in message["payload"], message
+        return next(iter(message["payload"]["data"].values()))
+
+    async def events(self, meeting_id: str) -> Events:
+        sid = self._start("", {})
+        payload = {"query": op("MeetingEvents"), "variables": {"meetingId": meeting_id}}
+        await self.ws.send(json.dumps({"type": "subscribe", "id": sid, "payload": payload}))
+        return Events(self.inbox[sid])
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._reader.cancel()
+
+
+class Events:
+    def __init__(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self.queue = queue
+
+    async def next(self) -> dict[str, Any]:
+        message = await asyncio.wait_for(self.queue.get(), WAIT_S)
+        assert message["type"] == "next" and "errors" not in message["payload"], message
+        event: dict[str, Any] = message["payload"]["data"]["meetingEvents"]
+        return event
+
+    async def expect(self, kind: str) -> dict[str, Any]:
+        event = await self.next()
+        assert event["kind"] == kind, event
+        return event
+
+    async def quiet(self, seconds: float = 0.3) -> None:
+        """Nothing arrives (or only what the test does not expect)."""
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(self.queue.get(), seconds)
+
+
+@asynccontextmanager
+async def signed_in(url: str, bearer: str) -> AsyncIterator[Socket]:
+    async with connect(
+        url.replace("http://", "ws://") + "/graphql",
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {bearer}"}}))
+        assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+        socket = Socket(ws)
+        try:
+            yield socket
+        finally:
+            await socket.close()
+
+
+async def guest_token(gql: GraphQLClient, setup: Setup, participant: str, meeting: int = 0) -> str:
+    issued = await issue(gql, setup, participant, meeting=meeting)
+    exchanged = await gql.http.post("/auth/invite", json={"token": token_of(issued["url"])})
+    assert exchanged.status_code == 200, exchanged.text
+    token: str = exchanged.json()["meetingToken"]
+    return token
+
+
+async def subscribed(socket: Socket, meeting_id: str) -> Events:
+    events = await socket.events(meeting_id)
+    await events.expect("SUBSCRIBED")
+    return events
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@asynccontextmanager
+async def instance(world: Service, **settings_changed: Any) -> AsyncIterator[str]:
+    """Another process of the service on the same database, with events over Redis."""
+    changes = {"redis_url": REDIS_URL, "notify_interval_s": 0} | settings_changed
+    settings = world.settings.model_copy(update=changes)
+    app = create_app(settings, world.db)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers only this flag)
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        await app.state.live.broker.close()

@@ -40,3 +40,21 @@ def ice_servers(settings: Settings, participant_id: uuid.UUID, now: datetime) ->
         )
         servers.append(IceServer(turn, username, credential))
     return servers
+
+
+def gather_on(addresses: list[str]) -> None:
+    """Make the relay's ICE offer host candidates on exactly these addresses (settings.media_addresses).
+
+    aioice finds host addresses by itself and leaves out 127.0.0.1, so on a machine (or in tests)
+    where only loopback reaches the browsers the relay would offer nothing usable. aioice has no
+    option for this; its one lookup is replaced here, process-wide (aiortc creates aioice connections
+    deep inside RTCPeerConnection), and only when the setting is given."""
+    import aioice.ice
+
+    v4 = [a for a in addresses if ":" not in a]
+    v6 = [a for a in addresses if ":" in a]
+
+    def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return (v4 if use_ipv4 else []) + (v6 if use_ipv6 else [])
+
+    aioice.ice.get_host_addresses = host_addresses

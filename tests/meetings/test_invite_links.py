@@ -13,7 +13,6 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -28,10 +27,9 @@ from sip_service.auth.principal import AuthMethod
 from sip_service.kit import clock
 from sip_service.meetings import invites
 from sip_service.meetings.routes import SlidingWindowLimiter, invite_router
-from sip_service.plans.models import Participant, ParticipantKind
 
 from conftest import GraphQLClient, Service, free_port, op
-from helpers import big_plan, citizen_id, schedule_video_meeting
+from helpers import citizen_id, issue, plan_with_meetings, token_of
 
 SECRET = secrets.token_bytes(32)
 LINKS = "query($id: UUID!) { plan(id: $id) { meetings { id inviteLinks { participantId lastUsedAt } } } }"
@@ -66,59 +64,6 @@ async def guests(world: Service) -> AsyncIterator[Guests]:
         yield Guests(http, seconds)
     server.should_exit = True
     await task
-
-
-@dataclass
-class Setup:
-    plan_id: str
-    patient: str
-    relative: str
-    staff: str
-    meetings: list[dict[str, Any]]
-
-
-async def plan_with_meetings(
-    gql: GraphQLClient, world: Service, *starts_in: timedelta, invite_relative: bool = True
-) -> Setup:
-    """Elsa's plan with a relative and two staff; video meetings starting `starts_in` from now (an
-    hour long), to which the patient (and the relative) are invited."""
-    plan_id = await big_plan(world, relatives=1, goals=0, actions=0, meeting_count=0)
-    async with world.db.read() as s:
-        people = {p.kind: str(p.id) for p in await s.scalars(select(Participant).where(Participant.plan_id == plan_id))}
-    setup = Setup(
-        str(plan_id),
-        people[ParticipantKind.PATIENT],
-        people[ParticipantKind.RELATIVE],
-        people[ParticipantKind.STAFF],
-        [],
-    )
-    invited = [setup.patient, setup.staff] + ([setup.relative] if invite_relative else [])
-    for delta in starts_in:
-        start = datetime.now(UTC) + delta
-        meeting = await schedule_video_meeting(gql, setup.plan_id, start)
-        variables = {
-            "meetingId": meeting["id"],
-            "expectedVersion": meeting["version"],
-            "participantIds": invited,
-            "channel": "SMS",
-        }
-        setup.meetings.append((await gql(op("InviteToMeeting"), variables, as_="staff-anna"))["inviteToMeeting"])
-    return setup
-
-
-async def issue(
-    gql: GraphQLClient, setup: Setup, participant: str, *, meeting: int = 0, as_: str = "staff-anna"
-) -> dict[str, Any]:
-    m = setup.meetings[meeting]
-    variables = {"meetingId": m["id"], "expectedVersion": m["version"], "participantId": participant}
-    result: dict[str, Any] = (await gql(op("IssueInviteLink"), variables, as_=as_))["issueInviteLink"]
-    if "url" in result:
-        setup.meetings[meeting] = result["meeting"]  # the meeting's version moved on
-    return result
-
-
-def token_of(url: str) -> str:
-    return url.split("#t=", 1)[1]
 
 
 def refused(response: httpx.Response, status: int, code: str) -> None:

@@ -6,114 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
-
-import pytest
-from test_invite_links import Setup, issue, plan_with_meetings, token_of
-from websockets.asyncio.client import ClientConnection, connect
 
 from sip_service.meetings import lobby
 from sip_service.meetings.models import Presence
 
-from conftest import GraphQLClient, Service, op
+from conftest import GraphQLClient, Service
+from helpers import WAIT_S, guest_token, plan_with_meetings, signed_in, subscribed
 
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
-WAIT_S = 5.0
-
-
-class Socket:
-    """One signed-in websocket; operations and subscriptions by id, answers routed to each."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.inbox: dict[str, asyncio.Queue[dict[str, Any]]] = {}
-        self._next = 0
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async for raw in self.ws:
-            message = json.loads(raw)
-            if "id" in message:
-                self.inbox.setdefault(message["id"], asyncio.Queue()).put_nowait(message)
-
-    def _start(self, query: str, variables: dict[str, Any]) -> str:
-        self._next += 1
-        sid = str(self._next)
-        self.inbox[sid] = asyncio.Queue()
-        return sid
-
-    async def run(self, name: str, **variables: Any) -> Any:
-        """A query or mutation; its one result field."""
-        sid = self._start(op(name), variables)
-        await self.ws.send(
-            json.dumps({"type": "subscribe", "id": sid, "payload": {"query": op(name), "variables": variables}})
-        )
-        message = await asyncio.wait_for(self.inbox[sid].get(), WAIT_S)
-        assert message["type"] == "next" and "errors" not in message["payload"], message
-        return next(iter(message["payload"]["data"].values()))
-
-    async def events(self, meeting_id: str) -> Events:
-        sid = self._start("", {})
-        payload = {"query": op("MeetingEvents"), "variables": {"meetingId": meeting_id}}
-        await self.ws.send(json.dumps({"type": "subscribe", "id": sid, "payload": payload}))
-        return Events(self.inbox[sid])
-
-    async def close(self) -> None:
-        await self.ws.close()
-        self._reader.cancel()
-
-
-class Events:
-    def __init__(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        self.queue = queue
-
-    async def next(self) -> dict[str, Any]:
-        message = await asyncio.wait_for(self.queue.get(), WAIT_S)
-        assert message["type"] == "next" and "errors" not in message["payload"], message
-        event: dict[str, Any] = message["payload"]["data"]["meetingEvents"]
-        return event
-
-    async def expect(self, kind: str) -> dict[str, Any]:
-        event = await self.next()
-        assert event["kind"] == kind, event
-        return event
-
-    async def quiet(self, seconds: float = 0.3) -> None:
-        """Nothing arrives (or only what the test does not expect)."""
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(self.queue.get(), seconds)
-
-
-@asynccontextmanager
-async def signed_in(url: str, bearer: str) -> AsyncIterator[Socket]:
-    async with connect(
-        url.replace("http://", "ws://") + "/graphql",
-        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-    ) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {bearer}"}}))
-        assert json.loads(await ws.recv()) == {"type": "connection_ack"}
-        socket = Socket(ws)
-        try:
-            yield socket
-        finally:
-            await socket.close()
-
-
-async def guest_token(gql: GraphQLClient, setup: Setup, participant: str, meeting: int = 0) -> str:
-    issued = await issue(gql, setup, participant, meeting=meeting)
-    exchanged = await gql.http.post("/auth/invite", json={"token": token_of(issued["url"])})
-    assert exchanged.status_code == 200, exchanged.text
-    token: str = exchanged.json()["meetingToken"]
-    return token
-
-
-async def subscribed(socket: Socket, meeting_id: str) -> Events:
-    events = await socket.events(meeting_id)
-    await events.expect("SUBSCRIBED")
-    return events
 
 
 async def test_the_lobby_and_signaling(gql: GraphQLClient, world: Service) -> None:

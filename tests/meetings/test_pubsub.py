@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import uvicorn
-from test_invite_links import plan_with_meetings
-from test_lobby import signed_in, subscribed
-
-from sip_service.app import create_app
 from sip_service.kit.pubsub import Broker, InProcessBroker, RedisBroker
 
-from conftest import GraphQLClient, Service, free_port
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from conftest import GraphQLClient, Service
+from helpers import REDIS_URL, instance, plan_with_meetings, signed_in, subscribed
 
 
 async def one_message(subscriber: Broker, publisher: Broker) -> None:
@@ -42,24 +34,6 @@ async def test_two_redis_brokers_share_a_channel() -> None:
     finally:
         await a.close()
         await b.close()
-
-
-@asynccontextmanager
-async def instance(world: Service) -> AsyncIterator[str]:
-    """Another process of the service on the same database, with events over Redis."""
-    settings = world.settings.model_copy(update={"redis_url": REDIS_URL, "notify_interval_s": 0})
-    app = create_app(settings, world.db)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers only this flag)
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        await app.state.live.broker.close()
 
 
 async def test_a_signal_sent_through_one_instance_reaches_a_subscriber_on_another(

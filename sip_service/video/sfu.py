@@ -1,0 +1,411 @@
+"""The media relay (SFU): every browser in a meeting's room has one peer connection with it.
+
+It listens on the broker's media channel (see channel.py) and, per participant:
+- CONNECT: a new peer connection (any old one is thrown away: aiortc has no ICE restart), receiving
+  their audio and video and sending everyone else's; then MEDIA_TRACKS and an OFFER to them.
+- ANSWER / ICE_CANDIDATE: applied to their peer connection. A broken answer drops their peer only.
+- LEFT / REMOVED: their peer closes and their media is taken away from the others.
+The relay always offers (the browser is the polite peer and never does): when someone's media comes
+or goes, each other peer gets a new offer, one at a time: changes while an offer waits for its answer
+are folded into one more offer after it.
+
+Rooms work one message at a time each (their own task), so a slow room does not hold up the others
+and a participant's messages are handled in the order they were sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.exceptions import InvalidStateError
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+from aiortc.sdp import candidate_from_sdp
+
+from sip_service.kit import clock
+from sip_service.kit.db import Database
+from sip_service.kit.pubsub import Broker, Message
+from sip_service.meetings import attendance, lobby
+from sip_service.settings import Settings
+from sip_service.video import channel, ice
+from sip_service.video.media import Slot, Source
+
+log = logging.getLogger(__name__)
+
+# No media from a participant for this long: they are no longer attending (their row closes).
+SILENCE_S = 5.0
+CODECS = {"audio": ("audio/opus",), "video": ("video/vp8", "video/rtx")}  # rtx: VP8's retransmissions
+
+
+def _prefer_codecs(transceiver: RTCRtpTransceiver) -> None:
+    """Opus and VP8 only: what every browser has, and what the relay encodes once for all."""
+    kind = transceiver.kind
+    caps = RTCRtpSender.getCapabilities(kind).codecs
+    transceiver.setCodecPreferences([c for c in caps if c.mimeType.lower() in CODECS[kind]])
+
+
+async def _nothing() -> None:
+    pass
+
+
+class MediaAttendance:
+    """Whether a participant's media is arriving, written as attendance rows (opened on the first
+    frame, closed when it stops). Writes run in order, in tasks of their own: frames never wait."""
+
+    def __init__(self, db: Database, meeting_id: uuid.UUID, participant_id: uuid.UUID) -> None:
+        self.db, self.meeting_id, self.participant_id = db, meeting_id, participant_id
+        self.present, self.last_frame = False, 0.0
+        self._row: uuid.UUID | None = None
+        self._lock = asyncio.Lock()  # FIFO: the close waits for the open it follows
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def frame(self) -> None:
+        self.last_frame = time.monotonic()
+        if not self.present:
+            self.present = True
+            self._spawn(self._open(clock.now()))
+
+    def stopped(self) -> None:
+        if self.present:
+            self.present = False
+            self._spawn(self._close(clock.now()))
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        async def in_order() -> None:
+            async with self._lock:
+                try:
+                    await work
+                except Exception:  # the media goes on even if the database does not answer
+                    log.exception("could not record attendance of %s", self.participant_id)
+
+        task = asyncio.create_task(in_order())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _open(self, at: datetime) -> None:
+        self._row = await attendance.media_arrived(self.db, self.meeting_id, self.participant_id, at)
+
+    async def _close(self, at: datetime) -> None:
+        row, self._row = self._row, None
+        if row is not None:
+            await attendance.media_stopped(self.db, row, at)
+
+
+class Peer:
+    """One participant's connection: their media in (two recvonly transceivers, first in the SDP),
+    everyone else's out (one slot per outgoing transceiver, reused when its source goes)."""
+
+    def __init__(self, room: Room, connect: Message, config: RTCConfiguration) -> None:
+        self.room = room
+        self.id = str(connect["from"])
+        self.tag = {
+            "participantId": self.id,
+            "name": str(connect.get("fromName") or ""),
+            "kind": str(connect.get("participantKind") or ""),
+            "role": str(connect.get("role") or ""),
+        }
+        self.pc = RTCPeerConnection(config)
+        for kind in ("audio", "video"):
+            _prefer_codecs(self.pc.addTransceiver(kind, direction="recvonly"))
+        self.slots: list[tuple[RTCRtpTransceiver, Slot]] = []
+        self.sources: dict[str, Source] = {}
+        self.presence = MediaAttendance(room.sfu.db, room.meeting_id, uuid.UUID(self.id))
+        self.offering = self.again = self.closed = self.answered = False
+        # The o= line of our offers: one session id per connection, its version counting the offers
+        # (as SDP means them). A browser that connected again tells by the id which offers are stale.
+        self.session_id, self.offers = secrets.randbelow(2**62) + 1, 0
+        self.pc.on("track", lambda track: room.post(lambda: room.media_arrived(self, track)))
+        self.pc.on("connectionstatechange", self._state_changed)
+
+    def _state_changed(self) -> None:
+        state = self.pc.connectionState
+        if state in ("failed", "closed"):
+            self.room.post(lambda: self.room.drop(self, f"connection {state}"))
+        elif state == "connected":  # what changed while it was connecting is offered now
+            self.room.post(lambda: self.room.negotiate(self) if self.again else _nothing())
+
+    def carry(self, source: Source) -> None:
+        """Send this source to this participant: in a free slot of its kind, or a new transceiver."""
+        slot = next((s for _, s in self.slots if s.kind == source.kind and s.source is None), None)
+        if slot is None:
+            slot = Slot(source.kind)
+            transceiver = self.pc.addTransceiver(slot, direction="sendonly")
+            _prefer_codecs(transceiver)
+            # aiortc answers a receiver's picture loss by asking the sender's own encoder for a
+            # keyframe; here the encoder is the source's, shared by every receiver: ask it instead.
+            transceiver.sender._send_keyframe = slot.picture_lost  # type: ignore[method-assign]
+            self.slots.append((transceiver, slot))
+        slot.attach(source)
+
+    def tracks(self) -> list[dict[str, str]]:
+        """MEDIA_TRACKS: whose media each outgoing m-line carries now, in m-line order."""
+        return [
+            {"mid": str(t.mid), **s.source.tag, "media": s.kind}
+            for t, s in self.slots
+            if s.source is not None and t.mid is not None
+        ]
+
+    async def close(self) -> None:
+        self.closed = True
+        for source in self.sources.values():
+            await source.stop()
+        self.presence.stopped()
+        for _, slot in self.slots:
+            slot.stop()
+        await self.pc.close()
+
+
+class Room:
+    """The peers of one meeting, and the one task that changes them."""
+
+    def __init__(self, sfu: Sfu, meeting_id: uuid.UUID) -> None:
+        self.sfu, self.meeting_id = sfu, meeting_id
+        self.peers: dict[str, Peer] = {}
+        self._inbox: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
+        self._task = asyncio.create_task(self._work(), name=f"sfu-room-{meeting_id}")
+        self.done = False
+
+    def post(self, work: Callable[[], Awaitable[None]]) -> None:
+        if not self.done:
+            self._inbox.put_nowait(work)
+
+    async def _work(self) -> None:
+        while True:
+            work = await self._inbox.get()
+            try:
+                await work()
+            except Exception:  # one participant's trouble is not the room's
+                log.exception("media relay: meeting %s", self.meeting_id)
+            if not self.peers and self._inbox.empty():  # nobody left: the room goes (no await since)
+                self.done = True
+                self.sfu.rooms.pop(self.meeting_id, None)
+                return
+
+    async def close(self) -> set[asyncio.Task[None]]:
+        """Close every peer; returns the attendance writes still under way."""
+        self.done = True
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        writes: set[asyncio.Task[None]] = set()
+        for peer in list(self.peers.values()):
+            await peer.close()
+            writes |= peer.presence.tasks
+        self.peers.clear()
+        return writes
+
+    async def _publish(self, kind: lobby.EventKind, to: Peer, payload: str) -> None:
+        e = lobby.event(kind, lobby.MEDIA_SERVER, lobby.MEDIA_SERVER_NAME, uuid.UUID(to.id), to.tag["name"], payload)
+        await self.sfu.broker.publish(lobby.channel(self.meeting_id), e)
+
+    # ---- what the room does, one at a time ----
+
+    async def connect(self, message: Message) -> None:
+        who = str(message["from"])
+        if (old := self.peers.get(who)) is not None:
+            await self.drop(old, "connected again")
+        peer = self.peers[who] = Peer(self, message, self.sfu.config)
+        for other in self.peers.values():
+            for source in other.sources.values() if other is not peer else ():
+                peer.carry(source)
+        await self.negotiate(peer)
+
+    async def negotiate(self, peer: Peer) -> None:
+        """Offer what the peer should get now; if an offer already waits for its answer, once more after it."""
+        if peer.closed:
+            return
+        # aiortc starts the senders of a renegotiation only if DTLS is up by then (RTCPeerConnection
+        # .__connect skips transports still connecting): so no second offer before that.
+        if peer.offering or (peer.answered and peer.pc.connectionState != "connected"):
+            peer.again = True
+            return
+        peer.offering, peer.again = True, False
+        try:
+            await peer.pc.setLocalDescription(await peer.pc.createOffer())  # waits for every candidate
+        except InvalidStateError:  # aiortc closed it (the browser's side went away): its drop follows
+            peer.offering = False
+            return
+        await self._publish(lobby.EventKind.MEDIA_TRACKS, peer, json.dumps(peer.tracks(), ensure_ascii=False))
+        peer.offers += 1
+        origin = f"o=- {peer.session_id} {peer.offers} IN IP4 0.0.0.0"
+        sdp = re.sub(r"^o=[^\r\n]*", origin, peer.pc.localDescription.sdp, count=1, flags=re.MULTILINE)
+        await self._publish(lobby.EventKind.OFFER, peer, sdp)
+
+    async def answer(self, message: Message) -> None:
+        peer = self.peers.get(str(message["from"]))
+        if peer is None or not peer.offering:
+            log.info("media relay: an answer nobody waited for, from %s", message.get("from"))
+            return
+        try:
+            await peer.pc.setRemoteDescription(RTCSessionDescription(str(message.get("payload")), "answer"))
+        except Exception as exc:  # a malformed or unacceptable SDP: this participant connects again
+            log.warning("media relay: bad answer from %s (%s); dropping their connection", peer.id, exc)
+            await self.drop(peer, "bad answer")
+            return
+        peer.offering, peer.answered = False, True
+        if peer.again:
+            await self.negotiate(peer)
+
+    async def candidate(self, message: Message) -> None:
+        """A browser's trickled candidate. Optional (answers that waited for gathering carry them)."""
+        peer = self.peers.get(str(message["from"]))
+        if peer is None:
+            return
+        try:
+            init = json.loads(str(message.get("payload")))
+            line = str(init.get("candidate") or "")
+            if not line:  # the end-of-candidates marker
+                return
+            found = candidate_from_sdp(line.removeprefix("candidate:"))
+            found.sdpMid, found.sdpMLineIndex = init.get("sdpMid"), init.get("sdpMLineIndex")
+            await peer.pc.addIceCandidate(found)
+        except Exception as exc:
+            log.info("media relay: ignored a candidate from %s (%s)", peer.id, exc)
+
+    async def media_arrived(self, peer: Peer, track: MediaStreamTrack) -> None:
+        if peer.closed or track.kind in peer.sources:
+            return
+        source = Source(
+            track,
+            on_frame=peer.presence.frame,
+            on_end=lambda: self.post(lambda: self.media_ended(peer, source)),
+        )
+        source.tag = peer.tag
+        peer.sources[track.kind] = source
+        source.start()
+        for other in list(self.peers.values()):
+            if other is not peer:
+                other.carry(source)
+                await self.negotiate(other)
+
+    async def media_ended(self, peer: Peer, source: Source) -> None:
+        if peer.closed or peer.sources.get(source.kind) is not source:
+            return
+        del peer.sources[source.kind]
+        await source.stop()
+        if not peer.sources:
+            peer.presence.stopped()
+        await self._renegotiate_all()
+
+    async def drop(self, peer: Peer, why: str) -> None:
+        if peer.closed:
+            return
+        log.info("media relay: %s leaves meeting %s (%s)", peer.id, self.meeting_id, why)
+        if self.peers.get(peer.id) is peer:
+            del self.peers[peer.id]
+        await peer.close()
+        await self._renegotiate_all()
+
+    async def _renegotiate_all(self) -> None:
+        for other in list(self.peers.values()):
+            try:
+                await self.negotiate(other)
+            except Exception:  # the others still get theirs
+                log.exception("media relay: could not offer to %s", other.id)
+
+    async def left(self, participant_id: str) -> None:
+        if (peer := self.peers.get(participant_id)) is not None:
+            await self.drop(peer, "left the room")
+
+    def silent(self, now: float) -> None:
+        for peer in self.peers.values():
+            if peer.presence.present and now - peer.presence.last_frame > SILENCE_S:
+                peer.presence.stopped()
+
+
+class Sfu:
+    """The relay for every meeting of this process (or of the `sip-service media` worker)."""
+
+    def __init__(self, settings: Settings, db: Database, broker: Broker) -> None:
+        self.db, self.broker = db, broker
+        self.rooms: dict[uuid.UUID, Room] = {}
+        stun = [u for u in settings.ice_servers if u.startswith(("stun:", "stuns:"))]
+        # One transport for everything from the start: with aiortc's default (balanced) policy, a
+        # transceiver added while the first offer waits for its answer gets a transport that the
+        # answer's BUNDLE then throws away, and its media never flows.
+        self.config = RTCConfiguration(
+            iceServers=[RTCIceServer(urls=stun)] if stun else [], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
+        )
+        if settings.media_addresses:
+            ice.gather_on(settings.media_addresses)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        subscribed = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self._listen(subscribed), name="sfu-listen"),
+            asyncio.create_task(self._watch(), name="sfu-watch"),
+        ]
+        await subscribed.wait()  # a CONNECT published after start() is heard
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        pending: set[asyncio.Task[None]] = set()
+        for room in list(self.rooms.values()):
+            pending |= await room.close()
+        self.rooms.clear()
+        if pending:  # the last attendance rows close before the database goes
+            await asyncio.wait(pending, timeout=5)
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self.stop()
+
+    async def _listen(self, subscribed: asyncio.Event) -> None:
+        async with self.broker.subscribe(channel.MEDIA_CHANNEL) as messages:
+            subscribed.set()
+            async for message in messages:
+                try:
+                    self._dispatch(message)
+                except Exception:
+                    log.exception("media relay: could not handle %s", message.get("kind"))
+
+    def _dispatch(self, message: Message) -> None:
+        meeting_id, kind = uuid.UUID(str(message["meeting"])), message["kind"]
+        room = self.rooms.get(meeting_id)
+        if kind == channel.CONNECT:
+            if room is None:
+                room = self.rooms[meeting_id] = Room(self, meeting_id)
+            room.post(lambda: room.connect(message))
+        elif room is None:
+            return  # nobody of this meeting is connected here
+        elif kind == lobby.EventKind.ANSWER:
+            room.post(lambda: room.answer(message))
+        elif kind == lobby.EventKind.ICE_CANDIDATE:
+            room.post(lambda: room.candidate(message))
+        elif kind in (lobby.EventKind.LEFT, lobby.EventKind.REMOVED):
+            who = lobby.subject(message)
+            if who is not None:
+                room.post(lambda: room.left(who))
+
+    async def _watch(self) -> None:
+        """Close the attendance of participants whose media stopped without their connection ending."""
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for room in list(self.rooms.values()):
+                room.silent(now)

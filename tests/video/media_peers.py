@@ -1,0 +1,231 @@
+"""Participants with real media, as a browser takes part: an aiortc peer connection that sends a
+moving 320×240 picture and a tone, answers the media server's offers over the meeting's websocket,
+and counts the frames it decodes from each other participant (by MEDIA_TRACKS)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import json
+import math
+import struct
+import time
+from collections import Counter
+from typing import Any
+
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.exceptions import InvalidStateError
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+from av.audio.frame import AudioFrame
+from av.video.frame import VideoFrame
+
+from sip_service.meetings import lobby
+
+from helpers import Events, Socket
+
+MEDIA_SERVER = str(lobby.MEDIA_SERVER)
+WAIT_S = 20.0
+RATE, SAMPLES = 48_000, 960  # 20 ms of audio
+
+
+class Pace:
+    """Frames at the pace of real time. Paused, a track gives none (a camera and microphone that went
+    away: the connection stays, nothing is sent); resumed, it goes on from now, without a burst."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval, self._due = interval, 0.0
+        self.live = asyncio.Event()
+        self.live.set()
+
+    async def next(self) -> None:
+        await self.live.wait()
+        now = time.monotonic()
+        if now - self._due > 0.1:  # the first frame, or after a pause
+            self._due = now
+        await asyncio.sleep(max(0.0, self._due - now))
+        self._due += self.interval
+
+
+class Tone(MediaStreamTrack):
+    """400 Hz, mono, in 20 ms frames."""
+
+    kind = "audio"
+    _chunk = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 400 * i / RATE))) for i in range(SAMPLES))
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pace, self._pts = Pace(SAMPLES / RATE), 0
+
+    async def recv(self) -> AudioFrame:
+        await self.pace.next()
+        frame = AudioFrame(format="s16", layout="mono", samples=SAMPLES)
+        frame.planes[0].update(self._chunk)
+        frame.pts, frame.sample_rate, frame.time_base = self._pts, RATE, fractions.Fraction(1, RATE)
+        self._pts += SAMPLES
+        return frame
+
+
+class Moving(VideoStreamTrack):
+    """A grey ramp sliding sideways, 320×240 (unless told) at 30 frames a second (the relay keeps 15)."""
+
+    def __init__(self, width: int = 320, height: int = 240) -> None:
+        super().__init__()
+        self.width, self.height, self._n = width, height, 0
+        self._ramp = bytes(x % 256 for x in range(2 * width))
+        self._chroma = bytes([128]) * (width // 2 * height // 2)
+        self.pace, self._start = Pace(1 / 30), time.monotonic()
+
+    async def recv(self) -> VideoFrame:
+        await self.pace.next()
+        self._n += 1
+        shift = (self._n * 4) % self.width
+        frame = VideoFrame(self.width, self.height, "yuv420p")
+        frame.planes[0].update(self._ramp[shift : shift + self.width] * self.height)
+        frame.planes[1].update(self._chroma)
+        frame.planes[2].update(self._chroma)
+        frame.pts, frame.time_base = int((time.monotonic() - self._start) * 90_000), fractions.Fraction(1, 90_000)
+        return frame
+
+
+class MediaPeer:
+    """One participant's browser: their websocket and event stream, and (once connected) media.
+
+    Every event of their stream is kept; `expect` takes the next one of a kind. Offers are answered
+    as they come (unless `bad_answers`: then with an SDP the relay cannot use)."""
+
+    def __init__(self, socket: Socket, events: Events, meeting_id: str, participant_id: str) -> None:
+        self.socket, self.meeting_id, self.id = socket, meeting_id, participant_id
+        self.seen: list[dict[str, Any]] = []
+        self._taken: set[int] = set()
+        self.frames: Counter[tuple[str, str]] = Counter()  # (participant id, audio|video) → decoded frames
+        self.sizes: dict[str, tuple[int, int]] = {}  # participant id → the last decoded picture's size
+        self.picture = (320, 240)  # what this participant's camera sends
+        self.sending: list[Tone | Moving] = []
+        self.mapping: dict[str, tuple[str, str]] = {}  # mid → (participant id, audio|video)
+        self._tracks: list[dict[str, str]] = []
+        self.pc: RTCPeerConnection | None = None
+        self.bad_answers = False
+        self.offers = 0
+        self.sessions: set[str] = set()  # the relay's connections (o= session ids) offered to us
+        self._stale: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pump = asyncio.create_task(self._read(events))
+
+    async def _read(self, events: Events) -> None:
+        while True:
+            message = await events.queue.get()
+            assert message["type"] == "next" and "errors" not in message["payload"], message
+            e: dict[str, Any] = message["payload"]["data"]["meetingEvents"]
+            self.seen.append(e)
+            if e["kind"] == "MEDIA_TRACKS":
+                assert e["fromParticipantId"] == MEDIA_SERVER and e["toParticipantId"] == self.id, e
+                self._tracks = json.loads(e["payload"])
+            elif e["kind"] == "OFFER" and e["fromParticipantId"] == MEDIA_SERVER:
+                await self._answer(e["payload"])
+
+    async def expect(self, kind: str, within: float = 5.0) -> dict[str, Any]:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            for i, e in enumerate(self.seen):
+                if i not in self._taken and e["kind"] == kind:
+                    self._taken.add(i)
+                    return e
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no {kind} event within {within} s; seen {[e['kind'] for e in self.seen]}")
+
+    async def run(self, name: str, **variables: Any) -> Any:
+        return await self.socket.run(name, meetingId=self.meeting_id, **variables)
+
+    async def connect(self) -> dict[str, Any]:
+        """ConnectMedia, with a new peer connection (any old one is closed: a rejoin is in full)."""
+        await self.disconnect()
+        self._stale |= self.sessions  # offers still coming for the old connection are not answered
+        result: dict[str, Any] = await self.run("ConnectMedia")
+        if "mediaServerId" not in result:
+            return result
+        assert result["mediaServerId"] == MEDIA_SERVER and result["participantId"] == self.id
+        pc = self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        pc.on("track", lambda track: self._count(pc, track))
+        return result
+
+    async def disconnect(self) -> None:
+        if self.pc is not None:
+            pc, self.pc = self.pc, None
+            await pc.close()
+
+    async def _answer(self, sdp: str) -> None:
+        pc = self.pc
+        try:
+            await self._answer_on_this_connection(sdp)
+        except InvalidStateError:  # closed meanwhile (left, connected again, or the relay closed it)
+            if pc is self.pc and pc is not None and pc.connectionState != "closed":
+                raise
+
+    async def _answer_on_this_connection(self, sdp: str) -> None:
+        session = sdp.split("\r\n")[1].split()[1]  # o=- <session id> <version> ...
+        pc = self.pc
+        if pc is None or session in self._stale:
+            return
+        self.sessions.add(session)
+        self.offers += 1
+        if self.bad_answers:
+            await self.run("SendSignal", toParticipantId=MEDIA_SERVER, kind="ANSWER", payload="v=0\r\nnot=an sdp\r\n")
+            return
+        first = not any(t.sender.track for t in pc.getTransceivers())
+        if not first:
+            # aiortc (not browsers) starts new receivers only if the connection is up by then.
+            deadline = time.monotonic() + WAIT_S
+            while pc.connectionState in ("new", "connecting") and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        if first:  # the first offer: send ours
+            self.sending = [Tone(), Moving(*self.picture)]
+            for track in self.sending:
+                pc.addTrack(track)
+        await pc.setLocalDescription(await pc.createAnswer())  # every candidate in it
+        self.mapping = {t["mid"]: (t["participantId"], t["media"]) for t in self._tracks}
+        sent = await self.run(
+            "SendSignal", toParticipantId=MEDIA_SERVER, kind="ANSWER", payload=pc.localDescription.sdp
+        )
+        assert sent == {"toParticipantId": MEDIA_SERVER}, sent
+
+    def _count(self, pc: RTCPeerConnection, track: MediaStreamTrack) -> None:
+        transceiver = next(t for t in pc.getTransceivers() if t.receiver.track is track)
+        self._tasks.append(asyncio.create_task(self._decode(transceiver, track)))
+
+    async def _decode(self, transceiver: RTCRtpTransceiver, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()  # a decoded frame
+                who = self.mapping.get(str(transceiver.mid))
+                if who is not None:
+                    self.frames[who] += 1
+                    if isinstance(frame, VideoFrame):
+                        self.sizes[who[0]] = (frame.width, frame.height)
+
+    async def receives(self, *others: MediaPeer, frames: int = 10, within: float = WAIT_S) -> None:
+        """At least `frames` more decoded audio and video frames from each of them, from now."""
+        wanted = {(o.id, media): self.frames[(o.id, media)] + frames for o in others for media in ("audio", "video")}
+        deadline = time.monotonic() + within
+        while any(self.frames[k] < n for k, n in wanted.items()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.id} decoded {dict(self.frames)}; wanted {wanted}")
+            await asyncio.sleep(0.05)
+
+    def pause(self) -> None:
+        """Stop sending (the connection stays up), as a browser whose camera and microphone went away."""
+        for track in self.sending:
+            track.pace.live.clear()
+
+    def resume(self) -> None:
+        for track in self.sending:
+            track.pace.live.set()
+
+    async def close(self) -> None:
+        await self.disconnect()
+        for task in [self._pump, *self._tasks]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,258 @@
+"""The media relay (SFU) with real peers: aiortc clients on loopback UDP that send a moving picture and
+a tone through the running service, signalled over its websocket as a browser is."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from media_peers import MEDIA_SERVER, MediaPeer
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from sip_service import cli
+from sip_service.audit.models import AuditEvent
+from sip_service.kit.pubsub import RedisBroker
+from sip_service.meetings import lobby
+from sip_service.video.sfu import Sfu
+
+from conftest import GraphQLClient, Service
+from helpers import REDIS_URL, Setup, guest_token, instance, plan_with_meetings, signed_in, subscribed
+
+ATTENDANCE = """query($id: UUID!) { plan(id: $id) {
+  readiness { blockers { code } }
+  meetings { id attendances { participantId method joinedAt leftAt } }
+} }"""
+
+
+@asynccontextmanager
+async def room(gql: GraphQLClient, world: Service, setup: Setup) -> AsyncIterator[dict[str, MediaPeer]]:
+    """Anna (staff) and Johan (staff) in the room, Elsa (the patient, by her invite link) admitted
+    from the lobby; nobody has connected media yet."""
+    meeting = setup.meetings[0]["id"]
+    async with AsyncExitStack() as stack:
+        peers: dict[str, MediaPeer] = {}
+
+        async def enter(name: str, bearer: str, participant: str) -> MediaPeer:
+            socket = await stack.enter_async_context(signed_in(world.url, bearer))
+            peer = peers[name] = MediaPeer(socket, await subscribed(socket, meeting), meeting, participant)
+            stack.push_async_callback(peer.close)
+            return peer
+
+        anna = await enter("anna", world.token("staff-anna"), "")
+        anna.id = (await anna.run("JoinMeeting"))["participantId"]
+        johan = await enter("johan", world.token("staff-johan"), "")
+        johan.id = (await johan.run("JoinMeeting"))["participantId"]
+        elsa = await enter("elsa", await guest_token(gql, setup, setup.patient), setup.patient)
+        assert (await elsa.run("JoinMeeting"))["state"] == "WAITING"
+        # Waiting in the lobby is not being in the room: no media.
+        refused = await elsa.connect()
+        assert refused["code"] == "FORBIDDEN", refused
+        await anna.expect("WAITING")
+        await anna.run("AdmitToMeeting", participantId=setup.patient)
+        await elsa.expect("ADMITTED")
+        yield peers
+
+
+async def connect_all(*peers: MediaPeer) -> None:
+    for peer in peers:
+        assert "mediaServerId" in await peer.connect()
+
+
+async def attendances(gql: GraphQLClient, setup: Setup) -> tuple[list[dict[str, Any]], list[str]]:
+    plan = (await gql(ATTENDANCE, {"id": setup.plan_id}, as_="staff-anna"))["plan"]
+    meeting = next(m for m in plan["meetings"] if m["id"] == setup.meetings[0]["id"])
+    return meeting["attendances"], [b["code"] for b in plan["readiness"]["blockers"]]
+
+
+async def until(what: str, check: Any, within: float = 15.0) -> Any:
+    """Poll an async check until it returns something truthy."""
+    deadline = time.monotonic() + within
+    while not (result := await check()):
+        assert time.monotonic() < deadline, f"not within {within} s: {what}"
+        await asyncio.sleep(0.2)
+    return result
+
+
+async def test_three_participants_see_and_hear_each_other_and_attend(gql: GraphQLClient, world: Service) -> None:
+    setup = await plan_with_meetings(gql, world, timedelta(minutes=10))
+    async with room(gql, world, setup) as peers:
+        anna, johan, elsa = peers["anna"], peers["johan"], peers["elsa"]
+        _, blockers = await attendances(gql, setup)
+        assert "PATIENT_ATTENDED" in blockers
+        await connect_all(anna, johan, elsa)
+        for me in (anna, johan, elsa):
+            others = [p for p in (anna, johan, elsa) if p is not me]
+            await me.receives(*others)
+        # MEDIA_TRACKS names who each m-line carries: never yourself, each other's audio and video.
+        assert sorted(elsa.mapping.values()) == sorted((p.id, m) for p in (anna, johan) for m in ("audio", "video"))
+        tracks = await elsa.expect("MEDIA_TRACKS")
+        assert tracks["fromName"] == lobby.MEDIA_SERVER_NAME
+
+        # Her media arrived: she attended, and the plan no longer waits for that.
+        rows, blockers = await until("elsa's attendance", lambda: _rows_of(gql, setup, setup.patient))
+        assert [(r["method"], r["leftAt"]) for r in rows] == [("MEDIA", None)] and rows[0]["joinedAt"]
+        assert "PATIENT_ATTENDED" not in blockers
+
+        # She leaves: her media stops for the others, and her attendance closes.
+        await elsa.run("LeaveMeeting")
+        await elsa.disconnect()
+        await until("elsa's attendance closed", lambda: _closed(gql, setup, setup.patient, 1))
+        await until(
+            "anna's offer without elsa", lambda: _async(all(who != elsa.id for who, _ in anna.mapping.values()))
+        )
+        await anna.receives(johan)
+
+        # She comes back (admitted once, in without waiting) with a new connection: all flows again.
+        assert (await elsa.run("JoinMeeting"))["state"] == "IN_ROOM"
+        await connect_all(elsa)
+        await elsa.receives(anna, johan)
+        await anna.receives(elsa, johan)
+        await johan.receives(elsa, anna)
+        rows, _ = await until("elsa's second attendance", lambda: _rows_of(gql, setup, setup.patient, count=2))
+        assert rows[0]["leftAt"] and rows[1]["leftAt"] is None, rows
+        staff_rows = [r for r in (await attendances(gql, setup))[0] if r["participantId"] != setup.patient]
+        assert {r["method"] for r in staff_rows} == {"MEDIA"} and len(staff_rows) == 2
+        # Each opening and closing is in the audit trail, by the participant, recorded by the system.
+        async with world.db.read() as s:
+            audited = (
+                await s.execute(
+                    select(AuditEvent.action, AuditEvent.actor_name, AuditEvent.auth_method).where(
+                        AuditEvent.plan_id == uuid.UUID(setup.plan_id), AuditEvent.action.startswith("attendance.")
+                    )
+                )
+            ).all()
+        mine = sorted(a for a, actor, method in audited if actor == "Elsa Andersson" and method == "SYSTEM")
+        assert mine == ["attendance.media", "attendance.media", "attendance.mediaEnd"], audited
+        # The relay sends at most 15 pictures a second (the cameras send 30); audio is 50 frames a second.
+        assert anna.frames[(johan.id, "video")] < 0.4 * anna.frames[(johan.id, "audio")], anna.frames
+
+
+async def test_media_that_stops_ends_attendance_and_big_pictures_are_made_smaller(
+    gql: GraphQLClient, world: Service
+) -> None:
+    setup = await plan_with_meetings(gql, world, timedelta(minutes=10))
+    meeting = setup.meetings[0]["id"]
+    async with AsyncExitStack() as stack:
+        peers = []
+        for who in ("staff-anna", "staff-johan"):
+            socket = await stack.enter_async_context(signed_in(world.url, world.token(who)))
+            peer = MediaPeer(socket, await subscribed(socket, meeting), meeting, "")
+            stack.push_async_callback(peer.close)
+            peer.id = (await peer.run("JoinMeeting"))["participantId"]
+            peers.append(peer)
+        anna, johan = peers
+        anna.picture = (960, 720)
+        await connect_all(anna, johan)
+        await johan.receives(anna)
+        assert johan.sizes[anna.id] == (640, 480)  # at most 640×480, the shape kept
+        assert anna.sizes[johan.id] == (320, 240)  # smaller ones as they are
+
+        # Her camera and microphone stop; the connection stays. After a few seconds she is not there.
+        anna.pause()
+        await until("anna's attendance closed", lambda: _closed(gql, setup, anna.id, 1))
+        await anna.receives(johan)  # she still gets the others
+        anna.resume()
+        await johan.receives(anna)
+        rows, _ = await until("anna's second attendance", lambda: _rows_of(gql, setup, anna.id, count=2))
+        assert rows[0]["leftAt"] and rows[1]["leftAt"] is None, rows
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+async def _rows_of(
+    gql: GraphQLClient, setup: Setup, participant: str, count: int = 1
+) -> tuple[list[dict[str, Any]], list[str]] | None:
+    """The participant's attendance rows (oldest first) and the plan's blockers, once there are `count`."""
+    rows, blockers = await attendances(gql, setup)
+    mine = [r for r in rows if r["participantId"] == participant]
+    return (mine, blockers) if len(mine) >= count else None
+
+
+async def _closed(gql: GraphQLClient, setup: Setup, participant: str, count: int) -> bool:
+    found = await _rows_of(gql, setup, participant)
+    return found is not None and len(found[0]) == count and all(r["leftAt"] for r in found[0])
+
+
+async def test_bad_input_harms_only_its_sender(gql: GraphQLClient, world: Service) -> None:
+    setup = await plan_with_meetings(gql, world, timedelta(minutes=10), timedelta(minutes=20))
+    async with room(gql, world, setup) as peers:
+        anna, johan, elsa = peers["anna"], peers["johan"], peers["elsa"]
+        await connect_all(anna, johan)
+        await anna.receives(johan)
+        await johan.receives(anna)
+
+        # A malformed answer: the relay drops her connection, and only hers.
+        elsa.bad_answers = True
+        await connect_all(elsa)
+        await until("elsa's bad answer", lambda: _async(elsa.offers >= 1))
+        await anna.receives(johan)
+        await johan.receives(anna)
+        # Her next try, in full, works.
+        elsa.bad_answers = False
+        await connect_all(elsa)
+        await elsa.receives(anna, johan)
+        await anna.receives(elsa)
+
+        # A candidate that is no candidate is ignored; one for another meeting is not found.
+        nonsense = await anna.run("SendSignal", toParticipantId=MEDIA_SERVER, kind="ICE_CANDIDATE", payload="{}")
+        assert nonsense == {"toParticipantId": MEDIA_SERVER}
+        await anna.run("SendSignal", toParticipantId=MEDIA_SERVER, kind="ICE_CANDIDATE", payload='{"candidate": 1')
+        elsewhere = await elsa.socket.run(
+            "SendSignal",
+            meetingId=setup.meetings[1]["id"],
+            toParticipantId=MEDIA_SERVER,
+            kind="ICE_CANDIDATE",
+            payload="{}",
+        )
+        assert elsewhere["code"] == "NOT_FOUND", elsewhere
+
+        # A flood is cut off; the media of the one who floods, and of everyone else, goes on.
+        results = [
+            await johan.run("SendSignal", toParticipantId=MEDIA_SERVER, kind="MUTE_STATE", payload="{}")
+            for _ in range(lobby.SIGNALS_PER_WINDOW + 1)  # his answers earlier may have left the window
+        ]
+        assert results[-1]["code"] == "RATE_LIMITED" and results[-1]["retryAfterSeconds"] > 0, results[-1]
+        await anna.receives(johan, elsa)
+        await elsa.receives(johan)
+
+
+async def test_the_relay_as_a_worker_of_its_own_over_redis(gql: GraphQLClient, world: Service) -> None:
+    """`sip-service media`: the relay in another process than the API instances, over Redis."""
+    setup = await plan_with_meetings(gql, world, timedelta(minutes=10))
+    meeting = setup.meetings[0]["id"]
+    settings = world.settings.model_copy(update={"redis_url": REDIS_URL, "media_in_process": False})
+    broker = RedisBroker(REDIS_URL)
+    relay = Sfu(settings, world.db, broker)  # what the worker runs (cli._media)
+    await relay.start()
+    try:
+        async with AsyncExitStack() as stack:
+            peers = []
+            for who in ("staff-anna", "staff-johan"):  # each on an API instance of their own
+                url = await stack.enter_async_context(instance(world, media_in_process=False))
+                socket = await stack.enter_async_context(signed_in(url, world.token(who)))
+                peer = MediaPeer(socket, await subscribed(socket, meeting), meeting, "")
+                stack.push_async_callback(peer.close)
+                peer.id = (await peer.run("JoinMeeting"))["participantId"]
+                peers.append(peer)
+            anna, johan = peers
+            await connect_all(anna, johan)
+            await anna.receives(johan)
+            await johan.receives(anna)
+    finally:
+        await relay.stop()
+        await broker.close()
+
+
+def test_the_media_command_needs_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SIP_REDIS_URL", raising=False)
+    result = CliRunner().invoke(cli.app, ["media"])
+    assert result.exit_code == 2 and "SIP_REDIS_URL" in result.output
