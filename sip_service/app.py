@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import FastAPI, Header, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
@@ -221,6 +221,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/join", include_in_schema=False)
+    @app.get("/video/join", include_in_schema=False)
+    async def join_page() -> FileResponse:
+        # Invite links (invites.join_url) open the video page; the token stays in the fragment.
+        return FileResponse(REPO_ROOT / "video" / "index.html", headers=PAGE_HEADERS)
 
     app.mount("/video", Pages(directory=REPO_ROOT / "video", html=True, check_dir=False), name="video")
     app.mount("/app", Pages(directory=REPO_ROOT / "web", html=True, check_dir=False), name="app")
