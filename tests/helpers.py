@@ -25,8 +25,12 @@ from sip_service.meetings import service as meetings
 from sip_service.meetings.models import InvitationChannel, MeetingKind
 from sip_service.plans import service as plans
 from sip_service.plans.models import Participant, ParticipantKind
+from sip_service.plans.rules import Code
 
 from conftest import GraphQLClient, Service, free_port, op
+
+# What a new plan with no relatives lacks: every readiness rule but inviting the relatives.
+ALL_BUT_INVITED = {c.value for c in Code} - {Code.RELATIVES_INVITED.value}
 
 
 async def staff(service: Service, first_name: str) -> StaffPrincipal:

@@ -6,18 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from conftest import GraphQLClient, op
-
-ALL_BUT_INVITED = {
-    "CONSENT",
-    "CROSS_ORGANISATION",
-    "OVERALL_RESPONSIBILITY",
-    "PATIENT_GOALS",
-    "ACTIONS",
-    "FOLLOW_UP",
-    "PATIENT_ATTENDED",
-    "RELATIVES_DECIDED",
-    "PATIENT_APPROVED",
-}
+from helpers import ALL_BUT_INVITED
 
 
 def codes(plan: dict[str, Any]) -> set[str]:

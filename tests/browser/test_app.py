@@ -33,6 +33,7 @@ from sip_service.api import operations
 from sip_service.settings import REPO_ROOT
 
 from conftest import Service
+from helpers import ALL_BUT_INVITED
 
 __all__ = ["chromium"]  # the fixture, shared with test_sign_in
 
@@ -194,19 +195,6 @@ async def open_fix(page: Page, code: str) -> Any:
     if await item.locator("details").get_attribute("open") is None:
         await item.locator("summary").click()
     return item
-
-
-ALL_BUT_INVITED = {
-    "CONSENT",
-    "CROSS_ORGANISATION",
-    "OVERALL_RESPONSIBILITY",
-    "PATIENT_GOALS",
-    "ACTIONS",
-    "FOLLOW_UP",
-    "PATIENT_ATTENDED",
-    "RELATIVES_DECIDED",
-    "PATIENT_APPROVED",
-}
 
 
 async def test_the_plan_story_through_the_pages(world: Service, chromium: str, axe_source: str) -> None:

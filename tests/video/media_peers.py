@@ -142,12 +142,14 @@ class MediaPeer:
         """ConnectMedia, with a new peer connection (any old one is closed: a rejoin is in full)."""
         await self.disconnect()
         self._stale |= self.sessions  # offers still coming for the old connection are not answered
-        result: dict[str, Any] = await self.run("ConnectMedia")
-        if "mediaServerId" not in result:
-            return result
-        assert result["mediaServerId"] == MEDIA_SERVER and result["participantId"] == self.id
+        # Ready before asking: the relay's offer may arrive before ConnectMedia's own answer does.
         pc = self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         pc.on("track", lambda track: self._count(pc, track))
+        result: dict[str, Any] = await self.run("ConnectMedia")
+        if "mediaServerId" not in result:
+            await self.disconnect()
+            return result
+        assert result["mediaServerId"] == MEDIA_SERVER and result["participantId"] == self.id
         return result
 
     async def disconnect(self) -> None:

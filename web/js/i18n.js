@@ -245,6 +245,62 @@ const S = {
   READ: ["läste", "read"],
   WRITE: ["ändrade", "changed"],
   yourMeeting: ["Ditt möte", "Your meeting"],
+  // closing, removing, meetings (more)
+  closePlan: ["Avsluta planen", "Close the plan"],
+  closeText: ["En avslutad plan kan inte ändras längre. Den finns kvar att läsa.", "A closed plan can no longer be changed. It can still be read."],
+  closeWhy: ["Varför avslutas planen?", "Why is the plan being closed?"],
+  why_GOALS_MET: ["Målen är nådda", "The goals have been reached"],
+  why_NO_LONGER_NEEDED: ["Planen behövs inte längre", "The plan is no longer needed"],
+  why_MOVED: ["Patienten har flyttat härifrån", "The patient has moved away"],
+  why_DECEASED: ["Patienten har avlidit", "The patient has died"],
+  why_CONSENT_WITHDRAWN: ["Patienten tog tillbaka sitt samtycke", "The patient withdrew their consent"],
+  closeConsentHint: [
+    "Har patienten tagit tillbaka sitt samtycke? Då avslutas planen när patienten gör det, inte här.",
+    "Has the patient withdrawn their consent? Then the plan closes when the patient does so, not here.",
+  ],
+  closeCoordinator: ["Bara planens samordnare kan avsluta den.", "Only the plan's coordinator can close it."],
+  closeNext: ["Gå vidare", "Continue"],
+  closeQ: ["Vill du avsluta planen? Skäl: {reason}. Planen kan inte ändras efteråt.", "Do you want to close the plan? Reason: {reason}. The plan cannot be changed afterwards."],
+  yesClose: ["Ja, avsluta planen", "Yes, close the plan"],
+  closedTitle: ["Planen är avslutad.", "The plan is closed."],
+  closedText: ["Avslutad {when}. Skäl: {reason}.", "Closed {when}. Reason: {reason}."],
+  yesRemove: ["Ja, ta bort", "Yes, remove"],
+  removeGoalQ: ["Vill du ta bort målet ”{text}”?", "Do you want to remove the goal “{text}”?"],
+  removeActionQ: ["Vill du ta bort insatsen ”{text}”?", "Do you want to remove the action “{text}”?"],
+  removePartQ: ["Vill du ta bort {name} från planen?", "Do you want to remove {name} from the plan?"],
+  actionStatus: ["Status", "Status"],
+  saveStatus: ["Spara status", "Save the status"],
+  actionForbidden: [
+    "Du kan inte ändra den här insatsen. Bara {org}, som ansvarar för den, kan ändra eller ta bort den.",
+    "You cannot change this action. Only {org}, who is responsible for it, can change or remove it.",
+  ],
+  reschedule: ["Flytta mötet", "Move the meeting"],
+  rescheduleHint: ["Alla som är kallade får den nya tiden.", "Everyone invited is sent the new time."],
+  moveMeeting: ["Flytta mötet", "Move the meeting"],
+  cancelMeeting: ["Ställ in mötet", "Cancel the meeting"],
+  cancelMeetingQ: ["Vill du ställa in mötet {when}? Alla som är kallade får besked.", "Do you want to cancel the meeting on {when}? Everyone invited is told."],
+  yesCancelMeeting: ["Ja, ställ in mötet", "Yes, cancel the meeting"],
+  invitations: ["Kallelser", "Invitations"],
+  invitedBy: ["kallad via {channel} {when}", "invited by {channel} {when}"],
+  dSent: ["Kallelsen är skickad {when}.", "The invitation was sent {when}."],
+  dPending: ["Kallelsen väntar på att skickas.", "The invitation is waiting to be sent."],
+  dRetry: ["Kallelsen har inte kommit fram än: {n} försök, nytt försök {when}. Senaste fel: {error}", "The invitation has not got through yet: {n} attempts, trying again {when}. Last error: {error}"],
+  dFailed: ["Kallelsen kunde inte skickas ({n} försök). Fel: {error}. Kontakta personen på annat sätt.", "The invitation could not be sent ({n} attempts). Error: {error}. Contact the person another way."],
+  dNotSent: ["Skickas inte automatiskt – lämna eller skicka kallelsen själv.", "Not sent automatically – hand over or post the invitation yourself."],
+  checkDeliveries: ["Kontrollera kallelserna igen", "Check the invitations again"],
+  deliveriesChecked: ["Kallelsernas status är uppdaterad.", "The invitations' status is updated."],
+  issueLink: ["Skapa möteslänk för {name}", "Create a meeting link for {name}"],
+  newLink: ["Skapa ny möteslänk för {name}", "Create a new meeting link for {name}"],
+  revokeLink: ["Stäng av länken för {name}", "Turn off the link for {name}"],
+  linkFor: ["Möteslänk för {name} – kopiera och ge den till hen", "Meeting link for {name} – copy it and give it to them"],
+  linkOnce: ["Länken visas bara nu. En ny länk gör att den gamla slutar fungera.", "The link is shown only now. A new link makes the old one stop working."],
+  copyLink: ["Kopiera länken", "Copy the link"],
+  copied: ["Länken är kopierad.", "The link is copied."],
+  linkReady: ["Länken för {name} är skapad.", "The link for {name} is created."],
+  linkRevoked: ["Länken fungerar inte längre.", "The link no longer works."],
+  linkValid: ["Möteslänken fungerar {from} – {to}.", "The meeting link works {from} – {to}."],
+  linkUsed: ["Användes senast {when}.", "Last used {when}."],
+  linkUnused: ["Den har inte använts än.", "It has not been used yet."],
   relativeView: ["Du ser planen för att {name} vill ha med dig.", "You see this plan because {name} wants you to take part."],
 };
 
@@ -292,6 +348,14 @@ export function stockholmToIso(dateText, timeText) {
     guess += wanted - shown;
   }
   return new Date(guess).toISOString();
+}
+
+// A UTC instant -> [yyyy-mm-dd, hh:mm] on the wall clock in Stockholm.
+export function isoToStockholm(value) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+    timeZone: ZONE, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  }).formatToParts(new Date(value)).map((p) => [p.type, p.value]));
+  return [`${parts.year}-${parts.month}-${parts.day}`, `${parts.hour}:${parts.minute}`];
 }
 
 export function todayInStockholm(offsetDays = 0) {

@@ -3,7 +3,7 @@
 // Live: PlanChanges over the websocket makes the page read the plan again.
 import { h, field, options, setTitle, announce, append } from "./dom.js";
 import { request, live } from "./gql.js";
-import { t, lang, formatDate, formatDateTime, formatTime, todayInStockholm, stockholmToIso } from "./i18n.js";
+import { t, lang, formatDate, formatDateTime, formatTime, todayInStockholm, stockholmToIso, isoToStockholm } from "./i18n.js";
 
 const PATIENT_SIDE = ["PATIENT", "REPRESENTATIVE"];
 
@@ -12,6 +12,7 @@ export function renderPlan(ctx, id, { print }) {
   const view = {
     ctx, id, print, plan: null, conflict: false, error: null, log: null, live: null,
     staff: ctx.session.kind === "staff", loading: false, again: false, editingGoal: null, ownChangeAt: 0,
+    confirming: null, closeReason: null, issued: new Map(),
   };
   ctx.main.replaceChildren(h("h1", {}, t("loading")));
   load(view, true);
@@ -36,6 +37,12 @@ async function load(view, first) {
   try {
     const data = await request("AppPlanPage", { id: view.id, language: lang.toUpperCase() });
     view.plan = data.plan;
+    // a link shown for copying goes away once it no longer works (revoked here or elsewhere)
+    for (const key of [...view.issued.keys()]) {
+      const [meetingId, participantId] = key.split(":");
+      const m = view.plan && view.plan.meetings.find((x) => x.id === meetingId);
+      if (!m || m.status !== "SCHEDULED" || !m.inviteLinks.some((l) => l.participantId === participantId)) view.issued.delete(key);
+    }
   } catch (error) {
     if (error.code === "NOT_FOUND") view.error = t("notFound");
     else view.error = `${t("error")}: ${error.message}`;
@@ -51,7 +58,8 @@ async function load(view, first) {
 // ---- changing the plan ---------------------------------------------------------------------
 
 // Runs a mutation; on success reads the plan again. Returns an error text for the form, or null.
-async function mutate(view, name, variables) {
+// `explain` turns a refusal into plain words: {forbidden: text}.
+async function mutate(view, name, variables, explain = {}) {
   view.ownChangeAt = Date.now();
   let result;
   try {
@@ -67,6 +75,7 @@ async function mutate(view, name, variables) {
       document.getElementById("conflict")?.focus();
       return t("conflict");
     }
+    if (result.__typename === "ForbiddenError" && explain.forbidden) return explain.forbidden;
     return result.message;
   }
   announce(t("saved"));
@@ -209,7 +218,7 @@ function staffView(view) {
     h("p", {}, h("a", { href: `#/plans/${plan.id}/print` }, t("printView"))),
     checklist(view),
     section("goals", t("goals"), goalsList(view), editable(plan) ? disclosure("add-goal", t("addGoal"), goalForm(view, "sec")) : null),
-    section("actions", t("actions"), actionsByOrg(view), editable(plan) ? disclosure("add-action", t("addAction"), actionForm(view, "sec")) : null),
+    section("actions", t("actions"), actionsByOrg(view, true), editable(plan) ? disclosure("add-action", t("addAction"), actionForm(view, "sec")) : null),
     section("participants", t("participants"), participantList(view),
       editable(plan) ? disclosure("add-staff", t("addStaff"), staffForm(view, "sec")) : null,
       editable(plan) ? disclosure("add-relative", t("addRelative"), relativeForm(view, "sec")) : null),
@@ -219,11 +228,12 @@ function staffView(view) {
       editable(plan) ? disclosure("edit-overall", t("overall"), overallForm(view, "sec")) : null),
     section("meetings", t("meetings"), meetingList(view), editable(plan) ? disclosure("schedule", t("scheduleMeeting"), scheduleForm(view, "sec")) : null),
     section("revisions", t("revisions"), revisionList(view)),
+    editable(plan) ? section("close", t("closePlan"), isCoordinator(view) ? closePlan(view) : h("p", {}, t("closeCoordinator"))) : null,
   ];
 }
 
 function section(id, title, ...children) {
-  return h("section", { id: `sec-${id}`, "aria-labelledby": `h-${id}`, class: "block" }, h("h2", { id: `h-${id}` }, title), children);
+  return h("section", { id: `sec-${id}`, "aria-labelledby": `h-${id}`, class: "block" }, h("h2", { id: `h-${id}`, tabindex: "-1" }, title), children);
 }
 
 function disclosure(id, summary, body) {
@@ -234,6 +244,10 @@ function checklist(view) {
   const plan = view.plan;
   if (plan.status === "ACTIVE" || plan.status === "CLOSED") {
     const coordinator = isCoordinator(view);
+    if (plan.status === "CLOSED") {
+      return section("checklist", t("closedTitle"),
+        h("p", {}, t("closedText", { when: formatDateTime(plan.closedAt), reason: plan.closeReason ? t(`why_${plan.closeReason}`) : "–" })));
+    }
     return section("checklist", t("finalized"),
       plan.finalizedAt ? h("p", {}, formatDateTime(plan.finalizedAt)) : null,
       plan.status === "ACTIVE" && coordinator
@@ -327,12 +341,16 @@ function goalsList(view) {
   return h("ul", { class: "items", id: "goal-list" }, plan.goals.map((g) => {
     const canEdit = editable(plan) && (view.staff || (mine && g.expressedById === mine.id));
     if (view.editingGoal === g.id) return h("li", {}, editGoalForm(view, g));
+    const key = `goal-${g.id}`;
     return h("li", {},
       h("p", { class: "goal-text" }, `”${g.text}”`),
       h("p", { class: "hint" },
         g.expressedById ? t("expressedBy", { name: nameOf(plan, g.expressedById) }) : null,
         g.targetDate ? ` · ${t("target", { date: formatDate(g.targetDate) })}` : null),
-      canEdit ? h("button", { type: "button", class: "secondary small", "aria-label": `${t("edit")}: ${g.text}`, onclick: () => { view.editingGoal = g.id; render(view); document.getElementById(`goal-edit-${g.id}-text`)?.focus(); } }, t("edit")) : null);
+      canEdit ? h("button", { type: "button", class: "secondary small", "aria-label": `${t("edit")}: ${g.text}`, onclick: () => { view.editingGoal = g.id; render(view); document.getElementById(`goal-edit-${g.id}-text`)?.focus(); } }, t("edit")) : null,
+      canEdit ? [" ", askButton(view, key, t("remove"), `${t("remove")}: ${g.text}`)] : null,
+      view.confirming === key ? confirmPanel(view, key, t("removeGoalQ", { text: g.text }), t("yesRemove"),
+        () => mutate(view, "RemoveGoal", { goalId: g.id, expectedVersion: view.plan.version }), "h-goals") : null);
   }));
 }
 
@@ -375,7 +393,7 @@ function responsibleName(plan, a) {
   return nameOf(plan, a.responsibleParticipantId) || "–";
 }
 
-function actionsByOrg(view) {
+function actionsByOrg(view, withControls = false) {
   const plan = view.plan;
   if (!plan.actions.length) return h("p", {}, t("noActions"));
   const groups = new Map();
@@ -393,7 +411,89 @@ function actionsByOrg(view) {
           h("p", { class: "hint" },
             t(a.status),
             a.responsiblePerson ? ` · ${a.responsiblePerson}` : null,
-            a.dueDate ? ` · ${t("dueDate").replace(/ \(.*\)/, "")}: ${formatDate(a.dueDate)}` : null)))))));
+            a.dueDate ? ` · ${t("dueDate").replace(/ \(.*\)/, "")}: ${formatDate(a.dueDate)}` : null),
+          withControls && view.staff && editable(plan) ? actionControls(view, a, org) : null))))));
+}
+
+// Change an action's status, or remove it: only the responsible organisation may (the API says so).
+function actionControls(view, a, org) {
+  const key = `action-${a.id}`;
+  const forbidden = t("actionForbidden", { org });
+  const status = options(h("select", { id: `act-${a.id}-status` }), ["PLANNED", "ONGOING", "DONE", "CANCELLED"].map((s) => [s, t(s)]), a.status);
+  const change = form(`act-${a.id}`, null, [field(t("actionStatus"), status)], t("saveStatus"),
+    () => mutate(view, "UpdateAction", { actionId: a.id, expectedVersion: view.plan.version, input: { status: status.value } }, { forbidden }),
+    { className: "row-form" });
+  change.querySelector("button[type=submit]").setAttribute("aria-label", `${t("saveStatus")}: ${a.description}`);
+  return h("div", { class: "item-controls" }, change,
+    view.confirming === key
+      ? confirmPanel(view, key, t("removeActionQ", { text: a.description }), t("yesRemove"),
+        () => mutate(view, "RemoveAction", { actionId: a.id, expectedVersion: view.plan.version }, { forbidden }), "h-actions")
+      : askButton(view, key, t("remove"), `${t("remove")}: ${a.description}`));
+}
+
+// ---- a confirm step ------------------------------------------------------------------------
+
+// "Remove" asks first: the question, "yes" and "cancel" appear in its place, with focus on the question.
+function askButton(view, key, label, name) {
+  if (view.confirming === key) return null;
+  return h("button", {
+    type: "button", id: `ask-${key}`, class: "secondary small", "aria-label": name !== label ? name : null,
+    onclick: () => openConfirm(view, key),
+  }, label);
+}
+
+function openConfirm(view, key) {
+  view.confirming = key;
+  formErrors.delete(`confirm-${key}`);
+  render(view);
+  document.getElementById(`confirm-${key}-q`)?.focus();
+}
+
+function confirmPanel(view, key, question, yesLabel, action, doneFocus, backFocus = `ask-${key}`) {
+  const id = `confirm-${key}`;
+  const el = form(id, null, [h("p", { id: `${id}-q`, class: "confirm-question", tabindex: "-1" }, question)], yesLabel, async () => {
+    const problem = await action();
+    if (!problem && view.confirming === key) {
+      view.confirming = null;
+      render(view);
+      document.getElementById(doneFocus)?.focus();
+    }
+    return problem;
+  }, { className: "confirm" });
+  el.setAttribute("role", "group");
+  el.setAttribute("aria-labelledby", `${id}-q`);
+  const back = () => { view.confirming = null; formErrors.delete(id); render(view); document.getElementById(backFocus)?.focus(); };
+  const yes = el.querySelector("button[type=submit]");
+  yes.classList.add("danger-button");
+  yes.after(" ", h("button", { type: "button", class: "secondary", onclick: back }, t("cancel")));
+  el.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.preventDefault(); back(); } });
+  return el;
+}
+
+// ---- closing the plan ----------------------------------------------------------------------
+
+const CLOSE_REASONS = ["GOALS_MET", "NO_LONGER_NEEDED", "MOVED", "DECEASED"];
+
+function closePlan(view) {
+  if (view.confirming === "close" && view.closeReason) {
+    return confirmPanel(view, "close", t("closeQ", { reason: t(`why_${view.closeReason}`) }), t("yesClose"),
+      () => mutate(view, "ClosePlan", planVars(view, { reason: view.closeReason })), "h-checklist", "close-next");
+  }
+  const radios = CLOSE_REASONS.map((r) => h("input", { type: "radio", name: "close-reason", id: `close-${r}`, value: r, checked: view.closeReason === r }));
+  const chosen = form("close-form", null, [
+    h("p", {}, t("closeText")),
+    h("fieldset", {}, h("legend", {}, t("closeWhy")),
+      CLOSE_REASONS.map((r, i) => h("div", { class: "check" }, radios[i], h("label", { for: radios[i].id }, t(`why_${r}`))))),
+    h("p", { class: "hint" }, t("closeConsentHint")),
+  ], t("closeNext"), () => {
+    const picked = radios.find((r) => r.checked);
+    if (!picked) return t("closeWhy");
+    view.closeReason = picked.value;
+    openConfirm(view, "close");
+    return null;
+  }, { className: "panel" });
+  chosen.querySelector("button[type=submit]").id = "close-next";
+  return chosen;
 }
 
 function actionForm(view, prefix) {
@@ -443,7 +543,17 @@ function participantList(view) {
         p.organisation ? `, ${p.organisation.name}` : "",
         p.staffMember && p.staffMember.title ? `, ${p.staffMember.title}` : "",
         p.isCoordinator ? ` (${t("coordinator")})` : ""),
-      h("p", { class: "hint" }, participantState(view, p)))));
+      h("p", { class: "hint" }, participantState(view, p)),
+      removable(view, p) ? (view.confirming === `part-${p.id}`
+        ? confirmPanel(view, `part-${p.id}`, t("removePartQ", { name: p.name }), t("yesRemove"),
+          () => mutate(view, "RemoveParticipant", { participantId: p.id, expectedVersion: view.plan.version }), "h-participants")
+        : askButton(view, `part-${p.id}`, t("remove"), `${t("remove")}: ${p.name}`)) : null)));
+}
+
+function removable(view, p) {
+  const plan = view.plan;
+  if (!view.staff || !editable(plan) || p.kind === "PATIENT") return false;
+  return !(p.isCoordinator && plan.participants.filter((x) => x.isCoordinator).length === 1);
 }
 
 function staffForm(view, prefix) {
@@ -585,10 +695,133 @@ function meetingList(view) {
         m.status === "CANCELLED" ? ` (${t("cancelled")})` : ""),
       h("p", {}, t(m.kind), m.location ? ` · ${m.location}` : ""),
       view.staff && m.status === "SCHEDULED" && editable(plan) ? [
+        invitationList(view, m),
         inviteForm(view, m),
         attendanceControls(view, m, `m-${m.id}`),
+        disclosure(`move-${m.id}`, t("reschedule"), rescheduleForm(view, m)),
+        view.confirming === `meeting-${m.id}`
+          ? confirmPanel(view, `meeting-${m.id}`, t("cancelMeetingQ", { when: formatDateTime(m.startsAt) }), t("yesCancelMeeting"),
+            () => mutate(view, "CancelMeeting", { meetingId: m.id, expectedVersion: m.version }), "h-meetings")
+          : h("p", {}, askButton(view, `meeting-${m.id}`, t("cancelMeeting"), t("cancelMeeting"))),
       ] : null,
       videoLink(m, view.staff))));
+}
+
+// Who was invited, whether the invitation reached them, and their personal join link.
+function deliveryText(d) {
+  if (!d) return "";
+  switch (d.status) {
+    case "SENT": return t("dSent", { when: formatDateTime(d.sentAt), n: d.attempts });
+    case "PENDING": return d.attempts ? t("dRetry", { n: d.attempts, when: d.nextAttemptAt ? formatDateTime(d.nextAttemptAt) : "–", error: d.lastError || "–" }) : t("dPending");
+    case "FAILED": return t("dFailed", { n: d.attempts, error: d.lastError || "–" });
+    default: return t("dNotSent");
+  }
+}
+
+function invitationList(view, m) {
+  const plan = view.plan;
+  if (!m.invitations.length) return null;
+  return [
+    h("h4", { class: "sub" }, t("invitations")),
+    h("ul", { class: "items invitations", id: `invitations-${m.id}` }, m.invitations.map((inv) => {
+      const p = plan.participants.find((x) => x.id === inv.participantId);
+      const d = inv.delivery;
+      return h("li", { "data-participant": inv.participantId },
+        h("p", {}, h("strong", {}, p ? p.name : "–"), ` – ${t("invitedBy", { channel: inv.channel === "IN_PERSON" ? t("IN_PERSON_CH") : t(inv.channel), when: formatDateTime(inv.invitedAt) })}`),
+        h("p", { class: `delivery delivery-${d ? d.status : "NONE"}` }, deliveryText(d)),
+        p && p.kind !== "STAFF" ? linkControls(view, m, p) : null);
+    })),
+    h("button", { type: "button", class: "secondary small", onclick: () => checkDeliveries(view) }, t("checkDeliveries")),
+  ];
+}
+
+async function checkDeliveries(view) {
+  let data;
+  try {
+    data = await request("MeetingDeliveries", { planId: view.plan.id });
+  } catch (error) {
+    announce(error.message);
+    return;
+  }
+  for (const fresh of data.plan ? data.plan.meetings : []) {
+    const m = view.plan.meetings.find((x) => x.id === fresh.id);
+    if (!m) continue;
+    for (const inv of m.invitations) {
+      const f = fresh.invitations.find((x) => x.participantId === inv.participantId);
+      if (f) inv.delivery = f.delivery;
+    }
+  }
+  render(view);
+  announce(t("deliveriesChecked"));
+}
+
+function linkControls(view, m, p) {
+  const key = `${m.id}:${p.id}`;
+  const link = m.inviteLinks.find((l) => l.participantId === p.id);
+  const url = view.issued.get(key);
+  const out = [];
+  if (url) {
+    const input = h("input", { id: `link-${m.id}-${p.id}`, type: "text", readonly: true, value: url, class: "link-url" });
+    out.push(h("div", { class: "issued" },
+      field(t("linkFor", { name: p.name }), input, t("linkOnce")),
+      h("button", {
+        type: "button", class: "secondary small", "aria-label": `${t("copyLink")}: ${p.name}`,
+        onclick: async () => {
+          try { await navigator.clipboard.writeText(url); } catch { input.select(); document.execCommand("copy"); }
+          announce(t("copied"));
+        },
+      }, t("copyLink"))));
+  }
+  if (link) {
+    out.push(h("p", { class: "hint link-state" }, t("linkValid", { from: formatDateTime(link.validFrom), to: formatDateTime(link.expiresAt) }),
+      " ", link.lastUsedAt ? t("linkUsed", { when: formatDateTime(link.lastUsedAt) }) : t("linkUnused")));
+  }
+  const issue = form(`link-${m.id}-${p.id}-issue`, null, [], link ? t("newLink", { name: p.name }) : t("issueLink", { name: p.name }),
+    () => issueLink(view, m, p), { className: "inline" });
+  const revoke = link
+    ? form(`link-${m.id}-${p.id}-revoke`, null, [], t("revokeLink", { name: p.name }), async () => {
+      const problem = await mutate(view, "RevokeInviteLink", { meetingId: m.id, expectedVersion: m.version, participantId: p.id });
+      if (!problem) { view.issued.delete(key); render(view); announce(t("linkRevoked")); }
+      return problem;
+    }, { className: "inline danger" })
+    : null;
+  out.push(h("div", { class: "link-actions" }, issue, revoke));
+  return out;
+}
+
+async function issueLink(view, m, p) {
+  view.ownChangeAt = Date.now();
+  let result;
+  try {
+    result = (await request("IssueInviteLink", { meetingId: m.id, expectedVersion: m.version, participantId: p.id })).issueInviteLink;
+  } catch (error) {
+    return error.message;
+  }
+  if (result.code) {
+    if (result.code === "VERSION_CONFLICT") { view.conflict = true; render(view); document.getElementById("conflict")?.focus(); return t("conflict"); }
+    return result.message;
+  }
+  view.issued.set(`${m.id}:${p.id}`, result.url);
+  announce(t("linkReady", { name: p.name }));
+  render(view); // the link at once, with focus on it (a re-render keeps the focus there)
+  document.getElementById(`link-${m.id}-${p.id}`)?.focus();
+  await load(view, false);
+  return null;
+}
+
+function rescheduleForm(view, m) {
+  const [day, clock] = isoToStockholm(m.startsAt);
+  const minutes = Math.max(15, Math.round((new Date(m.endsAt) - new Date(m.startsAt)) / 60000));
+  const date = h("input", { id: `move-${m.id}-date`, type: "date", value: day, min: todayInStockholm() });
+  const time = h("input", { id: `move-${m.id}-time`, type: "time", value: clock });
+  const duration = h("input", { id: `move-${m.id}-len`, type: "number", min: "15", max: "240", step: "15", value: String(minutes), inputmode: "numeric" });
+  return form(`move-${m.id}`, null, [h("p", { class: "hint" }, t("rescheduleHint")), field(t("date"), date), field(t("time"), time), field(t("duration"), duration)],
+    t("moveMeeting"), () => {
+      if (!date.value || !time.value) return t("date");
+      const startsAt = stockholmToIso(date.value, time.value);
+      const endsAt = new Date(new Date(startsAt).getTime() + (Number(duration.value) || 60) * 60000).toISOString();
+      return mutate(view, "RescheduleMeeting", { meetingId: m.id, expectedVersion: m.version, startsAt, endsAt });
+    });
 }
 
 function inviteForm(view, meeting) {
