@@ -1,0 +1,402 @@
+"""Benchmark: the media relay (SFU) against a naive MediaRelay relay; the API's latency while a
+meeting runs; and the time from an invite link to the first remote frame (see bench/README.md).
+
+    .venv/bin/python bench/video.py [--seconds N] [--picture 320x240]
+
+Needs PostgreSQL (database `sip_bench`, made and dropped as bench/run.py does) and Redis at
+127.0.0.1:6379. The participants are aiortc peers in this process (tests/video/media_peers.py: a
+moving picture and a tone, answering the relay's offers over the GraphQL websocket as a browser
+does); the service and the relays run in child processes, whose CPU time is read from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing as mp
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "video")]  # the test peers
+
+from media_peers import MediaPeer  # noqa: E402
+from run import SA_URL, build_data, cpu_seconds, free_port, recreate_database, wait_healthy  # noqa: E402
+
+from sip_service.api.operations import documents  # noqa: E402
+from sip_service.auth.devprovider import DevProvider  # noqa: E402
+from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal  # noqa: E402
+from sip_service.identity.models import StaffMember  # noqa: E402
+from sip_service.kit import clock, migrations  # noqa: E402
+from sip_service.kit.db import Database  # noqa: E402
+from sip_service.meetings import invites  # noqa: E402
+from sip_service.meetings import service as meetings  # noqa: E402
+from sip_service.meetings.models import InvitationChannel, MeetingKind  # noqa: E402
+from sip_service.meetings.models import Meeting as MeetingRow  # noqa: E402
+from sip_service.plans import service as plans  # noqa: E402
+from sip_service.plans.models import Participant, ParticipantKind, Plan  # noqa: E402
+from sip_service.settings import Settings  # noqa: E402
+
+from helpers import signed_in  # noqa: E402
+
+REDIS = "redis://127.0.0.1:6379/0"
+# Who takes part: four staff (straight into the room) and the patient and a relative (admitted).
+PEOPLE = ["staff-anna", "staff-johan", "citizen-elsa", "staff-omar", "staff-sara", "citizen-per"]
+
+
+def settings_for(key_file: Path, **changes: Any) -> Settings:
+    return Settings(
+        database_url=SA_URL,
+        dev_oidc_key_file=key_file,
+        media_addresses=["127.0.0.1"],
+        notify_interval_s=0,
+        **changes,
+    )
+
+
+async def meeting_now(plan_id: uuid.UUID) -> uuid.UUID:
+    """A video meeting of the bench plan that starts now, everyone invited (Per wanted by Elsa)."""
+    db = Database(SA_URL)
+    async with db.write() as s:
+        m = (await s.scalars(select(StaffMember).where(StaffMember.name == "Anna Lind"))).one()
+        anna = StaffPrincipal(m.id, m.organisation_id, m.hsa_id, m.name)
+        now = clock.now()
+        meeting = await meetings.schedule_meeting(
+            s, anna, plan_id, kind=MeetingKind.VIDEO, starts_at=now, ends_at=now + timedelta(hours=2)
+        )
+        await s.flush()
+        everyone = list(await s.scalars(select(Participant).where(Participant.plan_id == plan_id)))
+        # Elsa wants her son Per there (a relative sees the plan only then).
+        patient = next(p for p in everyone if p.kind is ParticipantKind.PATIENT)
+        per = next(p for p in everyone if p.role == "Son")
+        plan = await s.get(Plan, plan_id)
+        assert plan is not None and patient.citizen_id is not None
+        elsa = CitizenPrincipal(patient.citizen_id, "Elsa Andersson")
+        await plans.record_relatives_decision(s, elsa, plan_id, plan.version, [per.id])
+        await s.flush()
+        await meetings.invite(s, anna, meeting.id, meeting.version, [p.id for p in everyone], InvitationChannel.SMS)
+        meeting_id = meeting.id
+    await db.dispose()
+    return meeting_id
+
+
+async def fresh_link(meeting_id: uuid.UUID) -> str:
+    """A new invite link for the patient (a link works once; issuing revokes the one before)."""
+    db = Database(SA_URL)
+    async with db.write() as s:
+        m = (await s.scalars(select(StaffMember).where(StaffMember.name == "Anna Lind"))).one()
+        anna = StaffPrincipal(m.id, m.organisation_id, m.hsa_id, m.name)
+        meeting = await s.get(MeetingRow, meeting_id)
+        assert meeting is not None
+        patient = (
+            await s.scalars(
+                select(Participant.id).where(
+                    Participant.plan_id == meeting.plan_id, Participant.kind == ParticipantKind.PATIENT
+                )
+            )
+        ).one()
+        token = (await invites.issue_link(s, anna, meeting_id, meeting.version, patient)).token
+    await db.dispose()
+    return token
+
+
+# ---- child processes ------------------------------------------------------------------------------
+
+
+def serve_api(port: int, key_file: Path, media_in_process: bool) -> None:
+    from sip_service.app import create_app
+
+    settings = settings_for(key_file, media_in_process=media_in_process, redis_url=None if media_in_process else REDIS)
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def run_relay(kind: str, key_file: Path) -> None:
+    from sip_service.kit.pubsub import broker_for
+    from sip_service.video.sfu import Sfu
+
+    if kind == "naive":
+        import naive_relay  # swaps the relay's fan-out for MediaRelay's, in this process only
+
+        assert naive_relay.NaiveSfu is Sfu
+
+    async def main() -> None:
+        settings = settings_for(key_file, redis_url=REDIS)
+        await Sfu(settings, Database(SA_URL), broker_for(REDIS)).run_forever()
+
+    asyncio.run(main())
+
+
+@contextlib.contextmanager
+def child(target: Any, *args: Any, port: int | None = None) -> Any:
+    proc = mp.get_context("spawn").Process(target=target, args=args, daemon=True)
+    proc.start()
+    try:
+        if port is not None:
+            wait_healthy(port)
+        else:
+            time.sleep(3)  # a relay has no health check: give it time to subscribe
+        yield proc.pid
+    finally:
+        proc.terminate()
+        proc.join(15)
+
+
+# ---- a meeting of aiortc peers -------------------------------------------------------------------
+
+
+class Meeting:
+    def __init__(self, url: str, meeting_id: uuid.UUID, tokens: dict[str, str], picture: tuple[int, int]) -> None:
+        self.url, self.meeting_id, self.tokens, self.picture = url, str(meeting_id), tokens, picture
+        self.peers: list[MediaPeer] = []
+        self.reconnects = 0
+        self.stack = AsyncExitStack()
+
+    async def enter(self, who: str) -> MediaPeer:
+        """Sign in, subscribe, join (admitted by the first peer if they wait), connect media."""
+        socket = await self.stack.enter_async_context(signed_in(self.url, self.tokens[who]))
+        events = await socket.events(self.meeting_id)
+        first = await events.next()
+        peer = MediaPeer(socket, events, self.meeting_id, first["fromParticipantId"])
+        peer.picture = self.picture
+        joined = await peer.run("JoinMeeting")
+        if joined["state"] == "WAITING":
+            admitted = await self.peers[0].run("AdmitToMeeting", participantId=peer.id)
+            assert admitted["state"] == "IN_ROOM", admitted
+            await peer.expect("ADMITTED")
+        connected = await peer.connect()
+        assert "mediaServerId" in connected, connected
+        self.peers.append(peer)
+        return peer
+
+    async def flowing(self) -> None:
+        """Everyone decodes frames from everyone else. A participant who does not within 20 s
+        connects again in full, as the browser page does (counted in `reconnects`)."""
+        for _ in range(3):
+            received = await asyncio.gather(*(self._receives_all(p) for p in self.peers))
+            missing = [peer for peer, done in zip(self.peers, received, strict=True) if not done]
+            if not missing:
+                return
+            for peer in missing:
+                self.reconnects += 1
+                await peer.connect()
+        raise SystemExit(f"media did not flow to everyone in the meeting of {len(self.peers)}")
+
+    async def _receives_all(self, peer: MediaPeer) -> bool:
+        try:
+            await peer.receives(*(o for o in self.peers if o is not peer), frames=5, within=20)
+        except AssertionError:
+            return False
+        return True
+
+    def video_frames(self) -> int:
+        return sum(n for p in self.peers for (_, media), n in p.frames.items() if media == "video")
+
+    async def close(self) -> None:
+        for peer in self.peers:  # media first, so that nobody answers the offers the leaving causes
+            with contextlib.suppress(Exception):
+                await peer.close()
+        for peer in self.peers:
+            with contextlib.suppress(Exception):
+                await peer.run("LeaveMeeting")
+        await self.stack.aclose()
+        await asyncio.sleep(2)  # the relay closes their peers
+
+
+@asynccontextmanager
+async def meeting_of(
+    n: int, url: str, meeting_id: uuid.UUID, tokens: dict[str, str], picture: tuple[int, int]
+) -> AsyncIterator[Meeting]:
+    m = Meeting(url, meeting_id, tokens, picture)
+    try:
+        for who in PEOPLE[:n]:
+            await m.enter(who)
+        await m.flowing()
+        yield m
+    finally:
+        await m.close()
+
+
+async def relay_cpu(m: Meeting, pid: int, seconds: float) -> dict[str, float]:
+    """CPU of the relay process (% of one core) and the video frames each receiver decodes per
+    second from each sender, over `seconds` of a running meeting."""
+    await asyncio.sleep(2)  # settle after the last join
+    n = len(m.peers)
+    cpu0, frames0, t0 = cpu_seconds(pid), m.video_frames(), time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu1, frames1, t1 = cpu_seconds(pid), m.video_frames(), time.monotonic()
+    fps = (frames1 - frames0) / (t1 - t0) / (n * (n - 1))
+    return {"cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0), "fps": fps, "reconnects": m.reconnects}
+
+
+async def api_latency(url: str, token: str, plan_id: uuid.UUID, seconds: float, concurrency: int = 4) -> list[float]:
+    body = {"query": documents()["PlanDetail"], "variables": {"id": str(plan_id)}}
+    headers = {"Authorization": f"Bearer {token}"}
+    out: list[float] = []
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+
+        async def worker(until: float) -> None:
+            while (t0 := time.perf_counter()) < until:
+                r = await client.post("/graphql", json=body, headers=headers)
+                assert r.status_code == 200 and "errors" not in r.json(), r.text[:300]
+                out.append(time.perf_counter() - t0)
+
+        await asyncio.gather(*(worker(time.perf_counter() + 1) for _ in range(concurrency)))  # warm up
+        out.clear()
+        await asyncio.gather(*(worker(time.perf_counter() + seconds) for _ in range(concurrency)))
+    return out
+
+
+def p(latencies: list[float], q: float) -> float:
+    s = sorted(latencies)
+    return 1000 * s[min(len(s) - 1, int(q * len(s)))]
+
+
+async def link_to_first_frame(
+    url: str, meeting_id: uuid.UUID, tokens: dict[str, str], picture: tuple[int, int]
+) -> float:
+    """Seconds from opening an invite link (POST /auth/invite) to the patient's first decoded frame
+    from the staff member already in the room, who admits them at once (no human reaction time)."""
+    m = Meeting(url, meeting_id, tokens, picture)
+    try:
+        anna = await m.enter("staff-anna")
+        link = await fresh_link(meeting_id)
+        t0 = time.perf_counter()
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            exchanged = await http.post("/auth/invite", json={"token": link})
+        assert exchanged.status_code == 200, exchanged.text
+        m.tokens = tokens | {"guest": exchanged.json()["meetingToken"]}
+        patient = await m.enter("guest")
+        await patient.receives(anna, frames=1, within=60)
+        return time.perf_counter() - t0
+    finally:
+        await m.close()
+
+
+# ---- the run ----------------------------------------------------------------------------------------
+
+
+async def worker_case(
+    kind: str,
+    n: int,
+    url: str,
+    meeting_id: uuid.UUID,
+    tokens: dict[str, str],
+    plan_id: uuid.UUID,
+    relay_pid: int,
+    args: argparse.Namespace,
+    lines: list[str],
+) -> dict[str, float]:
+    async with meeting_of(n, url, meeting_id, tokens, args.picture) as m:
+        usage = await relay_cpu(m, relay_pid, args.seconds)  # alone: the same load as the naive relay's
+        if kind != "sfu" or n != 6:
+            return usage
+        busy = await api_latency(url, tokens["staff-anna"], plan_id, args.seconds)
+        lines.append(
+            "API p50/p99 with the relay in a worker process, 6-person meeting: "
+            f"{p(busy, 0.5):.1f}/{p(busy, 0.99):.1f} ms"
+        )
+        return usage
+
+
+def case(result: dict[str, float] | str) -> str:
+    if isinstance(result, str):
+        return f"did not hold ({result})"
+    return (
+        f"{result['cpu_pct']:.0f} % of a core, {result['fps']:.1f} video frames/s decoded per receiver and "
+        f"sender, {result['reconnects']:.0f} reconnects while joining"
+    )
+
+
+def ratio(sfu: dict[str, float] | str, naive: dict[str, float] | str) -> str:
+    if isinstance(sfu, str) or isinstance(naive, str):
+        return ""
+    return f"; naive/SFU CPU {naive['cpu_pct'] / sfu['cpu_pct']:.2f}"
+
+
+async def measure(args: argparse.Namespace, key_file: Path, plan_id: uuid.UUID) -> list[str]:
+    provider = DevProvider(settings_for(key_file))
+    tokens = {who: provider.issue_token(who) for who in PEOPLE}
+    meeting_id = await meeting_now(plan_id)
+    picture, lines = args.picture, []
+
+    # 1. The relay in the API process (the default): the API's latency idle and with 6 in a meeting;
+    #    the link to the first frame.
+    port = free_port()
+    with child(serve_api, port, key_file, True, port=port) as api_pid:
+        url = f"http://127.0.0.1:{port}"
+        idle = await api_latency(url, tokens["staff-anna"], plan_id, args.seconds)
+        async with meeting_of(6, url, meeting_id, tokens, picture) as m:
+            usage = relay_cpu(m, api_pid, args.seconds)
+            busy, cpu = await asyncio.gather(api_latency(url, tokens["staff-anna"], plan_id, args.seconds), usage)
+        lines.append(
+            "API p50/p99 (PlanDetail, 4 clients), relay in the API process: "
+            f"idle {p(idle, 0.5):.1f}/{p(idle, 0.99):.1f} ms, "
+            f"6-person meeting {p(busy, 0.5):.1f}/{p(busy, 0.99):.1f} ms (p99 x{p(busy, 0.99) / p(idle, 0.99):.2f}; "
+            f"API process CPU {cpu['cpu_pct']:.0f} % of a core)"
+        )
+        firsts = [await link_to_first_frame(url, meeting_id, tokens, picture) for _ in range(args.links)]
+        lines.append(
+            f"invite link to first remote frame: median {statistics.median(firsts):.2f} s "
+            f"(min {min(firsts):.2f}, max {max(firsts):.2f}, {len(firsts)} runs; staff admit at once)"
+        )
+
+    # 2. The relay in its own worker (`sip-service media`), and the naive relay in the same place.
+    port = free_port()
+    with child(serve_api, port, key_file, False, port=port):
+        url = f"http://127.0.0.1:{port}"
+        cpu: dict[tuple[str, int], dict[str, float] | str] = {}
+        for kind in ("sfu", "naive"):
+            with child(run_relay, kind, key_file) as relay_pid:
+                for n in (3, 6):
+                    try:
+                        cpu[kind, n] = await worker_case(
+                            kind, n, url, meeting_id, tokens, plan_id, relay_pid, args, lines
+                        )
+                    except SystemExit as failed:  # e.g. connections that fail when the relay is starved
+                        cpu[kind, n] = str(failed)
+        for n in (3, 6):
+            lines.append(
+                f"{n} participants, {picture[0]}x{picture[1]}: relay CPU {case(cpu['sfu', n])}; "
+                f"naive MediaRelay {case(cpu['naive', n])}{ratio(cpu['sfu', n], cpu['naive', n])}"
+            )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10, help="measured seconds per case (10)")
+    parser.add_argument("--picture", type=lambda v: tuple(map(int, v.split("x"))), default=(320, 240))
+    parser.add_argument("--links", type=int, default=3, help="link-to-first-frame runs (3)")
+    args = parser.parse_args()
+
+    asyncio.run(recreate_database())
+    tmp = Path(tempfile.mkdtemp(prefix="sip-bench-video-"))
+    try:
+        migrations.upgrade(SA_URL)
+        key_file = tmp / "dev-oidc-key.json"
+        plan_id, _ = asyncio.run(build_data(settings_for(key_file)))
+        DevProvider(settings_for(key_file))  # writes the key file the servers read
+        lines = asyncio.run(measure(args, key_file, plan_id))
+        print(f"\n{time.strftime('%Y-%m-%d %H:%M')}, {mp.cpu_count()} CPUs, {args.seconds:g} s per case")
+        print("\n".join(lines))
+    finally:
+        asyncio.run(recreate_database(drop_only=True))
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
