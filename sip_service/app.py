@@ -301,7 +301,8 @@ a{color:#0b4f9c}h1{font-size:2rem}</style></head>
 <h1>SIP-tjänsten</h1>
 <p>Här gör vårdcentral, kommun, patient och närstående en samordnad individuell plan tillsammans.</p>
 <p lang="en">Coordinated individual plans, made together with the patient and relatives.</p>
-<p><a href="/auth/login?next=/auth/">Logga in</a> <span lang="en">(sign in)</span></p>
+<p><a href="/auth/login?next=/app/">Logga in och öppna planerna</a> <span lang="en">(sign in)</span></p>
+<p>Har du fått en länk till ett videomöte? Öppna länken i sms:et eller e-postmeddelandet.</p>
 <ul>
 <li><a href="/graphql">GraphQL-API (GraphiQL i utvecklingsläge)</a></li>
 <li><a href="/dev-oidc/.well-known/openid-configuration">Inloggning för utveckling (OIDC)</a></li>
