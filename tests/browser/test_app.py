@@ -12,32 +12,24 @@ violations. Screenshots go to test-artifacts/app-*.png.
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import hashlib
 import json
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
-from test_sign_in import ARGS, ARTIFACTS, chromium
 
 from sip_service.api import operations
 from sip_service.settings import REPO_ROOT
 
+from browsing import ARGS, ARTIFACTS, RUN_AXE, axe_source, chromium
 from conftest import Service
 from helpers import ALL_BUT_INVITED
 
-__all__ = ["chromium"]  # the fixture, shared with test_sign_in
+__all__ = ["axe_source", "chromium"]  # the fixtures (browsing.py)
 
-BROWSER_DIR = REPO_ROOT / "tests" / "browser"
 PHONE = {"width": 360, "height": 640}
 DESKTOP = {"width": 1280, "height": 800}
 ZOOM_200 = {"width": 640, "height": 400}
@@ -62,33 +54,6 @@ def test_the_app_names_only_known_operations() -> None:
 
 
 # ---- axe-core --------------------------------------------------------------------------------
-
-
-def npm_ci() -> Path:
-    """Install axe-core exactly as locked, once per lock file (node_modules is a cache)."""
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.fail("the accessibility checks need npm (Debian: apt-get install npm)")
-    digest = hashlib.sha256((BROWSER_DIR / "package-lock.json").read_bytes()).hexdigest()
-    stamp = BROWSER_DIR / "node_modules" / ".sip-lock-sha256"
-    with (Path(tempfile.gettempdir()) / "sip-browser-npm-ci.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (stamp.exists() and stamp.read_text() == digest):
-            subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=BROWSER_DIR, check=True, timeout=600)
-            stamp.write_text(digest)
-    return BROWSER_DIR / "node_modules" / "axe-core" / "axe.min.js"
-
-
-@pytest.fixture(scope="module")
-def axe_source() -> str:
-    return npm_ci().read_text(encoding="utf-8")
-
-
-RUN_AXE = """async () => {
-  const result = await axe.run(document, {resultTypes: ['violations']});
-  return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-    nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
-}"""
 
 
 class Checks:

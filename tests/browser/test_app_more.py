@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from playwright.async_api import Page, async_playwright, expect
-from test_app import DESKTOP, STOCKHOLM, Checks, axe_source, signed_in
-from test_sign_in import ARGS, chromium
+from test_app import DESKTOP, STOCKHOLM, Checks, signed_in
 
+from browsing import ARGS, axe_source, chromium
 from conftest import Service, op
 
-__all__ = ["axe_source", "chromium"]  # fixtures shared with test_app and test_sign_in
+__all__ = ["axe_source", "chromium"]  # the fixtures (browsing.py)
 
 Gql = Any
 

@@ -7,41 +7,20 @@ browser test would prove nothing.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.async_api import async_playwright, expect
 
-from sip_service.settings import REPO_ROOT
-
+from browsing import ARGS, ARTIFACTS, chromium
 from conftest import Service
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = REPO_ROOT / "test-artifacts"
+__all__ = ["chromium"]  # the fixture (browsing.py)
+
 GRAPHQL_ME = """async (token) => {
   const r = await fetch('/graphql', {method: 'POST', body: JSON.stringify({query: '{ me { name } }'}),
     headers: {'Content-Type': 'application/json', 'X-CSRF-Token': token}});
   return {status: r.status, body: await r.json()};
 }"""
-
-
-@pytest.fixture
-def chromium() -> str:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    return str(CHROMIUM)
 
 
 async def test_staff_sign_in_in_chromium(world: Service, chromium: str) -> None:

@@ -21,8 +21,6 @@ import pytest
 import uvicorn
 from playwright.async_api import BrowserContext, ConsoleMessage, Page, async_playwright, expect
 from sqlalchemy import text
-from test_app import RUN_AXE, axe_source
-from test_sign_in import ARGS, ARTIFACTS, chromium
 
 from sip_service.api import operations
 from sip_service.app import create_app
@@ -31,10 +29,11 @@ from sip_service.kit import migrations
 from sip_service.kit.db import Database
 from sip_service.settings import REPO_ROOT, Settings
 
+from browsing import ARGS, ARTIFACTS, RUN_AXE, axe_source, chromium
 from conftest import BACKENDS, GraphQLClient, Service, StatementCounter, database_url, free_port
 from helpers import issue, plan_with_meetings
 
-__all__ = ["axe_source", "chromium"]  # fixtures, shared with test_app and test_sign_in
+__all__ = ["axe_source", "chromium"]  # the fixtures (browsing.py)
 
 PHONE = {"width": 360, "height": 640}
 DESKTOP = {"width": 1280, "height": 800}
