@@ -58,7 +58,14 @@ def serve(
     from sip_service.app import create_app
 
     typer.echo(f"SIP-tjänsten: http://{host}:{port}/  ({settings.env.value})")
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        log_level="info",
+        ws_max_size=settings.max_body_bytes,  # a websocket message is no larger than a request may be
+    )
 
 
 audit_app = typer.Typer(help="The audit trail.")
