@@ -1,6 +1,9 @@
 """Test fixtures: a migrated database per backend, a real HTTP server, tokens, a GraphQL client.
 
 Every database test runs on SQLite and, when SIP_TEST_DATABASE_URL is set (CI), on PostgreSQL.
+On PostgreSQL the tests own their databases: each is created with a unique name
+(`sip_test_<random>`) on the server of that URL and dropped afterwards; the database the URL names
+is only connected to for that, never changed, so two runs on one server don't meet.
 The schema is built by `alembic upgrade head`, never by create_all.
 """
 
@@ -11,7 +14,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from sip_service.api import operations
 from sip_service.app import create_app
@@ -39,19 +44,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def database_url(backend: str, tmp: Path) -> str:
+@asynccontextmanager
+async def own_database(backend: str, tmp: Path) -> AsyncIterator[str]:
+    """The URL of a new, empty database that only the caller uses; gone afterwards.
+
+    SQLite: a file in `tmp`. PostgreSQL: a database with a unique name, created on the server of
+    SIP_TEST_DATABASE_URL and dropped (WITH FORCE: a test that failed may leave connections)."""
     if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp / 'test.sqlite3'}"
-    url = os.environ["SIP_TEST_DATABASE_URL"]
-    return url.replace("postgresql://", "postgresql+asyncpg://", 1) if url.startswith("postgresql://") else url
-
-
-async def reset_postgres(url: str) -> None:
-    db = Database(url)
-    async with db.engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await db.dispose()
+        yield f"sqlite+aiosqlite:///{tmp / f'{uuid.uuid4().hex}.sqlite3'}"
+        return
+    server = make_url(os.environ["SIP_TEST_DATABASE_URL"]).set(drivername="postgresql+asyncpg")
+    name = f"sip_test_{uuid.uuid4().hex[:16]}"
+    admin = create_async_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 class StatementCounter:
@@ -72,6 +84,18 @@ class StatementCounter:
             self.enabled = False
 
 
+async def started(server: uvicorn.Server, task: asyncio.Task[None], within: float = 60.0) -> None:
+    """Wait until uvicorn listens (it offers only a flag), or fail with why it did not."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not server.started:
+        if task.done():
+            await task  # raises the startup's own error
+            raise RuntimeError("uvicorn stopped before it started listening")
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"uvicorn did not start listening within {within} s")
+        await asyncio.sleep(0.02)
+
+
 @dataclass
 class Service:
     """A running service on a loopback port, with its database and identity provider."""
@@ -90,9 +114,12 @@ class Service:
 @pytest.fixture(scope="session", params=BACKENDS)
 async def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
     tmp = tmp_path_factory.mktemp(request.param)
-    url = database_url(request.param, tmp)
-    if request.param == "postgresql":
-        await reset_postgres(url)
+    async with own_database(request.param, tmp) as url:
+        async for running in _serve(request.param, url, tmp):
+            yield running
+
+
+async def _serve(backend: str, url: str, tmp: Path) -> AsyncIterator[Service]:
     await asyncio.to_thread(migrations.upgrade, url)
     port = free_port()
     settings = Settings(
@@ -107,9 +134,8 @@ async def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     app = create_app(settings, db)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers only this flag)
-        await asyncio.sleep(0.02)
-    yield Service(request.param, settings.public_url, settings, db, app.state.dev_provider, counter)
+    await started(server, task)
+    yield Service(backend, settings.public_url, settings, db, app.state.dev_provider, counter)
     server.should_exit = True
     await task
 
@@ -169,15 +195,5 @@ def op(name: str) -> str:
 @pytest.fixture(params=BACKENDS)
 async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """The URL of a database with nothing in it (not even tables), apart from the shared one."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    base = database_url("postgresql", tmp_path)
-    admin = Database(base)
-    name = "sip_test_scratch"
-    async with admin.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        await conn.execute(text(f"CREATE DATABASE {name}"))
-    await admin.dispose()
-    yield base.rsplit("/", 1)[0] + f"/{name}"
+    async with own_database(request.param, tmp_path) as url:
+        yield url

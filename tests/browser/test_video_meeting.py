@@ -20,7 +20,6 @@ import httpx
 import pytest
 import uvicorn
 from playwright.async_api import BrowserContext, ConsoleMessage, Page, async_playwright, expect
-from sqlalchemy import text
 
 from sip_service.api import operations
 from sip_service.app import create_app
@@ -30,7 +29,7 @@ from sip_service.kit.db import Database
 from sip_service.settings import REPO_ROOT, Settings
 
 from browsing import ARGS, ARTIFACTS, RUN_AXE, axe_source, chromium
-from conftest import BACKENDS, GraphQLClient, Service, StatementCounter, database_url, free_port
+from conftest import BACKENDS, GraphQLClient, Service, StatementCounter, free_port, own_database, started
 from helpers import issue, plan_with_meetings
 
 __all__ = ["axe_source", "chromium"]  # the fixtures (browsing.py)
@@ -45,8 +44,8 @@ class Running:
     """The service on its port; `restart` stops it and starts a new process's worth of it (a new
     app, relay and meeting-token key; the same database, port and session-cookie key)."""
 
-    def __init__(self, settings: Settings, port: int) -> None:
-        self.settings, self.port = settings, port
+    def __init__(self, backend: str, settings: Settings, port: int) -> None:
+        self.backend, self.settings, self.port = backend, settings, port
         self.service: Service | None = None
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -59,10 +58,9 @@ class Running:
         )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:  # noqa: ASYNC110 (uvicorn offers only this flag)
-            await asyncio.sleep(0.02)
+        await started(self._server, self._task)
         self.service = Service(
-            "", self.settings.public_url, self.settings, db, app.state.dev_provider, StatementCounter()
+            self.backend, self.settings.public_url, self.settings, db, app.state.dev_provider, StatementCounter()
         )
         return self.service
 
@@ -80,14 +78,15 @@ class Running:
 @pytest.fixture(params=BACKENDS)
 async def video_service(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Running]:
     """A service of its own (media relay on loopback), with the demo people and no plans."""
-    url = database_url(request.param, tmp_path)
-    if request.param == "postgresql":
-        # A database of its own beside the configured one (named after it), not the one the
-        # session's shared service uses.
-        base_url, (base, name) = url, url.rsplit("/", 1)
-        scratch = f"{name.split('?')[0]}_video"
-        await drop_scratch(base_url, scratch, create=True)
-        url = f"{base}/{scratch}"
+    async with own_database(request.param, tmp_path) as url:
+        running = await _video_service(request.param, url, tmp_path)
+        try:
+            yield running
+        finally:
+            await running.stop()
+
+
+async def _video_service(backend: str, url: str, tmp_path: Path) -> Running:
     await asyncio.to_thread(migrations.upgrade, url)
     port = free_port()
     settings = Settings(
@@ -101,24 +100,9 @@ async def video_service(request: pytest.FixtureRequest, tmp_path: Path) -> Async
     async with db.write() as session:
         await _people(session, settings)
     await db.dispose()
-    running = Running(settings, port)
-    try:
-        (await running.start()).backend = request.param
-        yield running
-    finally:
-        await running.stop()
-        if request.param == "postgresql":
-            await drop_scratch(base_url, scratch)
-
-
-async def drop_scratch(base_url: str, scratch: str, *, create: bool = False) -> None:
-    admin = Database(base_url)
-    async with admin.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-        if create:
-            await conn.execute(text(f'CREATE DATABASE "{scratch}"'))
-    await admin.dispose()
+    running = Running(backend, settings, port)
+    await running.start()
+    return running
 
 
 async def until(what: str, check: Callable[[], Awaitable[Any]], within: float = 15.0) -> Any:
