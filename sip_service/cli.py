@@ -10,11 +10,11 @@ import typer
 import uvicorn
 
 from sip_service.kit import migrations
-from sip_service.settings import REPO_ROOT, Settings
+from sip_service.settings import ASSETS_DIR, Settings
 
 app = typer.Typer(help="SIP-tjänsten: samordnad individuell plan.", no_args_is_help=True)
 
-SCHEMA_FILE = REPO_ROOT / "graphql" / "schema.graphql"
+SCHEMA_FILE = ASSETS_DIR / "graphql" / "schema.graphql"
 
 
 async def _seed(settings: Settings) -> bool:
@@ -52,12 +52,17 @@ def serve(
 ) -> None:
     """Migrate, then serve the API (and, in development, the sign-in provider)."""
     settings = Settings()
+    if "public_url" not in settings.model_fields_set and not settings.is_production:
+        # In development the address people use is the one served here, so that sign-in (whose
+        # redirects and embedded provider are built on it) works on any port without more settings.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (comparing, not binding)
+        settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
     migrations.upgrade(settings.database_url)
     if demo:
         asyncio.run(_seed(settings))
     from sip_service.app import create_app
 
-    typer.echo(f"SIP-tjänsten: http://{host}:{port}/  ({settings.env.value})")
+    typer.echo(f"SIP-tjänsten: {settings.public_url}/  ({settings.env.value})")
     uvicorn.run(
         create_app(settings),
         host=host,

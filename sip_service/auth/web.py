@@ -98,11 +98,12 @@ class BrowserSignIn:
         self.origin = f"{public.scheme}://{public.netloc}".lower()
         self.redirect_uri = f"{settings.public_url.rstrip('/')}/auth/callback"
         secret = settings.oidc_client_secret
+        self.metadata_url = f"{settings.issuer}/.well-known/openid-configuration"
         self.client = OAuth().register(
             "sip",
             client_id=settings.oidc_client_id,
             client_secret=secret.get_secret_value() if secret else None,
-            server_metadata_url=f"{settings.issuer}/.well-known/openid-configuration",
+            server_metadata_url=self.metadata_url,
             client_kwargs={
                 "scope": settings.oidc_scopes,
                 "code_challenge_method": "S256",
@@ -151,7 +152,8 @@ class BrowserSignIn:
             try:
                 response: Response = await self.client.authorize_redirect(request, self.redirect_uri)
             except (AuthlibBaseError, httpx2.HTTPError, ValueError, KeyError, RuntimeError) as exc:
-                log.warning("identity provider unavailable: %r", exc)
+                # name the address: a wrong SIP_PUBLIC_URL or SIP_OIDC_ISSUER is the usual cause
+                log.warning("identity provider unavailable at %s: %r", self.metadata_url, exc)
                 return _page(503, "Inloggningen går inte att nå just nu.", "Sign-in is unavailable right now.")
             response.headers.update(_NO_STORE)
             return response
