@@ -1,31 +1,51 @@
-# Two commands on a fresh machine (only Python ≥ 3.11, git and make needed):
+# Two commands on a fresh machine (Debian or Ubuntu with Python ≥ 3.11, git and make):
 #   make run   — set up, then serve the demo on the embedded SQLite default at http://127.0.0.1:8000
-#   make test  — set up, then run ruff, mypy and the whole test suite
+#                (make run PORT=8080 for another port)
+#   make test  — set up (the machine's test prerequisites too: tests/prerequisites.sh), then run
+#                ruff, mypy and the whole test suite
+# Dependencies are installed from the lock files, never resolved anew; `make lock` writes them.
 PYTHON ?= python3
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Node.js from the npm registry, where the distribution's is older than the tests need (Debian 12).
+NODE_BIN := $(CURDIR)/$(VENV)/node/node_modules/.bin
 
-.PHONY: run test lint setup clean
+.PHONY: run test lint setup prerequisites lock lock-upgrade clean
 
-$(STAMP): pyproject.toml
+$(STAMP): requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/sip-service serve --demo
+	$(BIN)/sip-service serve --demo --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
-	$(BIN)/pytest
+prerequisites:
+	bash tests/prerequisites.sh
+
+test: prerequisites lint
+	PATH="$(NODE_BIN):$$PATH" $(BIN)/pytest
+
+# The lock files: requirements.lock (what the service runs on; the image installs it) and
+# requirements-dev.lock (plus the tools and test libraries). `make lock` follows pyproject.toml and
+# keeps every other pin; `make lock-upgrade` moves every pin to the newest release allowed.
+LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet
+lock: $(STAMP)
+	$(LOCK) $(LOCK_FLAGS) -o requirements.lock
+	$(LOCK) $(LOCK_FLAGS) --extra dev -o requirements-dev.lock
+
+lock-upgrade: LOCK_FLAGS = --upgrade
+lock-upgrade: lock
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

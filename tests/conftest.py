@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -21,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 import uvicorn
 from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -35,7 +39,49 @@ from sip_service.kit.db import Database
 from sip_service.models import Base
 from sip_service.settings import Settings
 
+REPO_ROOT = Path(__file__).resolve().parent.parent  # the source tree: tests/, test-artifacts/
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("SIP_TEST_DATABASE_URL") else [])
+SHARED_REDIS = "redis://127.0.0.1:6379/0"
+_own_redis: subprocess.Popen[bytes] | None = None
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5).ping())
+    except redis.RedisError:
+        return False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Redis for the two-process tests (SIP_TEST_REDIS_URL): the one at 127.0.0.1:6379 if it
+    answers, else a redis-server of this run's own on a free port, stopped at the end."""
+    global _own_redis
+    if os.environ.get("SIP_TEST_REDIS_URL") or redis_answers(SHARED_REDIS):
+        os.environ.setdefault("SIP_TEST_REDIS_URL", SHARED_REDIS)
+        return
+    server = shutil.which("redis-server")
+    if server is None:
+        raise pytest.UsageError(
+            "no Redis answers at 127.0.0.1:6379 and redis-server is not installed (tests/prerequisites.sh)"
+        )
+    port = free_port()
+    _own_redis = subprocess.Popen(
+        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 60
+    while not redis_answers(url):
+        if _own_redis.poll() is not None or time.monotonic() > deadline:
+            raise pytest.UsageError(f"the tests' own redis-server on port {port} did not start")
+        time.sleep(0.05)
+    os.environ["SIP_TEST_REDIS_URL"] = url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _own_redis is not None:
+        _own_redis.terminate()
+        _own_redis.wait(timeout=30)
 
 
 def free_port() -> int:

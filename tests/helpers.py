@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -261,7 +262,7 @@ async def subscribed(socket: Socket, meeting_id: str) -> Events:
     return events
 
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ["SIP_TEST_REDIS_URL"]  # conftest: the shared Redis or one of its own
 
 
 @asynccontextmanager

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# What the test suite needs besides Python (make test runs this first):
+#   Debian's Chromium (/usr/bin/chromium) — the browser tests drive it; never a browser downloaded by Playwright
+#   Node.js ≥ 20 with npm                   — the interop tests' OIDC provider and axe-core come from the npm registry
+#   redis-server                            — the two-process tests; the suite starts its own when none listens on 6379
+# As root, what is missing is installed from the distribution; otherwise this stops at once and
+# names the one command to run. PostgreSQL is optional (SIP_TEST_DATABASE_URL, see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+command -v redis-server >/dev/null || missing+=(redis-server)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "tests/prerequisites.sh: installing ${missing[*]} from the distribution"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  else
+    echo "make test needs ${missing[*]}, which this machine lacks. Run once:" >&2
+    echo "    sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# Debian 12 ships Node.js 18; the OIDC provider of the interop tests needs 20 or newer. Then a
+# Node.js 22 from the npm registry goes into .venv/node, for the tests only (make test puts it first on PATH).
+local_node=.venv/node/node_modules/.bin/node
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ] && [ ! -x "$local_node" ]; then
+  echo "tests/prerequisites.sh: Node.js $(node --version) is older than 20; installing Node.js 22 into .venv/node"
+  npm install --prefix .venv/node --no-audit --no-fund --loglevel=error node@22
+  "$local_node" --version >/dev/null
+fi
