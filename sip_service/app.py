@@ -38,7 +38,7 @@ from sip_service.meetings.room import Live
 from sip_service.meetings.routes import invite_router
 from sip_service.notify import service as outbox
 from sip_service.notify.senders import senders_for
-from sip_service.settings import REPO_ROOT, Settings
+from sip_service.settings import ASSETS_DIR, Settings
 
 
 class BodySizeLimit:
@@ -226,10 +226,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @app.get("/video/join", include_in_schema=False)
     async def join_page() -> FileResponse:
         # Invite links (invites.join_url) open the video page; the token stays in the fragment.
-        return FileResponse(REPO_ROOT / "video" / "index.html", headers=PAGE_HEADERS)
+        return FileResponse(ASSETS_DIR / "video" / "index.html", headers=PAGE_HEADERS)
 
-    app.mount("/video", Pages(directory=REPO_ROOT / "video", html=True, check_dir=False), name="video")
-    app.mount("/app", Pages(directory=REPO_ROOT / "web", html=True, check_dir=False), name="app")
+    app.mount("/video", Pages(directory=ASSETS_DIR / "video", html=True, check_dir=False), name="video")
+    app.mount("/app", Pages(directory=ASSETS_DIR / "web", html=True, check_dir=False), name="app")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(request: Request) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# The files the service reads and serves besides its code (alembic/, graphql/, auth/, video/, web/):
+# beside the package in the source tree; an installed package (the image) is told with SIP_ASSETS_DIR.
+ASSETS_DIR = Path(os.environ.get("SIP_ASSETS_DIR") or Path(__file__).resolve().parent.parent)
 
 
 class Mode(StrEnum):
@@ -32,7 +35,7 @@ class Settings(BaseSettings):
     oidc_algorithms: list[str] = ["RS256", "ES256", "PS256"]
     oidc_leeway_seconds: int = 30
     dev_oidc_key_file: Path = Path("./var/dev-oidc-key.json")
-    demo_identities_file: Path = REPO_ROOT / "auth" / "demo-identities.json"
+    demo_identities_file: Path = ASSETS_DIR / "auth" / "demo-identities.json"
 
     # Browser sign-in (authorization code + PKCE, auth/OIDC.md) as this client of the issuer above.
     # Without a secret the client is public (PKCE only), as the development provider expects.

@@ -16,9 +16,9 @@ from graphql import DocumentNode, FragmentDefinitionNode, GraphQLError, Operatio
 from graphql.utilities import separate_operations
 from strawberry.extensions import SchemaExtension
 
-from sip_service.settings import REPO_ROOT
+from sip_service.settings import ASSETS_DIR
 
-OPERATIONS_DIR = REPO_ROOT / "graphql" / "operations"
+OPERATIONS_DIR = ASSETS_DIR / "graphql" / "operations"
 
 
 def _printed(document: DocumentNode) -> str:

@@ -7,11 +7,11 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from sip_service.settings import REPO_ROOT
+from sip_service.settings import ASSETS_DIR
 
 
 def alembic_config(database_url: str) -> Config:
-    cfg = Config(str(REPO_ROOT / "alembic.ini"))
+    cfg = Config(str(ASSETS_DIR / "alembic.ini"))
     cfg.attributes["database_url"] = database_url
     cfg.attributes["configure_logger"] = False
     return cfg

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sip_service.settings import REPO_ROOT
+from conftest import REPO_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

@@ -22,10 +22,9 @@ from zoneinfo import ZoneInfo
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
 
 from sip_service.api import operations
-from sip_service.settings import REPO_ROOT
 
 from browsing import ARGS, ARTIFACTS, RUN_AXE, axe_source, chromium
-from conftest import Service
+from conftest import REPO_ROOT, Service
 from helpers import ALL_BUT_INVITED
 
 __all__ = ["axe_source", "chromium"]  # the fixtures (browsing.py)

@@ -26,10 +26,10 @@ from sip_service.app import create_app
 from sip_service.demo import _people
 from sip_service.kit import migrations
 from sip_service.kit.db import Database
-from sip_service.settings import REPO_ROOT, Settings
+from sip_service.settings import Settings
 
 from browsing import ARGS, ARTIFACTS, RUN_AXE, axe_source, chromium
-from conftest import BACKENDS, GraphQLClient, Service, StatementCounter, free_port, own_database, started
+from conftest import BACKENDS, REPO_ROOT, GraphQLClient, Service, StatementCounter, free_port, own_database, started
 from helpers import issue, plan_with_meetings
 
 __all__ = ["axe_source", "chromium"]  # the fixtures (browsing.py)

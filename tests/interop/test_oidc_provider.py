@@ -33,9 +33,9 @@ from pydantic import SecretStr
 from sip_service.app import create_app
 from sip_service.auth.tokens import TokenValidator, http_jwks_source
 from sip_service.kit.db import Database
-from sip_service.settings import REPO_ROOT, Settings
+from sip_service.settings import Settings
 
-from conftest import Service
+from conftest import REPO_ROOT, Service
 
 PROVIDER_DIR = REPO_ROOT / "tests" / "oidc_provider"
 CLIENT_ID, CLIENT_SECRET, AUDIENCE = "sip-service-interop", "interop-secret-" + "x" * 20, "sip-api"
