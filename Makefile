@@ -39,7 +39,8 @@ test: prerequisites lint
 # The lock files: requirements.lock (what the service runs on; the image installs it) and
 # requirements-dev.lock (plus the tools and test libraries). `make lock` follows pyproject.toml and
 # keeps every other pin; `make lock-upgrade` moves every pin to the newest release allowed.
-LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet
+LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
+	--custom-compile-command "make lock"
 lock: $(STAMP)
 	$(LOCK) $(LOCK_FLAGS) -o requirements.lock
 	$(LOCK) $(LOCK_FLAGS) --extra dev -o requirements-dev.lock
