@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -213,6 +213,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise Invalid("the cursor is not one this service gave out", field="after") from exc
 
 
+def queue_rank(today: date) -> ColumnElement[int]:
+    """Where a plan stands in the work queue: 0 needs attention (any reason), 1 other open plans
+    (draft, active, revising), 2 closed. A rule of the domain: every list of plans follows it."""
+    return case(
+        (Plan.status == PlanStatus.CLOSED, 2),
+        (or_(*(attention_condition(a, today) for a in Attention)), 0),
+        else_=1,
+    )
+
+
 async def page(
     session: AsyncSession,
     principal: Principal,
@@ -221,7 +231,12 @@ async def page(
     first: int,
     after: str | None,
 ) -> tuple[list[Plan], bool]:
-    """Newest first, keyset-paginated on (created_at, id). Returns the plans and whether more follow."""
+    """What needs attention first, then the other open plans, closed plans last (`queue_rank`);
+    newest first within each. Keyset-paginated on (rank, created_at, id): the cursor names the last
+    plan shown and its rank is read again, so the next page starts right after it. (A plan whose
+    rank changes between two pages may be shown twice or missed, as in any list ordered by
+    something that changes.) Returns the plans and whether more follow."""
+    rank = queue_rank(today)
     stmt = readable_plans(principal, today)
     if flt.statuses:
         stmt = stmt.where(Plan.status.in_(flt.statuses))
@@ -233,8 +248,15 @@ async def page(
         stmt = stmt.where(or_(*(attention_condition(a, today) for a in flt.attention)))
     if after is not None:
         created, pid = decode_cursor(after)
-        stmt = stmt.where(tuple_(Plan.created_at, Plan.id) < tuple_(created, pid))
-    stmt = stmt.order_by(Plan.created_at.desc(), Plan.id.desc()).limit(first + 1)
+        # scoped like every read: a cursor naming a plan one may not see says nothing about it
+        of_cursor = readable_plans(principal, today).where(Plan.id == pid).with_only_columns(rank)
+        after_rank = await session.scalar(of_cursor)
+        if after_rank is None:
+            raise Invalid("the cursor is not one this service gave out", field="after")
+        stmt = stmt.where(
+            or_(rank > after_rank, and_(rank == after_rank, tuple_(Plan.created_at, Plan.id) < tuple_(created, pid)))
+        )
+    stmt = stmt.order_by(rank, Plan.created_at.desc(), Plan.id.desc()).limit(first + 1)
     plans = list((await session.scalars(stmt)).all())
     return plans[:first], len(plans) > first
 
