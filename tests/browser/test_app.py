@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, async_playwright, expect
 
 from sip_service.api import operations
 
@@ -135,6 +135,27 @@ async def signed_in(browser: Browser, world: Service, who: str, checks: Checks, 
     return page
 
 
+async def settled(page: Page) -> None:
+    """The page shows what it last read: no read under way (<main aria-busy>). An open plan page reads
+    the plan again on each change anyone makes, its own too, and draws it anew where something
+    changed; acting on a control drawn before that read ends would act on one about to be replaced."""
+    await expect(page.locator("main[data-route]:not([aria-busy])")).to_have_count(1)
+
+
+async def click(target: Locator, *, disabled: bool = False) -> None:
+    """Click a control in its final state: once its page has settled, visible and enabled (or, with
+    `disabled`, shown as disabled: aria-disabled keeps it in the tab order; clicking it must do
+    nothing). No fixed waits."""
+    await settled(target.page)
+    await expect(target).to_be_visible()
+    if disabled:
+        await expect(target).to_be_disabled()
+        await target.click(force=True)  # force: Playwright would wait for it to become enabled
+    else:
+        await expect(target).to_be_enabled()
+        await target.click()
+
+
 async def blocker_codes(page: Page) -> set[str]:
     codes: list[str] = await page.locator("li.blocker").evaluate_all("els => els.map(e => e.dataset.code)")
     return set(codes)
@@ -142,7 +163,10 @@ async def blocker_codes(page: Page) -> set[str]:
 
 async def until_codes(page: Page, expected: set[str], timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while (found := await blocker_codes(page)) != expected:
+    while True:
+        await settled(page)
+        if (found := await blocker_codes(page)) == expected:
+            return
         if time.monotonic() > deadline:
             shown = await page.locator("main").inner_text()
             raise AssertionError(f"checklist shows {sorted(found)}, expected {sorted(expected)}:\n{shown}")
@@ -156,8 +180,9 @@ def blocker(page: Page, code: str) -> Any:
 async def open_fix(page: Page, code: str) -> Any:
     """The checklist item, with its form opened (a live re-render keeps what was open)."""
     item = blocker(page, code)
+    await settled(page)
     if await item.locator("details").get_attribute("open") is None:
-        await item.locator("summary").click()
+        await click(item.locator("summary"))
     return item
 
 
@@ -180,24 +205,24 @@ async def story(browser: Browser, world: Service, checks: Checks) -> None:
     await checks.shot(anna, "01-queue-empty")
 
     # -- English and back: the choice is remembered
-    await anna.get_by_role("button", name="Byt språk till engelska").click()
+    await click(anna.get_by_role("button", name="Byt språk till engelska"))
     await expect(anna.get_by_role("heading", level=1)).to_have_text("My plans")
     await anna.reload()
     await expect(anna.get_by_role("heading", level=1)).to_have_text("My plans")
     assert await anna.evaluate("document.documentElement.lang") == "en"
-    await anna.get_by_role("button", name="Change language to Swedish").click()
+    await click(anna.get_by_role("button", name="Change language to Swedish"))
     await expect(anna.get_by_role("heading", level=1)).to_have_text("Mina planer")
 
     # -- Anna creates the plan
-    await anna.get_by_role("navigation").get_by_role("link", name="Ny plan").click()
+    await click(anna.get_by_role("navigation").get_by_role("link", name="Ny plan"))
     await expect(anna.get_by_role("heading", level=1)).to_have_text("Ny plan")
     await expect(anna.get_by_role("heading", level=1)).to_be_focused()
     await anna.get_by_label("Personnummer (12 siffror)").fill("19400312-2388")
-    await anna.get_by_role("button", name="Sök").click()
+    await click(anna.get_by_role("button", name="Sök"))
     await expect(anna.get_by_text("Patient: Elsa Andersson")).to_be_visible()
     await anna.get_by_label("Bakgrund – varför behövs en plan?").fill("Fallit två gånger. Bor ensam.")
     await checks.shot(anna, "02-new-plan")
-    await anna.get_by_role("button", name="Skapa planen").click()
+    await click(anna.get_by_role("button", name="Skapa planen"))
     await anna.wait_for_url(re.compile(r"#/plans/[0-9a-f-]{36}$"))
     plan_url = anna.url
     await expect(anna.get_by_role("heading", level=1)).to_have_text("Plan för Elsa Andersson")
@@ -209,41 +234,41 @@ async def story(browser: Browser, world: Service, checks: Checks) -> None:
     cross = await open_fix(anna, "CROSS_ORGANISATION")
     await cross.get_by_label("Verksamhet").select_option(label="Socialtjänsten Ekby")
     await cross.get_by_label("Person").select_option(label="Johan Ek, Biståndshandläggare")
-    await cross.get_by_role("button", name="Lägg till").click()
+    await click(cross.get_by_role("button", name="Lägg till"))
     await until_codes(anna, ALL_BUT_INVITED - {"CROSS_ORGANISATION"})
 
     # -- a relative, the son
-    await anna.locator("#d-add-relative summary").click()
+    await click(anna.locator("#d-add-relative summary"))
     relative = anna.locator("#d-add-relative")
     await relative.get_by_label("Namn").fill("Per Andersson")
     await relative.get_by_label("Personnummer (12 siffror)").fill("196805141234")
     await relative.get_by_label("Mobilnummer (frivilligt)").fill("+46701234502")
-    await relative.get_by_role("button", name="Lägg till närstående").click()
+    await click(relative.get_by_role("button", name="Lägg till närstående"))
     await expect(anna.locator("#participant-list")).to_contain_text("Per Andersson")
 
     # -- Elsa's oral consent, written down by Anna, for both organisations
     consent = await open_fix(anna, "CONSENT")
     await expect(consent.get_by_label("Socialtjänsten Ekby")).to_be_checked()
     await expect(consent.get_by_label("Vårdcentralen Norrbacka")).to_be_checked()
-    await consent.get_by_role("button", name="Anteckna muntligt samtycke").click()
+    await click(consent.get_by_role("button", name="Anteckna muntligt samtycke"))
     await until_codes(anna, ALL_BUT_INVITED - {"CROSS_ORGANISATION", "CONSENT"})
     await expect(anna.locator("#consent-summary")).to_contain_text("muntligt, antecknat av Anna Lind")
 
     follow_up = (datetime.now(STOCKHOLM) + timedelta(days=60)).date()
     await open_fix(anna, "FOLLOW_UP")
     await blocker(anna, "FOLLOW_UP").get_by_label("Uppföljningsdatum").fill(follow_up.isoformat())
-    await blocker(anna, "FOLLOW_UP").get_by_role("button", name="Spara").click()
+    await click(blocker(anna, "FOLLOW_UP").get_by_role("button", name="Spara"))
     await until_codes(anna, ALL_BUT_INVITED - {"CROSS_ORGANISATION", "CONSENT", "FOLLOW_UP"})
     await checks.shot(anna, "04-staff-checklist", phone=False)
 
     # -- Johan, in another browser, on the same plan; Anna's page stays open
     johan = await signed_in(browser, world, "Johan Ek", checks, viewport=DESKTOP)
     await expect(johan.locator("#plan-list")).to_contain_text("Plan för Elsa Andersson")
-    await johan.get_by_role("link", name="Plan för Elsa Andersson").click()
+    await click(johan.get_by_role("link", name="Plan för Elsa Andersson"))
     await expect(johan.get_by_role("heading", level=1)).to_have_text("Plan för Elsa Andersson")
     overall = await open_fix(johan, "OVERALL_RESPONSIBILITY")
     await overall.get_by_label("Övergripande ansvar").select_option(label="Socialtjänsten Ekby")
-    await overall.get_by_role("button", name="Spara").click()
+    await click(overall.get_by_role("button", name="Spara"))
     await expect(blocker(johan, "OVERALL_RESPONSIBILITY")).to_have_count(0)
     await expect(blocker(anna, "OVERALL_RESPONSIBILITY")).to_have_count(0)  # live
 
@@ -251,7 +276,7 @@ async def story(browser: Browser, world: Service, checks: Checks) -> None:
     await action.get_by_label("Vad ska göras?").fill("Hemtjänst morgon och kväll")
     await expect(action.get_by_label("Ansvarig organisation")).to_have_value(re.compile(".+"))
     async with johan.expect_response(lambda r: r.url.endswith("/graphql") and r.request.method == "POST") as done:
-        await action.get_by_role("button", name="Lägg till insats").click()
+        await click(action.get_by_role("button", name="Lägg till insats"))
     await done.value
     saved_at = time.monotonic()
     # the change appears in the other browser within a second
@@ -264,11 +289,11 @@ async def story(browser: Browser, world: Service, checks: Checks) -> None:
     await checks.shot(johan, "05-municipality-action")
 
     # Anna adds the health centre's action
-    await anna.locator("#d-add-action summary").click()
+    await click(anna.locator("#d-add-action summary"))
     add_action = anna.locator("#d-add-action")
     await add_action.get_by_label("Vad ska göras?").fill("Läkemedelsgenomgång")
     await add_action.get_by_label("Ansvarig organisation").select_option(label="Vårdcentralen Norrbacka")
-    await add_action.get_by_role("button", name="Lägg till insats").click()
+    await click(add_action.get_by_role("button", name="Lägg till insats"))
     waiting_for_patient = {"PATIENT_GOALS", "PATIENT_ATTENDED", "RELATIVES_DECIDED", "PATIENT_APPROVED"}
     await until_codes(anna, waiting_for_patient)
     # finalize stays disabled, with the reasons beside it
@@ -278,29 +303,29 @@ async def story(browser: Browser, world: Service, checks: Checks) -> None:
     assert await reasons.locator("li").count() == 4
     assert await anna.locator("#finalize-button").get_attribute("aria-describedby") == "finalize-reasons"
     await expect(blocker(anna, "RELATIVES_DECIDED")).to_contain_text("Bara patienten")
-    await anna.locator("#finalize-button").click(force=True)  # does nothing: the reasons stand
+    await click(anna.locator("#finalize-button"), disabled=True)  # does nothing: the reasons stand
     await expect(anna.locator(".lead .status")).to_have_text("Status: Utkast")
     await checks.shot(anna, "06-finalize-disabled")
 
     # -- Elsa on her phone
     elsa = await signed_in(browser, world, "Elsa Andersson", checks, viewport=PHONE, is_mobile=True, has_touch=True)
-    await elsa.get_by_role("link", name="Plan för Elsa Andersson").click()
+    await click(elsa.get_by_role("link", name="Plan för Elsa Andersson"))
     await expect(elsa.get_by_role("heading", name="Vem kontaktar jag?")).to_be_visible()
     await expect(elsa.locator("#sec-contact")).to_contain_text(
         "Anna Lind, Distriktssköterska på Vårdcentralen Norrbacka"
     )
     await checks.shot(elsa, "07-patient-plan")
     await elsa.get_by_label("Mitt mål, med mina egna ord").fill("Jag vill kunna gå till affären själv.")
-    await elsa.get_by_role("button", name="Lägg till mål").click()
+    await click(elsa.get_by_role("button", name="Lägg till mål"))
     await expect(elsa.locator("#goal-list")).to_contain_text("Jag vill kunna gå till affären själv.")
-    await elsa.get_by_role("button", name="Ändra: Jag vill kunna gå till affären själv.").click()
+    await click(elsa.get_by_role("button", name="Ändra: Jag vill kunna gå till affären själv."))
     editing = elsa.locator("#goal-list").get_by_label("Mitt mål, med mina egna ord")
     await expect(editing).to_be_focused()
     await editing.fill(GOAL)
-    await elsa.locator("#goal-list").get_by_role("button", name="Spara").click()
+    await click(elsa.locator("#goal-list").get_by_role("button", name="Spara"))
     await expect(elsa.locator("#goal-list")).to_contain_text(GOAL)
     await elsa.get_by_label("Per Andersson").check()
-    await elsa.get_by_role("button", name="Spara mitt val").click()
+    await click(elsa.get_by_role("button", name="Spara mitt val"))
     await expect(elsa.locator("#sec-relatives")).to_contain_text("Du bestämde")
     await checks.shot(elsa, "08-patient-goal-relatives")
     await until_codes(anna, {"PATIENT_ATTENDED", "RELATIVES_INVITED", "PATIENT_APPROVED"})
@@ -312,30 +337,30 @@ async def story(browser: Browser, world: Service, checks: Checks) -> None:
     await attended.get_by_label("Datum").fill(start.date().isoformat())
     await attended.get_by_label("Starttid (svensk tid)").fill(start.strftime("%H:%M"))
     await attended.get_by_label("Plats (frivilligt)").fill("Vårdcentralen Norrbacka, rum 12")
-    await attended.get_by_role("button", name="Boka mötet").click()
+    await click(attended.get_by_role("button", name="Boka mötet"))
     await expect(anna.locator("#meeting-list")).to_contain_text(f"kl. {start.strftime('%H:%M')}")
-    await blocker(anna, "RELATIVES_INVITED").get_by_role("button", name="Kalla till mötet: Per Andersson").click()
+    await click(blocker(anna, "RELATIVES_INVITED").get_by_role("button", name="Kalla till mötet: Per Andersson"))
     await until_codes(anna, {"PATIENT_ATTENDED", "PATIENT_APPROVED"})
     meetings = anna.locator("#sec-meetings")
     await expect(meetings.get_by_label("Elsa Andersson (Patient)")).to_be_checked()
-    await meetings.get_by_role("button", name="Skicka kallelse").click()
+    await click(meetings.get_by_role("button", name="Skicka kallelse"))
     elsa_line = anna.locator("#participant-list li").filter(has_text="Elsa Andersson")
     await expect(elsa_line.locator("p.hint")).to_have_text(re.compile(r"^kallad \d"))
-    await blocker(anna, "PATIENT_ATTENDED").get_by_role("button", name="Intyga att Elsa Andersson var med").click()
+    await click(blocker(anna, "PATIENT_ATTENDED").get_by_role("button", name="Intyga att Elsa Andersson var med"))
     await until_codes(anna, {"PATIENT_APPROVED"})
     await expect(anna.locator("#participant-list")).to_contain_text("var med (intygat av Anna Lind)")
     await expect(anna.locator("#finalize-button")).to_have_attribute("aria-disabled", "true")
     await checks.shot(anna, "09-waiting-for-approval")
 
     # -- Elsa approves this version; Anna's page learns it live
-    await elsa.get_by_role("button", name="Jag godkänner planen").click()
+    await click(elsa.get_by_role("button", name="Jag godkänner planen"))
     await expect(elsa.locator("#approved")).to_contain_text("Du godkände den här versionen")
     await checks.shot(elsa, "10-patient-approved")
     await expect(anna.locator("#finalize-button")).not_to_have_attribute("aria-disabled", "true")
     await expect(anna.locator("#checklist")).to_have_count(0)
 
     # -- Anna finalizes
-    await anna.locator("#finalize-button").click()
+    await click(anna.locator("#finalize-button"))
     await expect(anna.locator(".lead .status")).to_have_text("Status: Fastställd")
     await expect(anna.locator("#revision-list")).to_contain_text("Version 1, fastställd")
     await expect(elsa.locator(".lead .status")).to_have_text("Status: Fastställd")  # live for Elsa too
@@ -351,7 +376,7 @@ async def story(browser: Browser, world: Service, checks: Checks) -> None:
     await checks.shot(anna, "12-print-view")
 
     # -- Elsa: who has looked at my plan
-    await elsa.get_by_role("button", name="Visa").click()
+    await click(elsa.get_by_role("button", name="Visa"))
     await expect(elsa.locator("#access-people")).to_contain_text("Johan Ek, Socialtjänsten Ekby")
     await checks.shot(elsa, "13-access-log")
 
@@ -365,19 +390,19 @@ async def story(browser: Browser, world: Service, checks: Checks) -> None:
     # -- a revision: Anna reopens the plan, Johan adds an action, Elsa approves again, Anna finalizes;
     # the history says what changed
     await anna.goto(plan_url)
-    await anna.get_by_role("button", name="Börja revidera planen").click()
+    await click(anna.get_by_role("button", name="Börja revidera planen"))
     await expect(anna.locator(".lead .status")).to_have_text("Status: Revideras")
     await until_codes(anna, {"PATIENT_APPROVED"})
     await johan.goto(plan_url)
-    await johan.locator("#d-add-action summary").click()
+    await click(johan.locator("#d-add-action summary"))
     await johan.locator("#d-add-action").get_by_label("Vad ska göras?").fill("Trygghetslarm")
-    await johan.locator("#d-add-action").get_by_role("button", name="Lägg till insats").click()
+    await click(johan.locator("#d-add-action").get_by_role("button", name="Lägg till insats"))
     await expect(anna.locator("#action-groups")).to_contain_text("Trygghetslarm")
     await expect(elsa.locator("#sec-actions")).to_contain_text("Trygghetslarm")
-    await elsa.get_by_role("button", name="Jag godkänner planen").click()
+    await click(elsa.get_by_role("button", name="Jag godkänner planen"))
     await expect(elsa.locator("#approved")).to_be_visible()
     await expect(anna.locator("#finalize-button")).not_to_have_attribute("aria-disabled", "true")
-    await anna.locator("#finalize-button").click()
+    await click(anna.locator("#finalize-button"))
     await expect(anna.locator(".lead .status")).to_have_text("Status: Fastställd")
     history = anna.locator("#revision-list")
     await expect(history).to_contain_text("Version 2, fastställd")
@@ -386,7 +411,7 @@ async def story(browser: Browser, world: Service, checks: Checks) -> None:
 
     # -- Per, the son Elsa chose, reads the plan; he decides nothing on her behalf
     per = await signed_in(browser, world, "Per Andersson", checks, viewport=PHONE, is_mobile=True, has_touch=True)
-    await per.get_by_role("link", name="Plan för Elsa Andersson").click()
+    await click(per.get_by_role("link", name="Plan för Elsa Andersson"))
     await expect(per.get_by_text("Du ser planen för att Elsa Andersson vill ha med dig.")).to_be_visible()
     await expect(per.locator("#sec-actions")).to_contain_text("Trygghetslarm")
     for mine_only in ("#sec-relatives", "#sec-consent", "#sec-approve", "#sec-log"):
@@ -504,29 +529,29 @@ async def test_version_conflict_in_plain_words_and_english(
             follow_up = (datetime.now(STOCKHOLM) + timedelta(days=30)).date().isoformat()
             fix = await open_fix(page, "FOLLOW_UP")
             await fix.get_by_label("Uppföljningsdatum").fill(follow_up)
-            await fix.get_by_role("button", name="Spara").click()
+            await click(fix.get_by_role("button", name="Spara"))
             conflict = page.locator("#conflict")
             await expect(conflict).to_contain_text("Någon annan ändrade planen medan du arbetade")
             await expect(conflict).to_be_focused()
             await checks.shot(page, "15-version-conflict", phone=False)
             held["on"] = False
-            await conflict.get_by_role("button", name="Läs in planen igen").click()
+            await click(conflict.get_by_role("button", name="Läs in planen igen"))
             await expect(conflict).to_have_count(0)
             await expect(page.locator("#plan-facts")).to_contain_text("Ändrad.")
             fix = await open_fix(page, "FOLLOW_UP")
             await fix.get_by_label("Uppföljningsdatum").fill(follow_up)
-            await fix.get_by_role("button", name="Spara").click()
+            await click(fix.get_by_role("button", name="Spara"))
             await expect(blocker(page, "FOLLOW_UP")).to_have_count(0)
 
             # in English: the page, the readiness messages from the API, dates still in Stockholm time
-            await page.get_by_role("button", name="Byt språk till engelska").click()
+            await click(page.get_by_role("button", name="Byt språk till engelska"))
             await expect(page.get_by_role("heading", level=1)).to_have_text("Plan for Elsa Andersson")
             await expect(blocker(page, "CONSENT")).to_contain_text("consent")
             await expect(page.locator("html")).to_have_attribute("lang", "en")
             # a video meeting: "start the video meeting" leads to the meeting page
             meeting = await open_fix(page, "PATIENT_ATTENDED")
             await meeting.get_by_label("Kind of meeting").select_option(label="Video meeting")
-            await meeting.get_by_role("button", name="Book the meeting").click()
+            await click(meeting.get_by_role("button", name="Book the meeting"))
             start = page.get_by_role("link", name="Start the video meeting").first
             await expect(start).to_have_attribute("href", re.compile(r"^/video/\?m=[0-9a-f-]{36}$"))
             await checks.shot(page, "16-english")

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from playwright.async_api import Page, async_playwright, expect
-from test_app import DESKTOP, STOCKHOLM, Checks, signed_in
+from test_app import DESKTOP, STOCKHOLM, Checks, click, settled, signed_in
 
 from browsing import ARGS, axe_source, chromium
 from conftest import Service, op
@@ -133,8 +133,9 @@ async def test_close_remove_status_and_meeting_controls(
 async def story(anna: Page, gql: Gql, checks: Checks, plan_id: str, meeting_id: str) -> None:
     # -- the municipality's action: Anna may not change it, and is told so plainly
     theirs = action_item(anna, "Hemtjänst morgon")
+    await settled(anna)
     await theirs.get_by_label("Status", exact=True).select_option(label="Pågår")
-    await theirs.get_by_role("button", name="Spara status").click()
+    await click(theirs.get_by_role("button", name="Spara status"))
     await expect(theirs.get_by_role("alert")).to_have_text(
         "Du kan inte ändra den här insatsen. Bara Socialtjänsten Ekby, som ansvarar för den, kan ändra eller ta bort den."
     )
@@ -144,8 +145,9 @@ async def story(anna: Page, gql: Gql, checks: Checks, plan_id: str, meeting_id: 
 
     # -- her own organisation's action: the status changes
     mine = action_item(anna, "Blodtryckskontroll")
+    await settled(anna)
     await mine.get_by_label("Status", exact=True).select_option(label="Pågår")
-    await mine.get_by_role("button", name="Spara status").click()
+    await click(mine.get_by_role("button", name="Spara status"))
 
     async def ongoing() -> bool:
         actions = (await detail(gql, plan_id))["actions"]
@@ -156,27 +158,28 @@ async def story(anna: Page, gql: Gql, checks: Checks, plan_id: str, meeting_id: 
 
     # -- remove a goal: ask, change one's mind (focus goes back), ask again, confirm
     ask_goal = anna.get_by_role("button", name="Ta bort: Gå i trapporna själv")
-    await ask_goal.click()
+    await click(ask_goal)
     question = anna.locator("#goal-list .confirm-question")
     await expect(question).to_have_text("Vill du ta bort målet ”Gå i trapporna själv”?")
     await expect(question).to_be_focused()
     await checks.shot(anna, "22-confirm-remove-goal")
-    await anna.locator("#goal-list").get_by_role("button", name="Avbryt").click()
+    await click(anna.locator("#goal-list").get_by_role("button", name="Avbryt"))
     await expect(ask_goal).to_be_focused()
     assert len((await detail(gql, plan_id))["goals"]) == 1
-    await ask_goal.click()
-    await anna.locator("#goal-list").get_by_role("button", name="Ja, ta bort").click()
+    await click(ask_goal)
+    await click(anna.locator("#goal-list").get_by_role("button", name="Ja, ta bort"))
     await expect(anna.locator("#sec-goals")).to_contain_text("Inga mål ännu.")
     await expect(anna.locator("#h-goals")).to_be_focused()
     assert (await detail(gql, plan_id))["goals"] == []
 
     # -- remove an action
-    await anna.get_by_role("button", name="Ta bort: Blodtryckskontroll").click()
-    await action_item(anna, "Blodtryckskontroll").get_by_role("button", name="Ja, ta bort").click()
+    await click(anna.get_by_role("button", name="Ta bort: Blodtryckskontroll"))
+    await click(action_item(anna, "Blodtryckskontroll").get_by_role("button", name="Ja, ta bort"))
     await expect(anna.locator("#action-groups")).not_to_contain_text("Blodtryckskontroll")
     assert [a["description"] for a in (await detail(gql, plan_id))["actions"]] == ["Hemtjänst morgon"]
 
     # -- remove a participant, with the keyboard alone
+    await settled(anna)
     await anna.get_by_role("button", name="Ta bort: Omar Haddad").focus()
     await anna.keyboard.press("Enter")
     await expect(anna.locator("#participant-list .confirm-question")).to_be_focused()
@@ -198,7 +201,7 @@ async def story(anna: Page, gql: Gql, checks: Checks, plan_id: str, meeting_id: 
     elsa_id = next(p["id"] for p in plan["participants"] if p["kind"] == "PATIENT")
     invitations = anna.locator(f"#invitations-{meeting_id}")
     elsa_line = invitations.locator(f'li[data-participant="{elsa_id}"]')
-    await anna.get_by_role("button", name="Kontrollera kallelserna igen").click()
+    await click(anna.get_by_role("button", name="Kontrollera kallelserna igen"))
     delivery = (await deliveries(gql, plan_id))[elsa_id]
     plain = {
         "SENT": r"^Kallelsen är skickad \d",
@@ -212,17 +215,17 @@ async def story(anna: Page, gql: Gql, checks: Checks, plan_id: str, meeting_id: 
     # -- Elsa's personal meeting link: issued, shown to copy, then revoked
     # the invitation by sms carried a link already: a new one replaces it
     await expect(elsa_line.locator(".link-state")).to_contain_text("Den har inte använts än.")
-    await elsa_line.get_by_role("button", name="Skapa ny möteslänk för Elsa Andersson").click()
+    await click(elsa_line.get_by_role("button", name="Skapa ny möteslänk för Elsa Andersson"))
     link = anna.get_by_label("Möteslänk för Elsa Andersson – kopiera och ge den till hen")
     await expect(link).to_be_focused()
     await expect(link).to_have_value(re.compile(r"^https?://.+#t=.+"))
     meeting = next(m for m in (await detail_meetings(gql, plan_id)) if m["id"] == meeting_id)
     assert elsa_id in [x["participantId"] for x in meeting["inviteLinks"]]
-    await elsa_line.get_by_role("button", name="Kopiera länken").click()
+    await click(elsa_line.get_by_role("button", name="Kopiera länken"))
     await expect(anna.locator("#announce")).to_have_text("Länken är kopierad.")
     await expect(elsa_line.locator(".link-state")).to_contain_text("Den har inte använts än.")
     await checks.shot(anna, "23-meeting-link")
-    await elsa_line.get_by_role("button", name="Stäng av länken för Elsa Andersson").click()
+    await click(elsa_line.get_by_role("button", name="Stäng av länken för Elsa Andersson"))
     await expect(link).to_have_count(0)
     await expect(elsa_line.get_by_role("button", name="Skapa möteslänk för Elsa Andersson")).to_be_visible()
 
@@ -234,41 +237,42 @@ async def story(anna: Page, gql: Gql, checks: Checks, plan_id: str, meeting_id: 
 
     # -- move the meeting (Stockholm time, whatever the computer's zone)
     moved = (datetime.now(STOCKHOLM) + timedelta(days=2)).replace(hour=14, minute=30, second=0, microsecond=0)
-    await anna.locator(f"#d-move-{meeting_id} summary").click()
+    await click(anna.locator(f"#d-move-{meeting_id} summary"))
     move = anna.locator(f"#move-{meeting_id}")
     await move.get_by_label("Datum").fill(moved.date().isoformat())
     await move.get_by_label("Starttid (svensk tid)").fill("14:30")
-    await move.get_by_role("button", name="Flytta mötet").click()
+    await click(move.get_by_role("button", name="Flytta mötet"))
     await expect(anna.locator("#meeting-list h3").first).to_contain_text("kl. 14:30")
     meeting = next(m for m in (await detail_meetings(gql, plan_id)) if m["id"] == meeting_id)
     assert datetime.fromisoformat(meeting["startsAt"]) == moved
 
     # -- cancel it, after a confirm step
-    await anna.get_by_role("button", name="Ställ in mötet").click()
+    await click(anna.get_by_role("button", name="Ställ in mötet"))
     await expect(anna.locator("#meeting-list .confirm-question")).to_be_focused()
     await checks.shot(anna, "24-confirm-cancel-meeting")
-    await anna.get_by_role("button", name="Ja, ställ in mötet").click()
+    await click(anna.get_by_role("button", name="Ja, ställ in mötet"))
     await expect(anna.locator("#meeting-list h3").first).to_contain_text("(inställt)")
     meeting = next(m for m in (await detail_meetings(gql, plan_id)) if m["id"] == meeting_id)
     assert meeting["status"] == "CANCELLED"
 
     # -- in English the closing section reads in English; then back to Swedish
-    await anna.get_by_role("button", name="Byt språk till engelska").click()
+    await click(anna.get_by_role("button", name="Byt språk till engelska"))
     await expect(anna.locator("#h-close")).to_have_text("Close the plan")
     await expect(anna.get_by_label("The goals have been reached")).to_be_visible()
-    await anna.get_by_role("button", name="Change language to Swedish").click()
+    await click(anna.get_by_role("button", name="Change language to Swedish"))
     await expect(anna.locator("#h-close")).to_have_text("Avsluta planen")
 
     # -- close the plan: a reason, then a confirm step
-    await anna.get_by_role("button", name="Gå vidare").click()
+    await click(anna.get_by_role("button", name="Gå vidare"))
     await expect(anna.locator("#close-form").get_by_role("alert")).to_have_text("Varför avslutas planen?")
+    await settled(anna)
     await anna.get_by_label("Målen är nådda").check()
-    await anna.get_by_role("button", name="Gå vidare").click()
+    await click(anna.get_by_role("button", name="Gå vidare"))
     question = anna.locator("#confirm-close-q")
     await expect(question).to_be_focused()
     await expect(question).to_contain_text("Skäl: Målen är nådda.")
     await checks.shot(anna, "25-confirm-close")
-    await anna.get_by_role("button", name="Ja, avsluta planen").click()
+    await click(anna.get_by_role("button", name="Ja, avsluta planen"))
     await expect(anna.locator(".lead .status")).to_have_text("Status: Avslutad – målen är nådda")
     await expect(anna.locator("#sec-checklist")).to_contain_text("Planen är avslutad.")
     await expect(anna.get_by_role("button", name=re.compile("^Ta bort"))).to_have_count(0)

@@ -57,11 +57,15 @@ function markCurrentNav() {
   }
 }
 
+// <main data-route="…"> names the route being shown; while its data is read, <main aria-busy="true">
+// (set in the same turn as data-route): a test waits for both before it reads or acts on the page.
 function route() {
   if (app.cleanup) app.cleanup();
   app.cleanup = null;
   markCurrentNav();
   const hash = location.hash || "#/plans";
+  main.removeAttribute("aria-busy");
+  main.dataset.route = app.session ? hash : "sign-in";
   const ctx = {
     me: app.me, session: app.session, main,
     setCleanup: (f) => { app.cleanup = f; },

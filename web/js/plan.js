@@ -11,12 +11,18 @@ export function renderPlan(ctx, id, { print }) {
   formErrors.clear();
   const view = {
     ctx, id, print, plan: null, conflict: false, error: null, log: null, live: null,
-    staff: ctx.session.kind === "staff", loading: false, again: false, editingGoal: null, ownChangeAt: 0,
-    confirming: null, closeReason: null, issued: new Map(),
+    staff: ctx.session.kind === "staff", loading: false, again: false, editingGoal: null, ownChangeAt: 0, shown: null,
+    confirming: null, closeReason: null, issued: new Map(), closed: false, redraw: false,
   };
   ctx.main.replaceChildren(h("h1", {}, t("loading")));
   load(view, true);
-  if (!print) {
+  const leave = () => {
+    view.closed = true; // a read still under way draws nothing on the page that follows
+    ctx.main.removeAttribute("aria-busy");
+    delete ctx.main.dataset.planVersion;
+  };
+  if (print) ctx.setCleanup(leave);
+  else {
     live.onStatus = (on) => {
       const status = document.getElementById("live-status");
       if (status) status.textContent = on ? t("liveOn") : t("liveOff");
@@ -27,32 +33,57 @@ export function renderPlan(ctx, id, { print }) {
       const someoneElse = Date.now() - view.ownChangeAt > 3000; // our own change was announced as saved
       load(view, false).then(() => { if (someoneElse) announce(t("updated")); });
     });
-    ctx.setCleanup(() => { stop(); live.onStatus = () => {}; });
+    ctx.setCleanup(() => { stop(); live.onStatus = () => {}; leave(); });
   }
 }
 
-async function load(view, first) {
-  if (view.loading) { view.again = true; return; }
+// Reads the plan and shows it. While a read is under way <main> says aria-busy="true" (and
+// data-plan-version the version it shows after): what a script or a test waits for before it acts
+// on the page. A read that brings nothing new leaves the page as it is, so a click or what one is
+// typing is never met by a redrawn control; `redraw` draws it again regardless.
+async function load(view, first, redraw = false) {
+  if (view.loading) { view.again = true; view.redraw ||= redraw; return; }
   view.loading = true;
+  view.ctx.main.setAttribute("aria-busy", "true");
+  let same = false;
   try {
     const data = await request("AppPlanPage", { id: view.id, language: lang.toUpperCase() });
+    const text = JSON.stringify(data.plan);
+    same = !first && !redraw && view.plan !== null && text === view.shown;
+    view.shown = text;
     view.plan = data.plan;
+    view.error = null;
     // a link shown for copying goes away once it no longer works (revoked here or elsewhere)
     for (const key of [...view.issued.keys()]) {
       const [meetingId, participantId] = key.split(":");
       const m = view.plan && view.plan.meetings.find((x) => x.id === meetingId);
-      if (!m || m.status !== "SCHEDULED" || !m.inviteLinks.some((l) => l.participantId === participantId)) view.issued.delete(key);
+      if (!m || m.status !== "SCHEDULED" || !m.inviteLinks.some((l) => l.participantId === participantId)) {
+        view.issued.delete(key);
+        same = false;
+      }
     }
   } catch (error) {
     if (error.code === "NOT_FOUND") view.error = t("notFound");
     else view.error = `${t("error")}: ${error.message}`;
     view.plan = null;
+    view.shown = null;
   } finally {
     view.loading = false;
   }
-  render(view);
+  if (view.closed) return;
+  if (!same) render(view);
   if (first) view.ctx.rendered();
-  if (view.again) { view.again = false; await load(view, false); }
+  if (view.again) {
+    const again = view.redraw;
+    view.again = false;
+    view.redraw = false;
+    await load(view, false, again);
+    return;
+  }
+  if (!view.loading) {
+    view.ctx.main.removeAttribute("aria-busy");
+    if (view.plan) view.ctx.main.dataset.planVersion = String(view.plan.version);
+  }
 }
 
 // ---- changing the plan ---------------------------------------------------------------------
@@ -200,7 +231,7 @@ function header(view) {
     view.conflict
       ? h("div", { class: "alert", id: "conflict", role: "alert", tabindex: "-1" },
         h("p", {}, t("conflict")),
-        h("button", { type: "button", onclick: () => { view.conflict = false; formErrors.clear(); load(view, false); } }, t("reload")))
+        h("button", { type: "button", onclick: () => { view.conflict = false; formErrors.clear(); load(view, false, true); } }, t("reload")))
       : null,
   ];
 }

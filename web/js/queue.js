@@ -15,17 +15,23 @@ export function renderQueue(ctx) {
   const filters = staff ? filterForm(() => load()) : null;
   ctx.main.replaceChildren(h("h1", {}, staff ? t("queueTitle") : t("navMyPlans")), filters, results);
 
+  let latest = 0; // a filter changed while a read was under way: only the newest read is shown
   async function load(after = null, rows = []) {
+    const mine = ++latest;
     const filter = {};
     if (state.attention) filter.needsAttention = ATTENTION;
     if (state.status) filter.statuses = [state.status];
     let data;
+    ctx.main.setAttribute("aria-busy", "true");
     try {
       data = await request("AppWorkQueue", { first: 50, after, filter, language: lang.toUpperCase() });
     } catch (error) {
-      results.replaceChildren(h("p", { role: "alert", class: "error" }, `${t("error")}: ${error.message}`));
-      return;
+      data = null;
+      if (mine === latest) results.replaceChildren(h("p", { role: "alert", class: "error" }, `${t("error")}: ${error.message}`));
     }
+    if (mine !== latest || !results.isConnected) return;
+    ctx.main.removeAttribute("aria-busy");
+    if (!data) return;
     const all = rows.concat(data.plans.nodes);
     results.replaceChildren(table(all, staff));
     if (data.plans.pageInfo.hasNextPage) {
