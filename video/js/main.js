@@ -920,7 +920,7 @@ function updateTile(id, info, media) {
     }
     if (tile.removeButton) {
       tile.removeButton.firstChild.textContent = t('remove');
-      tile.removeButton.lastChild.textContent = ` ${info.name}`;
+      tile.removeButton.lastChild.textContent = ` ${info.name ?? ''}`;
     }
   }
 }

@@ -26,7 +26,9 @@ export function renderCreate(ctx) {
       } catch (error) {
         patient = null;
         createButton.disabled = true;
-        found.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));
+        // the service's own words are English; say it in the page's language where we know what happened
+        const text = { NOT_FOUND: t("patientNotFound"), VALIDATION_ERROR: t("pnrDigits") }[error.code] || error.message;
+        found.replaceChildren(h("p", { class: "error", role: "alert" }, text));
       }
     },
   }, h("h2", {}, t("findPatient")), field(t("personalNumber"), pnr), h("button", { type: "submit" }, t("search")), found);

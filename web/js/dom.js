@@ -12,12 +12,19 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// Children left out (null, undefined, false) are skipped: the DOM's own append() and
+// replaceChildren() would write them as the text "null" or "undefined". Use these two instead.
 export function append(el, children) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
     if (Array.isArray(child)) append(el, child);
     else el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
+}
+
+export function replace(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
 }
 
 let counter = 0;

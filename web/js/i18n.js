@@ -202,6 +202,8 @@ const S = {
   findPatient: ["Hitta patienten", "Find the patient"],
   search: ["Sök", "Search"],
   patientFound: ["Patient: {name}", "Patient: {name}"],
+  patientNotFound: ["Ingen med det personnumret finns i registret. Kontrollera numret.", "No one with that personal identity number is registered. Check the number."],
+  pnrDigits: ["Personnumret ska ha 12 siffror: ÅÅÅÅMMDDNNNN.", "The personal identity number has 12 digits: YYYYMMDDNNNN."],
   create: ["Skapa planen", "Create the plan"],
   createdHint: ["Planen är skapad. Lägg till deltagare, mål och insatser.", "The plan is created. Add participants, goals and actions."],
   dischargeReadyOptional: ["Utskrivningsklar från sjukhus, svensk tid (frivilligt)", "Ready for discharge from hospital, Swedish time (optional)"],
@@ -307,7 +309,8 @@ const S = {
 export function t(key, values = {}) {
   const entry = S[key];
   let text = entry ? entry[lang === "en" ? 1 : 0] : key;
-  for (const [k, v] of Object.entries(values)) text = text.replaceAll(`{${k}}`, String(v));
+  // a value that is missing (null, undefined) is left out, never written as "null"
+  for (const [k, v] of Object.entries(values)) text = text.replaceAll(`{${k}}`, v === null || v === undefined ? "" : String(v));
   return text;
 }
 

@@ -1,5 +1,5 @@
 // The shell: who is signed in, language, navigation, and routing by hash (#/plans, #/plans/<id>, #/new).
-import { h, setTitle } from "./dom.js";
+import { h, setTitle, append, replace } from "./dom.js";
 import { signedIn, request } from "./gql.js";
 import { t, lang, setLanguage } from "./i18n.js";
 import { renderQueue } from "./queue.js";
@@ -11,7 +11,7 @@ const main = document.getElementById("main");
 const header = document.getElementById("site-header");
 
 function renderHeader() {
-  header.replaceChildren();
+  replace(header);
   const staff = app.session && app.session.kind === "staff";
   const nav = app.session
     ? h("nav", { "aria-label": t("mainNav") },
@@ -32,9 +32,9 @@ function renderHeader() {
     onclick: () => { setLanguage(other); renderHeader(); route(); },
   }, t("language"));
   if (nav) nav.querySelector("ul").append(h("li", { class: "lang-item" }, switcher));
-  header.append(
+  append(header, [
     h("div", { class: "bar" }, h("p", { class: "brand" }, h("a", { href: "#/plans" }, t("appName"))), nav ? null : switcher, who),
-    nav);
+    nav]);
   markCurrentNav();
   document.getElementById("skip").textContent = t("skip");
 }
@@ -82,7 +82,7 @@ function route() {
 function renderSignIn() {
   setTitle(t("signIn"));
   const next = `/app/${location.hash}`;
-  main.replaceChildren(
+  replace(main,
     h("h1", { tabindex: "-1" }, t("appName")),
     h("p", {}, t("notSignedIn")),
     h("p", {}, h("a", { class: "button", href: `/auth/login?next=${encodeURIComponent(next)}` }, t("signIn"))));
@@ -106,7 +106,7 @@ async function start() {
     app.session = await signedIn();
     if (app.session) app.me = (await request("Me")).me;
   } catch (error) {
-    main.replaceChildren(h("h1", {}, t("error")), h("p", { role: "alert" }, String(error.message)));
+    replace(main, h("h1", {}, t("error")), h("p", { role: "alert" }, error.message || t("error")));
     return;
   }
   renderHeader();

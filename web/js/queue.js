@@ -1,5 +1,5 @@
 // The work queue (staff) or "my plans" (patients, relatives): status, patient, next step.
-import { h, field, options } from "./dom.js";
+import { h, field, options, replace } from "./dom.js";
 import { request } from "./gql.js";
 import { t, lang, formatDate } from "./i18n.js";
 import { setTitle } from "./dom.js";
@@ -13,7 +13,7 @@ export function renderQueue(ctx) {
   setTitle(t("queueTitle"));
   const results = h("div", { id: "queue-results", "aria-live": "polite" }, h("p", {}, t("loading")));
   const filters = staff ? filterForm(() => load()) : null;
-  ctx.main.replaceChildren(h("h1", {}, staff ? t("queueTitle") : t("navMyPlans")), filters, results);
+  replace(ctx.main, h("h1", {}, staff ? t("queueTitle") : t("navMyPlans")), filters, results); // no filters for citizens
 
   let latest = 0; // a filter changed while a read was under way: only the newest read is shown
   async function load(after = null, rows = []) {
@@ -73,5 +73,7 @@ function table(plans, staff) {
           ? h("div", {}, h("dt", {}, t("colAttention")), h("dd", {}, h("ul", { class: "attention" }, plan.attention.map((a) => h("li", {}, t(a))))))
           : null,
         nextStep(plan) ? h("div", {}, h("dt", {}, t("colNext")), h("dd", {}, nextStep(plan))) : null,
-        plan.followUpDate ? h("div", {}, h("dt", {}, t("colFollowUp")), h("dd", {}, formatDate(plan.followUpDate))) : null))));
+        plan.followUpDate && plan.status !== "CLOSED" // a closed plan is not followed up
+          ? h("div", {}, h("dt", {}, t("colFollowUp")), h("dd", {}, formatDate(plan.followUpDate)))
+          : null))));
 }
