@@ -73,9 +73,7 @@ class Loaders:
             reads.plans(found.values())
             return found
 
-        async def participants(
-            session: AsyncSession, ids: Sequence[uuid.UUID]
-        ) -> dict[uuid.UUID, list[plans_repo.NamedParticipant]]:
+        async def participants(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, plans_repo.Roster]:
             return await plans_repo.participants_of(session, principal, today, ids)
 
         async def revisions(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Revision]]:
@@ -97,7 +95,7 @@ class Loaders:
 
         # A plan the principal may not read loads as None: the same as one that does not exist.
         self.plan: DataLoader[uuid.UUID, Plan | None] = self._loader(plans)
-        self.participants: DataLoader[uuid.UUID, list[plans_repo.NamedParticipant] | None] = self._loader(participants)
+        self.participants: DataLoader[uuid.UUID, plans_repo.Roster | None] = self._loader(participants)
         self.revisions: DataLoader[uuid.UUID, list[Revision] | None] = self._loader(revisions)
         self.organisation: DataLoader[uuid.UUID, Organisation | None] = self._loader(organisations)
         self.staff_member: DataLoader[uuid.UUID, StaffMember | None] = self._loader(staff)

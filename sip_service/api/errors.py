@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import TypeVar, overload
 
 import strawberry
 from graphql import GraphQLError
@@ -11,16 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from sip_service.api.context import Context
-from sip_service.api.readiness import BlockerType
+from sip_service.api.readiness import BlockerType, Language
 from sip_service.audit import service as audit
 from sip_service.audit.models import AuditAccess
 from sip_service.audit.service import Access
 from sip_service.kit import errors
 from sip_service.plans import events as plan_events
+from sip_service.plans import rules
 from sip_service.plans.models import Plan
 
 T = TypeVar("T")
 R = TypeVar("R")
+E = TypeVar("E")
 
 
 @strawberry.interface(description="Something the request asked for could not be done; `code` is stable.")
@@ -60,6 +63,35 @@ class NotReadyError(Error):
 AnyError = NotFoundError | ForbiddenError | ValidationError | VersionConflictError | NotReadyError
 
 
+def _said(refusal: rules.Refusal, language: Language) -> str:
+    return refusal.message_en if language is Language.EN else refusal.message_sv
+
+
+ParticipantRemovalRefusal = strawberry.enum(rules.RemovalCode, name="ParticipantRemovalRefusal")
+
+
+@strawberry.type(
+    description="The plan cannot do without this participant yet; `reason` (the same as `code`) says why and "
+    "the message what to do first. Removing someone never deletes what they did in the plan."
+)
+class ParticipantNotRemovableError(Error):
+    _refusal: strawberry.Private[rules.RemovalRefusal]
+    code: str
+    reason: rules.RemovalCode
+    open_action_ids: list[uuid.UUID] = strawberry.field(
+        description="RESPONSIBLE_FOR_OPEN_ACTIONS: the planned or ongoing actions to hand over or finish first."
+    )
+
+    def __init__(self, refusal: rules.RemovalRefusal) -> None:
+        self._refusal, self.code, self.reason = refusal, refusal.code, refusal.code
+        self.open_action_ids = list(refusal.action_ids)
+
+    # Error.message, resolved in the language asked for (as a blocker's message is)
+    @strawberry.field(description="Plain language; Swedish unless English is asked for.")  # type: ignore[misc]
+    def message(self, language: Language = Language.SV) -> str:
+        return _said(self._refusal, language)
+
+
 def to_graphql(exc: errors.DomainError) -> AnyError:
     if isinstance(exc, errors.NotFound):
         return NotFoundError(code=exc.code, message=exc.message, kind=exc.kind, id=exc.id)
@@ -71,13 +103,41 @@ def to_graphql(exc: errors.DomainError) -> AnyError:
         )
     if isinstance(exc, errors.NotReady):
         return NotReadyError(code=exc.code, message=exc.message, blockers=[BlockerType(b) for b in exc.blockers])
+    if isinstance(exc, errors.Refused):  # a refusal this mutation has no type of its own for
+        r = exc.refusal
+        return ValidationError(code=r.code, message=f"{r.message_sv} / {r.message_en}", field=None)
     return ForbiddenError(code=exc.code, message=exc.message)
 
 
+def not_removable(exc: errors.Refused) -> ParticipantNotRemovableError | AnyError:
+    if isinstance(exc.refusal, rules.RemovalRefusal):
+        return ParticipantNotRemovableError(exc.refusal)
+    return to_graphql(exc)
+
+
+@overload
 async def mutate(
     info: Info[Context, None], change: Callable[[AsyncSession], Awaitable[T]], present: Callable[[T], R]
-) -> R | AnyError:
-    """Run one use case in its own transaction: all of it is written, or none of it."""
+) -> R | AnyError: ...
+
+
+@overload
+async def mutate(
+    info: Info[Context, None],
+    change: Callable[[AsyncSession], Awaitable[T]],
+    present: Callable[[T], R],
+    refused: Callable[[errors.Refused], E],
+) -> R | AnyError | E: ...
+
+
+async def mutate(
+    info: Info[Context, None],
+    change: Callable[[AsyncSession], Awaitable[T]],
+    present: Callable[[T], R],
+    refused: Callable[[errors.Refused], E] | None = None,
+) -> R | AnyError | E:
+    """Run one use case in its own transaction: all of it is written, or none of it. A mutation
+    with error types of its own for refusals (`errors.Refused`) passes `refused` to make them."""
     ctx = info.context
     try:
         async with ctx.db.write() as session:
@@ -87,6 +147,8 @@ async def mutate(
             write = Access(AuditAccess.WRITE, info.field_name, plan.id, plan.patient_id)
             await audit.append(session, ctx.principal, [write])  # in the same transaction
             news = plan_events.changed(plan.id, plan.version, info.field_name)
+    except errors.Refused as exc:
+        return refused(exc) if refused is not None else to_graphql(exc)
     except errors.DomainError as exc:
         return to_graphql(exc)
     await ctx.after_write()

@@ -12,7 +12,14 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from sip_service.api.context import Context
-from sip_service.api.errors import AnyError, capped, mutate, query_error
+from sip_service.api.errors import (
+    AnyError,
+    ParticipantNotRemovableError,
+    capped,
+    mutate,
+    not_removable,
+    query_error,
+)
 from sip_service.api.identity import (
     CitizenType,
     OrganisationType,
@@ -69,6 +76,9 @@ class ParticipantType:
         description="Relatives only: whether the patient wants them to take part (null: not decided)."
     )
     representative_kind: models.RepresentativeKind | None
+    removed_at: datetime | None = strawberry.field(
+        description="When they were removed from the plan; null while they take part."
+    )
 
     def __init__(self, named: repo.NamedParticipant) -> None:
         p = self._p = named.participant
@@ -78,6 +88,7 @@ class ParticipantType:
             p.wanted_by_patient,
             p.representative_kind,
         )
+        self.removed_at = p.removed_at
 
     @strawberry.field
     async def organisation(self, info: Info[Context, None]) -> OrganisationType | None:
@@ -90,6 +101,10 @@ class ParticipantType:
     @strawberry.field
     async def citizen(self, info: Info[Context, None]) -> CitizenType | None:
         return await citizen(info, self._p.citizen_id)
+
+    @strawberry.field(description="The staff member who removed them from the plan.")
+    async def removed_by(self, info: Info[Context, None]) -> StaffMemberType | None:
+        return await staff_member(info, self._p.removed_by_staff_id)
 
 
 @strawberry.type(name="Goal", description="The patient's own goal, in their own words.")
@@ -271,9 +286,18 @@ class PlanType:
     async def overall_responsible_organisation(self, info: Info[Context, None]) -> OrganisationType | None:
         return await organisation(info, self._plan.overall_responsible_org_id)
 
-    @strawberry.field
+    @strawberry.field(description="Those who take part now.")
     async def participants(self, info: Info[Context, None]) -> list[ParticipantType]:
-        return [ParticipantType(p) for p in await info.context.loaders.participants.load(self._plan.id) or []]
+        roster = await info.context.loaders.participants.load(self._plan.id)
+        return [ParticipantType(p) for p in roster.current] if roster else []
+
+    @strawberry.field(
+        description="Those who took part and were removed. What they did stays in the plan's history "
+        "(attendance, approvals, consent, goals, invitations name them by id); they no longer take part."
+    )
+    async def removed_participants(self, info: Info[Context, None]) -> list[ParticipantType]:
+        roster = await info.context.loaders.participants.load(self._plan.id)
+        return [ParticipantType(p) for p in roster.removed] if roster else []
 
     @strawberry.field
     async def goals(self, info: Info[Context, None]) -> list[GoalType]:
@@ -389,6 +413,9 @@ class PlanQuery:
 
 
 PlanResult = Annotated[PlanType | AnyError, strawberry.union("PlanResult")]
+RemoveParticipantResult = Annotated[
+    PlanType | AnyError | ParticipantNotRemovableError, strawberry.union("RemoveParticipantResult")
+]
 
 
 @strawberry.type
@@ -399,7 +426,8 @@ class ParticipantAdded:
 
     @strawberry.field
     async def participant(self, info: Info[Context, None]) -> ParticipantType:
-        named = await info.context.loaders.participants.load(self._plan_id) or []
+        roster = await info.context.loaders.participants.load(self._plan_id)
+        named = roster.current if roster else []
         return next(ParticipantType(n) for n in named if n.participant.id == self._participant_id)
 
 
@@ -568,12 +596,21 @@ class PlanMutation:
             lambda part: ParticipantAdded(plan=PlanType(part.plan), _plan_id=part.plan_id, _participant_id=part.id),
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="The participant no longer takes part (nor has access, nor a working invite link); what they "
+        "did stays in the plan's history (see `removedParticipants`). Refused with "
+        "ParticipantNotRemovableError where the plan cannot do without them yet."
+    )
     async def remove_participant(
         self, info: Info[Context, None], participant_id: uuid.UUID, expected_version: int
-    ) -> PlanResult:
+    ) -> RemoveParticipantResult:
         p = info.context.principal
-        return await mutate(info, lambda s: service.remove_participant(s, p, participant_id, expected_version), _plan)
+        return await mutate(
+            info,
+            lambda s: service.remove_participant(s, p, participant_id, expected_version),
+            _plan,
+            not_removable,
+        )
 
     @strawberry.mutation
     async def set_overall_responsibility(

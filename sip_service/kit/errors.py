@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sip_service.plans.rules import Blocker
+    from sip_service.plans.rules import Blocker, Refusal
 
 
 class DomainError(Exception):
@@ -66,3 +66,13 @@ class NotReady(DomainError):
     def __init__(self, blockers: Sequence[Blocker]) -> None:
         super().__init__("the plan cannot be finalized yet: " + ", ".join(b.code for b in blockers))
         self.blockers = list(blockers)
+
+
+class Refused(DomainError):
+    """The principal may do this kind of thing, but this time it would break a rule of the plan:
+    `refusal` says which (its code is stable) and what to do instead, in Swedish and English."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message_en)
+        self.code = refusal.code
+        self.refusal = refusal

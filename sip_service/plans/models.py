@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sip_service.kit.db import Base, enum_column, uuid_pk
@@ -83,8 +83,12 @@ class Plan(Base):
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it as is)
 
+    # Those who take part now. A removed participant stays in the table (their attendance,
+    # approvals, goals and invitations are history) but is no longer in this list, so every rule
+    # and check that walks it (readiness, policy, meetings, messages) leaves them out.
     participants: Mapped[list[Participant]] = relationship(
         lazy="raise",
+        primaryjoin="and_(Participant.plan_id == Plan.id, Participant.removed_at.is_(None))",
         order_by="Participant.created_at",
         foreign_keys="Participant.plan_id",
         back_populates="plan",
@@ -108,9 +112,25 @@ class Plan(Base):
 
 class Participant(Base):
     __tablename__ = "participants"
+    # One person takes part once at a time; someone removed may be added again (a new row, so
+    # that each stint keeps its own history).
     __table_args__ = (
-        UniqueConstraint("plan_id", "staff_member_id"),
-        UniqueConstraint("plan_id", "citizen_id"),
+        Index(
+            "uq_participants_plan_id_staff_member_id",
+            "plan_id",
+            "staff_member_id",
+            unique=True,
+            sqlite_where=text("removed_at IS NULL"),
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+        Index(
+            "uq_participants_plan_id_citizen_id",
+            "plan_id",
+            "citizen_id",
+            unique=True,
+            sqlite_where=text("removed_at IS NULL"),
+            postgresql_where=text("removed_at IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -127,6 +147,9 @@ class Participant(Base):
     # Relatives only: did the patient say they may take part? None until the patient decides.
     wanted_by_patient: Mapped[bool | None]
     created_at: Mapped[datetime]
+    # Removed from the plan: no longer takes part, but the row and its history stay.
+    removed_at: Mapped[datetime | None]
+    removed_by_staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
 
     plan: Mapped[Plan] = relationship(lazy="raise", foreign_keys=[plan_id], back_populates="participants")
 

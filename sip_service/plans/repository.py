@@ -5,18 +5,19 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
 from sip_service.identity.models import Citizen, StaffMember
 from sip_service.kit.errors import Invalid, NotFound
-from sip_service.meetings.models import Meeting, MeetingStatus
+from sip_service.meetings.models import InviteLink, Meeting, MeetingAdmission, MeetingStatus, Presence
+from sip_service.notify.models import MessageStatus, OutboxMessage
 from sip_service.plans.models import (
     Action,
     Approval,
@@ -49,8 +50,9 @@ def _active_consent_covering(org_id: uuid.UUID, today: date) -> ColumnElement[bo
 
 
 def _has_participant(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Someone who takes part now (not removed) matches the conditions."""
     # Correlated to plans only, so the condition also works inside queries of participants.
-    return exists().where(Participant.plan_id == Plan.id, *conditions).correlate(Plan)
+    return exists().where(Participant.plan_id == Plan.id, Participant.removed_at.is_(None), *conditions).correlate(Plan)
 
 
 def readable_condition(principal: Principal, today: date) -> ColumnElement[bool]:
@@ -117,11 +119,20 @@ class NamedParticipant:
     name: str
 
 
+@dataclass
+class Roster:
+    """Who takes part in a plan now, and who took part and was removed (their history stays)."""
+
+    current: list[NamedParticipant] = field(default_factory=list)
+    removed: list[NamedParticipant] = field(default_factory=list)
+
+
 async def participants_of(
     session: AsyncSession, principal: Principal, today: date, plan_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[NamedParticipant]]:
-    """The participants with their names, in one statement: lists show who takes part."""
-    out: dict[uuid.UUID, list[NamedParticipant]] = {pid: [] for pid in plan_ids}
+) -> dict[uuid.UUID, Roster]:
+    """The participants with their names, in one statement, split into those who take part now
+    (what lists show) and those removed (what the plan's history shows)."""
+    out: dict[uuid.UUID, Roster] = {pid: Roster() for pid in plan_ids}
     readable = readable_plans(principal, today).where(Plan.id.in_(plan_ids)).with_only_columns(Plan.id)
     name = func.coalesce(StaffMember.name, Citizen.name, Participant.external_name, "")
     stmt = (
@@ -132,8 +143,35 @@ async def participants_of(
         .order_by(Participant.created_at)
     )
     for p, n in await session.execute(stmt):
-        out[p.plan_id].append(NamedParticipant(p, n))
+        roster = out[p.plan_id]
+        (roster.current if p.removed_at is None else roster.removed).append(NamedParticipant(p, n))
     return out
+
+
+async def end_participation(session: AsyncSession, participant_id: uuid.UUID, now: datetime) -> None:
+    """What a removed participant leaves behind stops working: their invite links are revoked,
+    messages not yet sent to them are not sent, and they are out of any meeting room (they would
+    have to be admitted again, and no longer can be). Their history is left as it is."""
+    await session.execute(
+        update(InviteLink)
+        .where(InviteLink.participant_id == participant_id, InviteLink.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.participant_id == participant_id, OutboxMessage.status == MessageStatus.PENDING)
+        .values(status=MessageStatus.FAILED, last_error=NOT_SENT_REMOVED)
+    )
+    await session.execute(
+        update(MeetingAdmission)
+        .where(MeetingAdmission.participant_id == participant_id)
+        .values(presence=Presence.AWAY, admitted_at=None, admitted_by_staff_id=None, updated_at=now)
+    )
+
+
+NOT_SENT_REMOVED = (
+    "Inte skickat: deltagaren togs bort ur planen. / Not sent: the participant was removed from the plan."
+)
 
 
 async def get_aggregate(session: AsyncSession, principal: Principal, today: date, plan_id: uuid.UUID) -> Plan:

@@ -3,6 +3,9 @@
 Each rule returns blockers with a stable code, a plain-language message in Swedish and English,
 and the subject it is about, so that a checklist can show each one next to the button that
 clears it and `finalizePlan` can refuse with exactly the same list.
+
+Below them, the rules that refuse a change outright (`Refusal`): removing a participant the plan
+cannot do without.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class ParticipantFacts:
     role: Role
     organisation_id: uuid.UUID | None = None
     wanted_by_patient: bool | None = None
+    is_coordinator: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,11 +43,13 @@ class ActionFacts:
     id: uuid.UUID
     responsible_org_id: uuid.UUID | None
     responsible_participant_id: uuid.UUID | None
+    open: bool = True  # planned or ongoing (not done; cancelled actions are left out altogether)
 
 
 @dataclass(frozen=True)
 class PlanFacts:
     version: int
+    # Those who take part now: someone removed from the plan counts for nothing here.
     participants: tuple[ParticipantFacts, ...]
     organisation_kinds: dict[uuid.UUID, OrgKind]
     # Organisations covered by the patient's active consent; None when there is none.
@@ -200,7 +206,9 @@ def actions(f: PlanFacts, today: date) -> list[Blocker]:
     out = []
     for a in f.actions:
         has_org, has_party = a.responsible_org_id is not None, a.responsible_participant_id is not None
-        ok = (has_org != has_party) and (a.responsible_org_id in orgs or a.responsible_participant_id in parties)
+        takes_part = a.responsible_org_id in orgs or a.responsible_participant_id in parties
+        # A finished action keeps the party that did it, even one who has since left the plan.
+        ok = (has_org != has_party) and (takes_part or not a.open)
         if not ok:
             out.append(
                 Blocker(
@@ -292,3 +300,75 @@ RULES: tuple[Rule, ...] = (
 
 def readiness(facts: PlanFacts, today: date) -> Readiness:
     return Readiness(tuple(b for rule in RULES for b in rule(facts, today)))
+
+
+# ---- refusals: changes a plan cannot take --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a change is refused: a stable code, and a plain-language message in Swedish and English
+    that says what to do instead."""
+
+    code: str
+    message_sv: str
+    message_en: str
+
+
+class RemovalCode(StrEnum):
+    PATIENT_NOT_REMOVABLE = "PATIENT_NOT_REMOVABLE"
+    LAST_COORDINATOR = "LAST_COORDINATOR"
+    LAST_OF_OVERALL_RESPONSIBLE_ORGANISATION = "LAST_OF_OVERALL_RESPONSIBLE_ORGANISATION"
+    RESPONSIBLE_FOR_OPEN_ACTIONS = "RESPONSIBLE_FOR_OPEN_ACTIONS"
+
+
+@dataclass(frozen=True)
+class RemovalRefusal(Refusal):
+    code: RemovalCode
+    # RESPONSIBLE_FOR_OPEN_ACTIONS: the actions to hand over (or finish) first.
+    action_ids: tuple[uuid.UUID, ...] = ()
+
+
+def removal_refusal(f: PlanFacts, participant_id: uuid.UUID) -> RemovalRefusal | None:
+    """Whether the plan can do without this participant (one who takes part now). Removing keeps
+    their history; it is refused only where the plan would be left broken."""
+    me = next(p for p in f.participants if p.id == participant_id)
+    others = [p for p in f.participants if p.id != participant_id]
+    if me.role is Role.PATIENT:
+        return RemovalRefusal(
+            RemovalCode.PATIENT_NOT_REMOVABLE,
+            "Patienten kan inte tas bort ur sin egen plan. Om planen inte längre behövs kan den avslutas.",
+            "The patient cannot be removed from their own plan. If the plan is no longer needed, close it.",
+        )
+    if me.is_coordinator and not any(p.is_coordinator for p in others):
+        return RemovalRefusal(
+            RemovalCode.LAST_COORDINATOR,
+            "Det här är planens enda samordnare. Lägg först till någon annan som samordnare.",
+            "This is the plan's only coordinator. Add someone else as coordinator first.",
+        )
+    # Does their organisation go on taking part through someone else?
+    org = me.organisation_id if me.role is Role.STAFF else None
+    org_leaves = org is not None and not any(p.role is Role.STAFF and p.organisation_id == org for p in others)
+    if org_leaves and org == f.overall_responsible_org_id:
+        return RemovalRefusal(
+            RemovalCode.LAST_OF_OVERALL_RESPONSIBLE_ORGANISATION,
+            "Det här är den sista deltagaren från organisationen som har huvudansvaret för planen. "
+            "Flytta huvudansvaret, eller lägg till någon annan från organisationen, först.",
+            "This is the last participant from the organisation that holds overall responsibility for the "
+            "plan. Move the overall responsibility, or add someone else from that organisation, first.",
+        )
+    open_actions = tuple(
+        a.id
+        for a in f.actions
+        if a.open and (a.responsible_participant_id == me.id or (org_leaves and a.responsible_org_id == org))
+    )
+    if open_actions:
+        return RemovalRefusal(
+            RemovalCode.RESPONSIBLE_FOR_OPEN_ACTIONS,
+            "Deltagaren ansvarar för insatser som är planerade eller pågår (själv, eller som den sista från "
+            "sin organisation). Lämna över insatserna, eller markera dem som klara eller avbrutna, först.",
+            "The participant is responsible for planned or ongoing actions (themself, or as the last one "
+            "from their organisation). Hand the actions over, or mark them done or cancelled, first.",
+            open_actions,
+        )
+    return None

@@ -10,13 +10,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from sip_service.auth import policy
 from sip_service.auth.principal import Principal, StaffPrincipal
 from sip_service.identity import repository as identity_repo
 from sip_service.identity.models import Citizen, Organisation, OrganisationKind, StaffMember
 from sip_service.kit import clock
-from sip_service.kit.errors import Forbidden, Invalid, NotFound, NotReady, VersionConflict
+from sip_service.kit.errors import Forbidden, Invalid, NotFound, NotReady, Refused, VersionConflict
 from sip_service.meetings.models import MeetingPurpose, MeetingStatus
 from sip_service.plans import repository as repo
 from sip_service.plans import rules
@@ -287,14 +288,23 @@ async def add_participant(
 async def remove_participant(
     session: AsyncSession, principal: Principal, participant_id: uuid.UUID, expected_version: int
 ) -> Plan:
+    """The participant no longer takes part: marked removed (when, by whom), never deleted, so
+    that what they did stays in the plan's history (attendance, approvals, consent, goals,
+    invitations). From now on they count for nothing: not for readiness, not for access (nor
+    does their organisation, through them), and their invite links stop working. Refused where
+    the plan cannot do without them (`rules.removal_refusal`)."""
     plan = await plan_of(session, principal, Participant, participant_id, expected_version)
-    policy.require_plan_staff(principal, plan)
+    staff = policy.require_plan_staff(principal, plan)
     participant = _participant(plan, participant_id)
-    if participant.kind is ParticipantKind.PATIENT:
-        raise Invalid("the patient cannot be removed from their own plan", field="participantId")
-    if participant.is_coordinator and sum(p.is_coordinator for p in plan.participants) == 1:
-        raise Invalid("make someone else coordinator before removing the last one", field="participantId")
-    plan.participants.remove(participant)
+    refusal = rules.removal_refusal(plan_facts(plan, {}, clock.today()), participant.id)
+    if refusal is not None:
+        raise Refused(refusal)
+    now = clock.now()
+    participant.removed_at, participant.removed_by_staff_id = now, staff.staff_id
+    # Out of the list of those who take part, as a reload would show it; the row is kept
+    # (taken out this way, the list's delete-orphan cascade does not delete it).
+    set_committed_value(plan, "participants", [p for p in plan.participants if p is not participant])
+    await repo.end_participation(session, participant.id, now)
     touch(plan)
     return plan
 
@@ -389,6 +399,20 @@ class ActionDetails:
     status: ActionStatus | Keep = KEEP
 
 
+def _require_responsible_takes_part(plan: Plan, action: Action) -> None:
+    if action.responsible_org_id is not None and action.responsible_org_id not in policy.participating_organisations(
+        plan
+    ):
+        raise Invalid("the responsible organisation does not take part in the plan", field="responsibleOrganisationId")
+    if action.responsible_participant_id is not None:
+        party = _participant(plan, action.responsible_participant_id)
+        if party.kind not in (ParticipantKind.EXTERNAL, ParticipantKind.RELATIVE):
+            raise Invalid(
+                "staff act through their organisation; name the organisation as responsible",
+                field="responsibleParticipantId",
+            )
+
+
 def _apply_action(plan: Plan, action: Action, d: ActionDetails) -> None:
     if not isinstance(d.description, Keep):
         action.description = text(d.description, "description")
@@ -413,17 +437,13 @@ def _apply_action(plan: Plan, action: Action, d: ActionDetails) -> None:
     # One responsible party that takes part: a participating organisation or a participant.
     if (action.responsible_org_id is None) == (action.responsible_participant_id is None):
         raise Invalid("give exactly one responsible party: an organisation or a participant", field="responsible")
-    if action.responsible_org_id is not None and action.responsible_org_id not in policy.participating_organisations(
-        plan
-    ):
-        raise Invalid("the responsible organisation does not take part in the plan", field="responsibleOrganisationId")
-    if action.responsible_participant_id is not None:
-        party = _participant(plan, action.responsible_participant_id)
-        if party.kind not in (ParticipantKind.EXTERNAL, ParticipantKind.RELATIVE):
-            raise Invalid(
-                "staff act through their organisation; name the organisation as responsible",
-                field="responsibleParticipantId",
-            )
+    # Who is responsible must take part; a finished action keeps the party it had, even one who
+    # has since been removed from the plan (history), until someone changes it or reopens it.
+    responsible_changed = not (
+        isinstance(d.responsible_org_id, Keep) and isinstance(d.responsible_participant_id, Keep)
+    )
+    if responsible_changed or action.status not in (ActionStatus.DONE, ActionStatus.CANCELLED):
+        _require_responsible_takes_part(plan, action)
     if action.start_date and action.due_date and action.due_date < action.start_date:
         raise Invalid("the due date is before the start date", field="dueDate")
 
@@ -593,7 +613,8 @@ def plan_facts(plan: Plan, org_kinds: dict[uuid.UUID, OrganisationKind], today: 
     return rules.PlanFacts(
         version=plan.version,
         participants=tuple(
-            rules.ParticipantFacts(p.id, p.kind, p.organisation_id, p.wanted_by_patient) for p in plan.participants
+            rules.ParticipantFacts(p.id, p.kind, p.organisation_id, p.wanted_by_patient, p.is_coordinator)
+            for p in plan.participants
         ),
         organisation_kinds=org_kinds,
         consented_organisations=(
@@ -602,7 +623,9 @@ def plan_facts(plan: Plan, org_kinds: dict[uuid.UUID, OrganisationKind], today: 
         overall_responsible_org_id=plan.overall_responsible_org_id,
         goals=tuple(rules.GoalFacts(g.id, g.expressed_by_id) for g in plan.goals),
         actions=tuple(
-            rules.ActionFacts(a.id, a.responsible_org_id, a.responsible_participant_id)
+            rules.ActionFacts(
+                a.id, a.responsible_org_id, a.responsible_participant_id, a.status is not ActionStatus.DONE
+            )
             for a in plan.actions
             if a.status is not ActionStatus.CANCELLED
         ),
