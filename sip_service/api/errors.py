@@ -67,6 +67,25 @@ def _said(refusal: rules.Refusal, language: Language) -> str:
     return refusal.message_en if language is Language.EN else refusal.message_sv
 
 
+@strawberry.type(
+    description="The patient already has an open plan (one that is not closed). `existingPlanId` is that "
+    "plan, if you may see it (else null: you are told only that one exists). To create another one "
+    "anyway, send the input again with `allowAnotherOpenPlan: true`. `code`: OPEN_PLAN_EXISTS."
+)
+class OpenPlanExistsError(Error):
+    _refusal: strawberry.Private[rules.OpenPlanExists]
+    code: str
+    existing_plan_id: uuid.UUID | None
+
+    def __init__(self, refusal: rules.OpenPlanExists) -> None:
+        self._refusal, self.code, self.existing_plan_id = refusal, refusal.code, refusal.existing_plan_id
+
+    # Error.message, resolved in the language asked for (as a blocker's message is)
+    @strawberry.field(description="Plain language; Swedish unless English is asked for.")  # type: ignore[misc]
+    def message(self, language: Language = Language.SV) -> str:
+        return _said(self._refusal, language)
+
+
 ParticipantRemovalRefusal = strawberry.enum(rules.RemovalCode, name="ParticipantRemovalRefusal")
 
 
@@ -107,6 +126,12 @@ def to_graphql(exc: errors.DomainError) -> AnyError:
         r = exc.refusal
         return ValidationError(code=r.code, message=f"{r.message_sv} / {r.message_en}", field=None)
     return ForbiddenError(code=exc.code, message=exc.message)
+
+
+def open_plan_exists(exc: errors.Refused) -> OpenPlanExistsError | AnyError:
+    if isinstance(exc.refusal, rules.OpenPlanExists):
+        return OpenPlanExistsError(exc.refusal)
+    return to_graphql(exc)
 
 
 def not_removable(exc: errors.Refused) -> ParticipantNotRemovableError | AnyError:

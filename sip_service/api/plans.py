@@ -14,10 +14,12 @@ from strawberry.types import Info
 from sip_service.api.context import Context
 from sip_service.api.errors import (
     AnyError,
+    OpenPlanExistsError,
     ParticipantNotRemovableError,
     capped,
     mutate,
     not_removable,
+    open_plan_exists,
     query_error,
 )
 from sip_service.api.identity import (
@@ -413,6 +415,7 @@ class PlanQuery:
 
 
 PlanResult = Annotated[PlanType | AnyError, strawberry.union("PlanResult")]
+CreatePlanResult = Annotated[PlanType | AnyError | OpenPlanExistsError, strawberry.union("CreatePlanResult")]
 RemoveParticipantResult = Annotated[
     PlanType | AnyError | ParticipantNotRemovableError, strawberry.union("RemoveParticipantResult")
 ]
@@ -461,6 +464,11 @@ class CreatePlanInput:
     background: str = ""
     follow_up_date: date | None = None
     discharge_ready_at: datetime | None = None
+    allow_another_open_plan: bool = strawberry.field(
+        default=False,
+        description="Create the plan although the patient already has an open one (refused with "
+        "OpenPlanExistsError unless this is true). Rarely right: usually carry on with the open plan.",
+    )
 
 
 @strawberry.input
@@ -547,7 +555,7 @@ def _plan(p: models.Plan) -> PlanType:
 @strawberry.type
 class PlanMutation:
     @strawberry.mutation
-    async def create_plan(self, info: Info[Context, None], input: CreatePlanInput) -> PlanResult:
+    async def create_plan(self, info: Info[Context, None], input: CreatePlanInput) -> CreatePlanResult:
         p = info.context.principal
         return await mutate(
             info,
@@ -558,8 +566,10 @@ class PlanMutation:
                 background=input.background,
                 follow_up_date=input.follow_up_date,
                 discharge_ready_at=input.discharge_ready_at,
+                allow_another_open_plan=input.allow_another_open_plan,
             ),
             _plan,
+            open_plan_exists,
         )
 
     @strawberry.mutation

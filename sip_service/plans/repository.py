@@ -30,6 +30,7 @@ from sip_service.plans.models import (
     PlanStatus,
     Revision,
 )
+from sip_service.plans.rules import OpenPlan
 
 PlanChild = Participant | Goal | Action | Meeting
 
@@ -146,6 +147,20 @@ async def participants_of(
         roster = out[p.plan_id]
         (roster.current if p.removed_at is None else roster.removed).append(NamedParticipant(p, n))
     return out
+
+
+async def open_plans_of(
+    session: AsyncSession, principal: Principal, today: date, patient_id: uuid.UUID
+) -> list[OpenPlan]:
+    """The patient's plans that are not closed, newest first, each with whether this principal may
+    see it (the readable scope, as a column): what the rule about a second open plan needs."""
+    visible = readable_condition(principal, today).label("visible")
+    stmt = (
+        select(Plan.id, visible)
+        .where(Plan.patient_id == patient_id, Plan.status != PlanStatus.CLOSED)
+        .order_by(Plan.created_at.desc(), Plan.id.desc())
+    )
+    return [OpenPlan(pid, bool(v)) for pid, v in await session.execute(stmt)]
 
 
 async def end_participation(session: AsyncSession, participant_id: uuid.UUID, now: datetime) -> None:

@@ -5,13 +5,13 @@ and the subject it is about, so that a checklist can show each one next to the b
 clears it and `finalizePlan` can refuse with exactly the same list.
 
 Below them, the rules that refuse a change outright (`Refusal`): removing a participant the plan
-cannot do without.
+cannot do without, and creating a second open plan for a patient without saying so.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -372,3 +372,44 @@ def removal_refusal(f: PlanFacts, participant_id: uuid.UUID) -> RemovalRefusal |
             open_actions,
         )
     return None
+
+
+OPEN_PLAN_EXISTS = "OPEN_PLAN_EXISTS"
+
+
+@dataclass(frozen=True)
+class OpenPlan:
+    """A plan of the patient that is not closed, and whether the person creating a plan may see it."""
+
+    id: uuid.UUID
+    visible: bool
+
+
+@dataclass(frozen=True)
+class OpenPlanExists(Refusal):
+    # The open plan to go to instead; None when the person creating may not see any of them.
+    existing_plan_id: uuid.UUID | None = None
+
+
+def another_open_plan(open_plans: Sequence[OpenPlan], *, allowed: bool) -> OpenPlanExists | None:
+    """A patient normally has one open plan; a second is made only when asked for explicitly.
+    A plan the person may not see is not named: the refusal then says only that one exists."""
+    if allowed or not open_plans:
+        return None
+    shown = next((p for p in open_plans if p.visible), None)
+    if shown is not None:
+        return OpenPlanExists(
+            OPEN_PLAN_EXISTS,
+            "Patienten har redan en öppen plan. Arbeta vidare i den, eller skapa en till bara om det "
+            "verkligen behövs två planer.",
+            "The patient already has an open plan. Carry on with that one, or create another only if two "
+            "plans are really needed.",
+            shown.id,
+        )
+    return OpenPlanExists(
+        OPEN_PLAN_EXISTS,
+        "Patienten har redan en öppen plan, som du inte har tillgång till. Fråga patienten vem som samordnar "
+        "den. Skapa en till bara om det verkligen behövs två planer.",
+        "The patient already has an open plan, which you do not have access to. Ask the patient who "
+        "coordinates it. Create another only if two plans are really needed.",
+    )

@@ -133,10 +133,23 @@ async def create_plan(
     background: str = "",
     follow_up_date: date | None = None,
     discharge_ready_at: datetime | None = None,
+    allow_another_open_plan: bool = True,
 ) -> Plan:
+    """A new DRAFT plan, with the patient and the creating staff member (its coordinator).
+
+    A patient normally has one open plan (`rules.another_open_plan`): with
+    `allow_another_open_plan=False` a second one is refused (OPEN_PLAN_EXISTS, naming the open plan
+    if the caller may see it). The API passes what the person chose, refusing unless they said so;
+    callers that build data (the demo, tests) make what they are told.
+    """
     staff = policy.require_staff(principal)
     if await session.get(Citizen, patient_id) is None:
         raise NotFound("Citizen", patient_id)
+    if not allow_another_open_plan:
+        open_plans = await repo.open_plans_of(session, principal, clock.today(), patient_id)
+        refusal = rules.another_open_plan(open_plans, allowed=False)
+        if refusal is not None:
+            raise Refused(refusal)
     member = await session.get(StaffMember, staff.staff_id)
     now = clock.now()
     plan = Plan(

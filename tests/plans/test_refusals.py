@@ -1,4 +1,5 @@
-"""The rules that refuse a change outright: removing a participant the plan cannot do without."""
+"""The rules that refuse a change outright: removing a participant the plan cannot do without, and
+a second open plan for a patient unless it is asked for."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import date
 
 from sip_service.plans import rules
 from sip_service.plans.models import ParticipantKind as Kind
-from sip_service.plans.rules import ActionFacts, ParticipantFacts, PlanFacts, RemovalCode
+from sip_service.plans.rules import ActionFacts, OpenPlan, ParticipantFacts, PlanFacts, RemovalCode
 
 REGION, MUNI = uuid.uuid4(), uuid.uuid4()
 PATIENT = ParticipantFacts(uuid.uuid4(), Kind.PATIENT)
@@ -101,3 +102,15 @@ def test_every_refusal_says_what_to_do_in_both_languages() -> None:
     assert [r.code for r in found if r] == list(RemovalCode)
     for r in found:
         assert r is not None and r.message_sv and r.message_en and r.message_sv != r.message_en
+
+
+def test_a_second_open_plan_only_when_asked_for() -> None:
+    mine, hidden = OpenPlan(uuid.uuid4(), visible=True), OpenPlan(uuid.uuid4(), visible=False)
+    assert rules.another_open_plan([], allowed=False) is None
+    assert rules.another_open_plan([mine], allowed=True) is None
+    named = rules.another_open_plan([hidden, mine], allowed=False)
+    assert named is not None and named.code == rules.OPEN_PLAN_EXISTS and named.existing_plan_id == mine.id
+    unnamed = rules.another_open_plan([hidden], allowed=False)
+    assert unnamed is not None and unnamed.code == rules.OPEN_PLAN_EXISTS and unnamed.existing_plan_id is None
+    assert str(hidden.id) not in unnamed.message_sv + unnamed.message_en
+    assert unnamed.message_sv != named.message_sv and unnamed.message_en != named.message_en
