@@ -1,5 +1,6 @@
 """Building plans quickly through the service layer, for tests that need many of them; plans with
-video meetings and invite links; websockets signed in as the browser does (graphql-transport-ws)."""
+video meetings and invite links; websockets signed in as the browser does (graphql-transport-ws);
+waiting for a condition with a deadline; another instance of the service beside the shared one."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from socket import create_server
+from typing import Any, TypeVar
 
-import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -22,16 +24,41 @@ from sip_service.app import create_app
 from sip_service.auth.principal import StaffPrincipal
 from sip_service.identity.models import Citizen, StaffMember
 from sip_service.kit import clock
+from sip_service.kit.pubsub import Broker
 from sip_service.meetings import service as meetings
 from sip_service.meetings.models import InvitationChannel, MeetingKind
 from sip_service.plans import service as plans
 from sip_service.plans.models import Participant, ParticipantKind
 from sip_service.plans.rules import Code
 
-from conftest import GraphQLClient, Service, free_port, op
+from conftest import GraphQLClient, Service, op, started
 
 # What a new plan with no relatives lacks: every readiness rule but inviting the relatives.
 ALL_BUT_INVITED = {c.value for c in Code} - {Code.RELATIVES_INVITED.value}
+
+# How long a test waits for what it needs (an answer, an event, a state) before it fails. Generous:
+# on a busy machine a step that takes milliseconds may take seconds; a passing test never waits it out.
+WAIT_S = 30.0
+
+T = TypeVar("T")
+
+
+async def within(step: Awaitable[T], what: str, seconds: float = WAIT_S) -> T:
+    """`step`'s result, or a failure naming what the test waited for."""
+    try:
+        return await asyncio.wait_for(step, seconds)
+    except TimeoutError:
+        raise AssertionError(f"waited {seconds:g} s for {what}") from None
+
+
+async def until(condition: Callable[[], Awaitable[bool]], what: str, seconds: float = WAIT_S) -> None:
+    """Return once `condition()` holds (checked every 10 ms); fail naming it after `seconds`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not await condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"waited {seconds:g} s for {what}")
+        await asyncio.sleep(0.01)
 
 
 async def staff(service: Service, first_name: str) -> StaffPrincipal:
@@ -167,9 +194,6 @@ def token_of(url: str) -> str:
     return url.split("#t=", 1)[1]
 
 
-WAIT_S = 5.0
-
-
 class Socket:
     """One signed-in websocket; operations and subscriptions by id, answers routed to each."""
 
@@ -197,7 +221,7 @@ class Socket:
         await self.ws.send(
             json.dumps({"type": "subscribe", "id": sid, "payload": {"query": op(name), "variables": variables}})
         )
-        message = await asyncio.wait_for(self.inbox[sid].get(), WAIT_S)
+        message = await within(self.inbox[sid].get(), f"the answer to {name}")
         assert message["type"] == "next" and "errors" not in message["payload"], message
         return next(iter(message["payload"]["data"].values()))
 
@@ -217,7 +241,7 @@ class Events:
         self.queue = queue
 
     async def next(self) -> dict[str, Any]:
-        message = await asyncio.wait_for(self.queue.get(), WAIT_S)
+        message = await within(self.queue.get(), "the next meeting event")
         assert message["type"] == "next" and "errors" not in message["payload"], message
         event: dict[str, Any] = message["payload"]["data"]["meetingEvents"]
         return event
@@ -227,20 +251,16 @@ class Events:
         assert event["kind"] == kind, event
         return event
 
-    async def quiet(self, seconds: float = 0.3) -> None:
-        """Nothing arrives (or only what the test does not expect)."""
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(self.queue.get(), seconds)
-
 
 @asynccontextmanager
 async def signed_in(url: str, bearer: str) -> AsyncIterator[Socket]:
     async with connect(
         url.replace("http://", "ws://") + "/graphql",
         subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        open_timeout=WAIT_S,
     ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {bearer}"}}))
-        assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+        assert json.loads(await within(ws.recv(), "connection_ack")) == {"type": "connection_ack"}
         socket = Socket(ws)
         try:
             yield socket
@@ -265,20 +285,40 @@ async def subscribed(socket: Socket, meeting_id: str) -> Events:
 REDIS_URL = os.environ["SIP_TEST_REDIS_URL"]  # conftest: the shared Redis or one of its own
 
 
+@dataclass
+class Instance:
+    url: str
+    app: FastAPI
+
+    @property
+    def broker(self) -> Broker:
+        """Where this instance's live events go: tests ask it who is subscribed."""
+        broker: Broker = self.app.state.live.broker
+        return broker
+
+
 @asynccontextmanager
-async def instance(world: Service, **settings_changed: Any) -> AsyncIterator[str]:
-    """Another process of the service on the same database, with events over Redis."""
-    changes = {"redis_url": REDIS_URL, "notify_interval_s": 0} | settings_changed
-    settings = world.settings.model_copy(update=changes)
+async def serving(world: Service, **settings_changed: Any) -> AsyncIterator[Instance]:
+    """Another instance of the service on the same database (and its write lock), with no outbox
+    worker; its events stay in this process unless `redis_url` is given."""
+    settings = world.settings.model_copy(update={"notify_interval_s": 0} | settings_changed)
     app = create_app(settings, world.db)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers only this flag)
-        await asyncio.sleep(0.02)
+    listener = create_server(("127.0.0.1", 0))  # bound here: no race for a "free" port
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
-        yield f"http://127.0.0.1:{port}"
+        await started(server, task, WAIT_S)
+        yield Instance(f"http://127.0.0.1:{port}", app)
     finally:
         server.should_exit = True
         await task
         await app.state.live.broker.close()
+        listener.close()
+
+
+@asynccontextmanager
+async def instance(world: Service, **settings_changed: Any) -> AsyncIterator[str]:
+    """Another process of the service on the same database, with events over Redis."""
+    async with serving(world, **({"redis_url": REDIS_URL} | settings_changed)) as running:
+        yield running.url

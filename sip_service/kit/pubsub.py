@@ -28,6 +28,11 @@ class Broker(Protocol):
         """Subscribed once entered: what is published after that is delivered."""
         ...
 
+    async def subscribers(self, channel: str) -> int:
+        """How many subscriptions `channel` has now (over Redis: in every process). What a test
+        waits for before it publishes, since a subscriber sees only what comes after it."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -63,6 +68,9 @@ class InProcessBroker:
                 if not subscribers:
                     del self._queues[channel]
 
+    async def subscribers(self, channel: str) -> int:
+        return len(self._queues.get(channel, ()))
+
     async def close(self) -> None:
         self._queues.clear()
 
@@ -90,6 +98,10 @@ class RedisBroker:
             with contextlib.suppress(Exception):
                 await pubsub.unsubscribe(channel)
             await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def subscribers(self, channel: str) -> int:
+        counts = await self._redis.pubsub_numsub(channel)
+        return sum(int(n) for _, n in counts)
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -8,7 +8,6 @@ the day it is added.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
@@ -37,7 +36,7 @@ from sip_service.plans.models import ParticipantKind, Plan, RepresentativeKind
 from sip_service.settings import Settings
 
 from conftest import GraphQLClient, Service, op
-from helpers import big_plan, citizen_id, staff
+from helpers import WAIT_S, big_plan, citizen_id, staff, within
 
 SCHEMA = build_schema(Settings())._schema
 # Arguments that name plan data, and which object of the plan they take.
@@ -174,13 +173,13 @@ async def test_outsiders_get_the_same_not_found_as_for_nothing(gql: GraphQLClien
 async def first_answer(world: Service, role: str, query: str, variables: dict[str, Any]) -> Any:
     """Subscribe over the websocket as `role`; the first thing the server sends back."""
     url = world.url.replace("http://", "ws://") + "/graphql"
-    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    async with connect(url, subprotocols=["graphql-transport-ws"], open_timeout=WAIT_S) as ws:  # type: ignore[list-item]
         await ws.send(
             json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {world.token(role)}"}})
         )
-        assert json.loads(await ws.recv()) == {"type": "connection_ack"}
+        assert json.loads(await within(ws.recv(), "connection_ack")) == {"type": "connection_ack"}
         await ws.send(json.dumps({"type": "subscribe", "id": "1", "payload": {"query": query, "variables": variables}}))
-        return json.loads(await asyncio.wait_for(ws.recv(), 5))
+        return json.loads(await within(ws.recv(), f"the first answer to {role}'s subscription"))
 
 
 async def test_outsiders_subscribing_get_the_same_not_found_as_for_nothing(world: Service) -> None:

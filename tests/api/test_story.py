@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sip_service.kit import clock
 
 from conftest import GraphQLClient, op
 from helpers import ALL_BUT_INVITED
@@ -100,9 +102,10 @@ async def test_from_empty_plan_to_active_and_back(gql: GraphQLClient) -> None:
     )
     assert denied["__typename"] == "ForbiddenError"
 
-    await story.mutate("UpdatePlan", "staff-anna", input={"followUpDate": str(date.today() - timedelta(days=1))})
+    # The service's today (Europe/Stockholm), not this machine's time zone.
+    await story.mutate("UpdatePlan", "staff-anna", input={"followUpDate": str(clock.today() - timedelta(days=1))})
     assert "FOLLOW_UP" in codes(story.plan)
-    await story.mutate("UpdatePlan", "staff-anna", input={"followUpDate": str(date.today() + timedelta(days=60))})
+    await story.mutate("UpdatePlan", "staff-anna", input={"followUpDate": str(clock.today() + timedelta(days=60))})
     assert "FOLLOW_UP" not in codes(story.plan)
 
     await story.mutate("AddGoal", "citizen-elsa", input={"text": "Jag vill kunna gå till affären själv."})

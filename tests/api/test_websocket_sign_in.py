@@ -9,6 +9,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from conftest import Service
+from helpers import WAIT_S, within
 
 PROTOCOL = "graphql-transport-ws"
 
@@ -21,13 +22,13 @@ async def open_and_init(
     world: Service, payload: dict[str, object] | None
 ) -> tuple[dict[str, object] | None, int | None]:
     """Send connection_init; return the server's answer, or the close code if it hung up."""
-    async with connect(ws_url(world), subprotocols=[PROTOCOL]) as ws:  # type: ignore[list-item]
+    async with connect(ws_url(world), subprotocols=[PROTOCOL], open_timeout=WAIT_S) as ws:  # type: ignore[list-item]
         message: dict[str, object] = {"type": "connection_init"}
         if payload is not None:
             message["payload"] = payload
         await ws.send(json.dumps(message))
         try:
-            return json.loads(await ws.recv()), None
+            return json.loads(await within(ws.recv(), "the answer to connection_init")), None
         except ConnectionClosed as closed:
             return None, closed.rcvd.code if closed.rcvd else None
 
@@ -50,8 +51,8 @@ async def test_without_a_valid_token_the_connection_is_closed(
 
 
 async def test_an_operation_before_connection_init_is_refused(world: Service) -> None:
-    async with connect(ws_url(world), subprotocols=[PROTOCOL]) as ws:  # type: ignore[list-item]
+    async with connect(ws_url(world), subprotocols=[PROTOCOL], open_timeout=WAIT_S) as ws:  # type: ignore[list-item]
         await ws.send(json.dumps({"type": "subscribe", "id": "1", "payload": {"query": "{ me { name } }"}}))
         with pytest.raises(ConnectionClosed) as closed:
-            await ws.recv()
+            await within(ws.recv(), "the server to close the connection")
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401

@@ -22,7 +22,7 @@ from sip_service.plans import service as plans
 from sip_service.plans.models import ParticipantKind, Plan
 
 from conftest import GraphQLClient, Service, op
-from helpers import big_plan, citizen_id, staff
+from helpers import big_plan, citizen_id, staff, within
 
 
 async def events(service: Service, plan_id: uuid.UUID) -> list[AuditEvent]:
@@ -171,5 +171,10 @@ async def test_verify_finds_an_edited_row(empty_database: str, world: Service) -
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, stderr = await asyncio.wait_for(cli.communicate(), timeout=60)
+    try:
+        _, stderr = await within(cli.communicate(), "sip-service audit verify to finish", 60)
+    finally:
+        if cli.returncode is None:
+            cli.kill()
+            await cli.wait()
     assert cli.returncode == 1 and "BROKEN at event 2" in stderr.decode()

@@ -28,6 +28,9 @@ from sip_service.auth.devprovider import (
 from sip_service.auth.tokens import TokenValidator, http_jwks_source, static_jwks_source
 from sip_service.settings import Mode, Settings
 
+from conftest import started
+from helpers import WAIT_S
+
 CLIENT_ID = "sip-web"
 
 
@@ -63,13 +66,9 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     app.include_router(dev_provider_router(settings, provider), prefix="/dev-oidc")
     uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     task = asyncio.create_task(uv.serve(sockets=[sock]))
-    while not uv.started:
-        if task.done():  # surface a startup failure instead of spinning forever
-            await task
-            raise RuntimeError("uvicorn did not start")
-        await asyncio.sleep(0.01)
     try:
-        async with httpx.AsyncClient(base_url=url) as http:
+        await started(uv, task, WAIT_S)
+        async with httpx.AsyncClient(base_url=url, timeout=WAIT_S) as http:
             yield Server(url, settings, provider, http)
     finally:
         uv.should_exit = True
@@ -121,7 +120,7 @@ def validator(srv: Server, audience: str) -> TokenValidator:
         issuer=srv.settings.issuer,
         audience=audience,
         algorithms=srv.settings.oidc_algorithms,
-        jwks=http_jwks_source(f"{srv.issuer}/jwks", srv.http),
+        jwks=http_jwks_source(f"{srv.issuer}/jwks", srv.http, timeout_s=WAIT_S),
     )
 
 

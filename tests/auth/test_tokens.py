@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request, Response
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from sip_service.auth import tokens
 from sip_service.auth.devprovider import DevProvider, dev_provider_router
 from sip_service.auth.tokens import (
     JwksSource,
@@ -31,6 +32,9 @@ from sip_service.auth.tokens import (
     static_jwks_source,
 )
 from sip_service.settings import Mode, Settings
+
+from conftest import started
+from helpers import WAIT_S
 
 
 @dataclass
@@ -68,12 +72,8 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
 
     uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     task = asyncio.create_task(uv.serve(sockets=[sock]))
-    while not uv.started:
-        if task.done():  # surface a startup failure instead of spinning forever
-            await task
-            raise RuntimeError("uvicorn did not start")
-        await asyncio.sleep(0.01)
     try:
+        await started(uv, task, WAIT_S)
         yield srv
     finally:
         uv.should_exit = True
@@ -81,10 +81,36 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
         sock.close()
 
 
+class Ticking:
+    """The validator's monotonic clock, moved only by the test: the refetch limit and the key
+    cache's age are then what the test says, however long each step takes on a busy machine."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def ticking(monkeypatch: pytest.MonkeyPatch) -> Ticking:
+    clock = Ticking()
+    monkeypatch.setattr(tokens, "time", clock)  # tokens reads only time.monotonic()
+    return clock
+
+
 @pytest_asyncio.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
+    async with httpx.AsyncClient(timeout=WAIT_S) as c:
         yield c
+
+
+def jwks_of(srv: Server, client: httpx.AsyncClient) -> JwksSource:
+    """The provider's JWKS over HTTP, with time to answer on a busy machine (the default is 5 s)."""
+    return http_jwks_source(srv.jwks_url, client, timeout_s=WAIT_S)
 
 
 def make_validator(srv: Server, jwks: JwksSource, **kw: Any) -> TokenValidator:
@@ -129,8 +155,8 @@ async def refused(validator: TokenValidator, token: str) -> str:
     return info.value.code
 
 
-async def test_valid_token(server: Server, client: httpx.AsyncClient) -> None:
-    v = make_validator(server, http_jwks_source(server.jwks_url, client))
+async def test_valid_token(server: Server, client: httpx.AsyncClient, ticking: Ticking) -> None:
+    v = make_validator(server, jwks_of(server, client))
     claims = await v.validate(server.provider.issue_token("staff-anna"))
     assert claims["sub"] == "staff-anna"
     assert claims["iss"] == f"{server.url}/dev-oidc"
@@ -142,7 +168,7 @@ async def test_valid_token(server: Server, client: httpx.AsyncClient) -> None:
 
 
 async def test_audience_list_and_leeway(server: Server, client: httpx.AsyncClient) -> None:
-    v = make_validator(server, http_jwks_source(server.jwks_url, client))
+    v = make_validator(server, jwks_of(server, client))
     key = server.provider.signing_key
     await v.validate(sign(key, claims_for(server, aud=["other-api", "sip-service"])))
     # 10 s past exp is within the 30 s leeway for clock skew
@@ -150,14 +176,14 @@ async def test_audience_list_and_leeway(server: Server, client: httpx.AsyncClien
 
 
 async def test_expired(server: Server, client: httpx.AsyncClient) -> None:
-    v = make_validator(server, http_jwks_source(server.jwks_url, client))
+    v = make_validator(server, jwks_of(server, client))
     token = sign(server.provider.signing_key, claims_for(server, exp=int(time.time()) - 120))
     assert await refused(v, token) == "TOKEN_EXPIRED"
 
 
 @pytest.mark.parametrize("claim", ["nbf", "iat"])
 async def test_not_yet_valid(server: Server, client: httpx.AsyncClient, claim: str) -> None:
-    v = make_validator(server, http_jwks_source(server.jwks_url, client))
+    v = make_validator(server, jwks_of(server, client))
     token = sign(
         server.provider.signing_key,
         claims_for(server, **{claim: int(time.time()) + 300}),
@@ -178,13 +204,13 @@ async def test_not_yet_valid(server: Server, client: httpx.AsyncClient, claim: s
     ids=["wrong-iss", "wrong-aud", "wrong-aud-list", "no-exp", "no-sub", "bad-exp"],
 )
 async def test_wrong_claims(server: Server, client: httpx.AsyncClient, overrides: dict[str, Any]) -> None:
-    v = make_validator(server, http_jwks_source(server.jwks_url, client))
+    v = make_validator(server, jwks_of(server, client))
     claims = {k: x for k, x in claims_for(server, **overrides).items() if x is not None}
     assert await refused(v, sign(server.provider.signing_key, claims)) == "TOKEN_INVALID"
 
 
 async def test_alg_none(server: Server, client: httpx.AsyncClient) -> None:
-    v = make_validator(server, http_jwks_source(server.jwks_url, client))
+    v = make_validator(server, jwks_of(server, client))
     header = {"alg": "none", "typ": "JWT", "kid": server.provider.signing_key.kid}
     for sig in ("", "AAAA"):
         token = f"{b64json(header)}.{b64json(claims_for(server))}.{sig}"
@@ -193,7 +219,7 @@ async def test_alg_none(server: Server, client: httpx.AsyncClient) -> None:
 
 async def test_hs256_signed_with_public_key(server: Server, client: httpx.AsyncClient) -> None:
     # The classic key-confusion attack: HMAC keyed with the (public) RSA key.
-    v = make_validator(server, http_jwks_source(server.jwks_url, client))
+    v = make_validator(server, jwks_of(server, client))
     public_pem = server.provider.signing_key.as_pem(private=False)
     jwks_json = json.dumps(server.provider.key_set().as_dict()).encode()
     header = {"alg": "HS256", "typ": "JWT", "kid": server.provider.signing_key.kid}
@@ -215,7 +241,7 @@ def test_validator_refuses_unsafe_allow_list(algs: list[str]) -> None:
 
 
 async def test_tampered_payload(server: Server, client: httpx.AsyncClient) -> None:
-    v = make_validator(server, http_jwks_source(server.jwks_url, client))
+    v = make_validator(server, jwks_of(server, client))
     header, _, sig = server.provider.issue_token("citizen-elsa").split(".")
     forged = claims_for(server, sub="staff-anna", sip_kind="staff", hsa_id="SE2321000016-A001")
     assert await refused(v, f"{header}.{b64json(forged)}.{sig}") == "TOKEN_INVALID"
@@ -223,12 +249,15 @@ async def test_tampered_payload(server: Server, client: httpx.AsyncClient) -> No
     assert await refused(v, "") == "TOKEN_INVALID"
 
 
-async def test_unknown_kid_refetches_once_then_refuses(server: Server, client: httpx.AsyncClient) -> None:
-    v = make_validator(server, http_jwks_source(server.jwks_url, client))
+async def test_unknown_kid_refetches_once_then_refuses(
+    server: Server, client: httpx.AsyncClient, ticking: Ticking
+) -> None:
+    v = make_validator(server, jwks_of(server, client), min_refresh_interval_s=10)
     rogue = RSAKey.generate_key(2048, {"kid": "rogue-1"})
     assert await refused(v, sign(rogue, claims_for(server))) == "TOKEN_INVALID"
     assert len(server.jwks_hits) == 2  # the initial fetch + exactly one refetch
     # More garbage kids within the rate-limit window cause no further fetches.
+    ticking.advance(9)
     rogue2 = RSAKey.generate_key(2048, {"kid": "rogue-2"})
     for key in (rogue, rogue2, rogue):
         assert await refused(v, sign(key, claims_for(server))) == "TOKEN_INVALID"
@@ -236,10 +265,15 @@ async def test_unknown_kid_refetches_once_then_refuses(server: Server, client: h
     # The genuine key is still served from the cache.
     await v.validate(server.provider.issue_token("staff-anna"))
     assert len(server.jwks_hits) == 2
+    # Once the window has passed, an unknown kid may cause one refetch again.
+    ticking.advance(1)
+    for key in (rogue, rogue2):
+        assert await refused(v, sign(key, claims_for(server))) == "TOKEN_INVALID"
+    assert len(server.jwks_hits) == 3
 
 
 async def test_key_rotation_is_picked_up_by_refetch(server: Server, client: httpx.AsyncClient) -> None:
-    v = make_validator(server, http_jwks_source(server.jwks_url, client))
+    v = make_validator(server, jwks_of(server, client))
     await v.validate(server.provider.issue_token("staff-anna"))
     server.provider.signing_key = RSAKey.generate_key(2048, {"use": "sig", "alg": "RS256"}, auto_kid=True)
     claims = await v.validate(server.provider.issue_token("staff-omar"))

@@ -35,7 +35,8 @@ from sip_service.auth.tokens import TokenValidator, http_jwks_source
 from sip_service.kit.db import Database
 from sip_service.settings import Settings
 
-from conftest import REPO_ROOT, Service
+from conftest import REPO_ROOT, Service, started
+from helpers import WAIT_S
 
 PROVIDER_DIR = REPO_ROOT / "tests" / "oidc_provider"
 CLIENT_ID, CLIENT_SECRET, AUDIENCE = "sip-service-interop", "interop-secret-" + "x" * 20, "sip-api"
@@ -135,15 +136,19 @@ async def interop(
         app = create_app(settings, Database(settings.database_url))
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            assert not task.done(), "the service did not start"
-            await asyncio.sleep(0.02)
-        yield Interop(issuer, url, f"{url}/auth/callback", settings)
-        server.should_exit = True
-        await task
+        try:
+            await started(server, task, WAIT_S)
+            yield Interop(issuer, url, f"{url}/auth/callback", settings)
+        finally:
+            server.should_exit = True
+            await task
     finally:
-        node.terminate()
-        await node.wait()
+        node.terminate()  # server.mjs closes its server and exits; killed if it has not after the wait
+        try:
+            await asyncio.wait_for(node.wait(), WAIT_S)
+        except TimeoutError:
+            node.kill()
+            await node.wait()
         sock.close()
 
 
@@ -176,7 +181,7 @@ async def through_provider(
 
 @pytest.mark.parametrize(("sub", "name"), [("staff-anna", "Anna Lind"), ("citizen-elsa", "Elsa Andersson")])
 async def test_browser_sign_in_through_oidc_provider(interop: Interop, world: Service, sub: str, name: str) -> None:
-    async with httpx.AsyncClient(base_url=interop.service, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=interop.service, timeout=WAIT_S) as http:
         start = await http.get("/auth/login", params={"next": "/auth/"})
         assert start.headers["location"].startswith(f"{interop.issuer}/auth?")
         page = await through_provider(http, start, sub)
@@ -209,7 +214,7 @@ async def test_provider_tokens_validate_against_its_jwks(interop: Interop, world
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=WAIT_S) as http:
         # PKCE is required: without a challenge the provider answers with an error, not a code
         no_pkce = {k: v for k, v in params.items() if not k.startswith("code_challenge")}
         refused = await http.get(f"{interop.issuer}/auth", params=no_pkce)
@@ -233,7 +238,7 @@ async def test_provider_tokens_validate_against_its_jwks(interop: Interop, world
         body = tokens.json()
 
         def validator(audience: str) -> TokenValidator:
-            jwks = http_jwks_source(f"{interop.issuer}/jwks", http)
+            jwks = http_jwks_source(f"{interop.issuer}/jwks", http, timeout_s=WAIT_S)
             return TokenValidator(issuer=interop.issuer, audience=audience, algorithms=["RS256"], jwks=jwks)
 
         hsa_claim = interop.settings.oidc_claim_hsa_id

@@ -1,6 +1,9 @@
 """Invitations through the outbox: a real SMTP server (aiosmtpd) on loopback, a recording SMS sender.
 
-The service's own outbox worker is paused; each test runs the outbox once itself, when it wants to.
+The service's own outbox worker is paused; each test runs the outbox once itself, when it wants to,
+and says what "now" is where it matters (backoff, due times), so no test depends on how long the
+steps between took. A run that the worker began before the pause took its "now" before this test's
+messages existed, so it cannot send them.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from sip_service.notify.senders import Outgoing, Senders, SmtpSender
 from sip_service.plans.models import Participant, ParticipantKind
 
 from conftest import GraphQLClient, Service, free_port, op
-from helpers import big_plan, schedule_video_meeting
+from helpers import WAIT_S, big_plan, schedule_video_meeting
 
 LINK = re.compile(r"https?://\S+/join#t=([A-Za-z0-9_-]+)")
 
@@ -52,7 +55,8 @@ class Smtp:
     controller: Controller | None = None
 
     def start(self) -> None:
-        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port)
+        # aiosmtpd gives its thread 5 s to answer by default ("the system is too busy"); we wait longer.
+        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port, ready_timeout=WAIT_S)
         self.controller.start()
 
     def stop(self) -> None:
@@ -210,21 +214,23 @@ async def test_invitations_are_sent_with_calendar_and_working_link(
 async def test_smtp_down_is_retried_later_and_visible(gql: GraphQLClient, world: Service, smtp: Smtp) -> None:
     smtp.stop()
     invited = await invite_everyone(gql, world, smtp.port)
-    result = await invited.run(world)
+    now = datetime.now(UTC)  # after the messages were written: they are due
+    result = await invited.run(world, now=now)
     assert (result.sent, result.retrying, result.failed) == (1, 2, 0)  # the SMS went
 
     state = await deliveries(gql, invited)
     for name in ("patient", "relative_email"):
         d = state[name]
         assert d["status"] == "PENDING" and d["attempts"] == 1 and d["lastError"] and d["sentAt"] is None
-        assert datetime.fromisoformat(d["nextAttemptAt"]) > datetime.now(UTC)
+        assert datetime.fromisoformat(d["nextAttemptAt"]) == now + outbox.backoff(1)
     async with world.db.read() as s:
         pending = list(await s.scalars(select(OutboxMessage).where(OutboxMessage.status == MessageStatus.PENDING)))
     assert len(pending) == 2
 
     smtp.start()
-    assert (await invited.run(world)).sent == 0  # not due yet
-    result = await invited.run(world, now=datetime.now(UTC) + outbox.backoff(1) + timedelta(seconds=1))
+    not_yet = now + outbox.backoff(1) - timedelta(seconds=1)
+    assert (await invited.run(world, now=not_yet)).sent == 0  # not due yet
+    result = await invited.run(world, now=now + outbox.backoff(1))
     assert (result.sent, result.retrying) == (2, 0)
     assert sorted(m["To"] for m in smtp.mails) == ["elsa@example.se", "rel@example.se"]
     state = await deliveries(gql, invited)
