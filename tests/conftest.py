@@ -26,6 +26,7 @@ import httpx
 import pytest
 import redis
 import uvicorn
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -42,6 +43,9 @@ from sip_service.settings import Settings
 REPO_ROOT = Path(__file__).resolve().parent.parent  # the source tree: tests/, test-artifacts/
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("SIP_TEST_DATABASE_URL") else [])
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
+# Hypothesis' default 200-ms deadline per example fails on a busy machine; the rules are pure.
+hypothesis_settings.register_profile("sip", deadline=None)
+hypothesis_settings.load_profile("sip")
 _own_redis: subprocess.Popen[bytes] | None = None
 
 
@@ -167,23 +171,26 @@ async def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 
 async def _serve(backend: str, url: str, tmp: Path) -> AsyncIterator[Service]:
     await asyncio.to_thread(migrations.upgrade, url)
-    port = free_port()
+    listener = socket.create_server(("127.0.0.1", 0))  # bound here: no race for a "free" port
+    port = listener.getsockname()[1]
     settings = Settings(
         database_url=url,
         public_url=f"http://127.0.0.1:{port}",
         dev_oidc_key_file=tmp / "key.json",
         media_addresses=["127.0.0.1"],  # the media relay's ICE on loopback, where the test peers are
+        notify_interval_s=0,  # tests run the outbox themselves, when they want to
     )
     db = Database(url)
     counter = StatementCounter()
     event.listen(db.engine.sync_engine, "before_cursor_execute", counter)
     app = create_app(settings, db)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
     await started(server, task)
     yield Service(backend, settings.public_url, settings, db, app.state.dev_provider, counter)
     server.should_exit = True
     await task
+    listener.close()
 
 
 @pytest.fixture

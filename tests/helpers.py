@@ -79,8 +79,12 @@ async def big_plan(
     anna, johan = await staff(service, "Anna"), await staff(service, "Johan")
     patient_id = await citizen_id(service, patient)
     async with service.db.write() as s:
-        plan = await plans.create_plan(
-            s, anna, patient_id=patient_id, follow_up_date=clock.today() + timedelta(days=30)
+        plan = await plans.create_plan(  # tests make several plans for one patient
+            s,
+            anna,
+            patient_id=patient_id,
+            follow_up_date=clock.today() + timedelta(days=30),
+            allow_another_open_plan=True,
         )
         await s.flush()
         await plans.add_participant(

@@ -133,14 +133,13 @@ async def create_plan(
     background: str = "",
     follow_up_date: date | None = None,
     discharge_ready_at: datetime | None = None,
-    allow_another_open_plan: bool = True,
+    allow_another_open_plan: bool = False,
 ) -> Plan:
     """A new DRAFT plan, with the patient and the creating staff member (its coordinator).
 
-    A patient normally has one open plan (`rules.another_open_plan`): with
-    `allow_another_open_plan=False` a second one is refused (OPEN_PLAN_EXISTS, naming the open plan
-    if the caller may see it). The API passes what the person chose, refusing unless they said so;
-    callers that build data (the demo, tests) make what they are told.
+    A patient normally has one open plan (`rules.another_open_plan`): a second one is refused
+    (OPEN_PLAN_EXISTS, naming the open plan if the caller may see it) unless the caller says
+    `allow_another_open_plan=True`, as the person can in the API, for every entry point alike.
     """
     staff = policy.require_staff(principal)
     if await session.get(Citizen, patient_id) is None:
