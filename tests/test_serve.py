@@ -1,5 +1,5 @@
-"""`sip-service serve` as people run it: a process that migrates, serves, and holds websockets to
-the same size limit as requests."""
+"""`sip-service serve` as people run it: a process that migrates, serves on the port it is given
+(sign-in included, with no other settings), and holds websockets to the same size limit as requests."""
 
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ async def answers(http: httpx.AsyncClient) -> bool:
         return False
 
 
-async def test_serve_migrates_serves_and_caps_websocket_messages(tmp_path: Path) -> None:
+async def test_serve_migrates_serves_signs_in_on_its_port_and_caps_websocket_messages(tmp_path: Path) -> None:
     port = free_port()
-    env = os.environ | {
+    env = {k: v for k, v in os.environ.items() if k != "SIP_PUBLIC_URL"} | {
         "SIP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sip.sqlite3'}",
         "SIP_DEV_OIDC_KEY_FILE": str(tmp_path / "key.json"),
         "SIP_MAX_BODY_BYTES": str(64 * 1024),
@@ -61,6 +61,12 @@ async def test_serve_migrates_serves_and_caps_websocket_messages(tmp_path: Path)
                         f"(exit code {server.returncode}); its log:\n{log.read_text()}"
                     )
                 await asyncio.sleep(0.1)
+            # sign-in on this port, with no SIP_PUBLIC_URL: to the embedded provider on the same port
+            login = await http.get("/auth/login")
+            assert login.status_code == 302, login.text
+            assert login.headers["location"].startswith(f"{url}/dev-oidc/authorize?"), login.headers["location"]
+            assert f"redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Fauth%2Fcallback" in login.headers["location"]
+            assert (await http.get(login.headers["location"])).status_code == 200
         ws_url = url.replace("http", "ws") + "/graphql"
         async with connect(ws_url, subprotocols=["graphql-transport-ws"], open_timeout=WAIT_S) as ws:  # type: ignore[list-item]
             await ws.send(json.dumps({"type": "connection_init", "payload": {"padding": "x" * 100 * 1024}}))

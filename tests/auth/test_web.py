@@ -295,12 +295,14 @@ async def test_unknown_person_gets_no_session(world: Service, http: httpx.AsyncC
         assert (await client.get("/auth/me")).status_code == 401
 
 
-async def test_identity_provider_down_is_a_plain_503(world: Service) -> None:
+async def test_identity_provider_down_is_a_plain_503(world: Service, caplog: pytest.LogCaptureFixture) -> None:
     settings = settings_for(world, "http://127.0.0.1:9", oidc_issuer="http://127.0.0.1:9/nothing-here")
     app = create_app(settings, Database(settings.database_url))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:9") as client:
         down = await client.get("/auth/login")
         assert down.status_code == 503 and "Traceback" not in down.text
+    # the log names the address tried, so a wrong SIP_PUBLIC_URL or SIP_OIDC_ISSUER is found at once
+    assert "http://127.0.0.1:9/nothing-here/.well-known/openid-configuration" in caplog.text
 
 
 async def _websocket_init(world: Service, cookies: httpx.Cookies, origin: str, payload: dict[str, str]) -> int | str:
