@@ -43,7 +43,7 @@ from starlette.routing import Route
 
 from sip_service import demo
 from sip_service.auth.devprovider import DevProvider
-from sip_service.auth.principal import StaffPrincipal
+from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal
 from sip_service.identity.models import Citizen, StaffMember
 from sip_service.kit import clock, migrations
 from sip_service.kit.db import Database
@@ -126,6 +126,10 @@ async def build_data(settings: Settings) -> tuple[uuid.UUID, uuid.UUID]:
         orgs = [anna.organisation_id, johan.organisation_id, sara.organisation_id]
         await step(s, plans.record_consent(s, anna, pid, plan.version, given_by_id=patient.id, organisation_ids=orgs))
         await step(s, plans.set_overall_responsibility(s, anna, pid, plan.version, johan.organisation_id))
+        # Elsa wants both her children to take part: only then may they be invited (rules.takes_part)
+        elsa = CitizenPrincipal(people["Elsa Andersson"], "Elsa Andersson")
+        children = [p.id for p in plan.participants if p.kind is K.RELATIVE]
+        await step(s, plans.record_relatives_decision(s, elsa, pid, plan.version, children))
         for i in range(10):
             goal, target = f"Mål {i + 1}: klara vardagen hemma.", today + timedelta(days=30 * i)
             await step(

@@ -18,6 +18,7 @@ from sip_service.kit import clock
 from sip_service.kit.db import Database
 from sip_service.meetings import service as meetings
 from sip_service.meetings.models import InvitationChannel, MeetingKind
+from sip_service.plans import participation
 from sip_service.plans import service as plans
 from sip_service.plans.models import CloseReason, ParticipantKind, Plan, RepresentativeKind
 from sip_service.settings import Settings
@@ -204,6 +205,14 @@ async def _ready_plan(
             ),
         )
         await s.flush()
+    async with db.write() as s:  # the patient side chooses the relatives before anyone is invited
+        plan = await plans.editable_plan(s, patient_side, pid, plan.version)
+        await plans.add_goal(s, patient_side, pid, plan.version, goal_text=goal)
+        await s.flush()
+        wanted_ids = [p.id for p in plan.participants if p.citizen_id in {cast.citizens[w].id for w in wanted}]
+        await plans.record_relatives_decision(s, patient_side, pid, plan.version, wanted_ids)
+    async with db.write() as s:
+        plan = await plans.editable_plan(s, anna, pid, plan.version)
         meeting = await meetings.schedule_meeting(
             s,
             anna,
@@ -214,17 +223,16 @@ async def _ready_plan(
             location="Vårdcentralen Norrbacka, rum 12",
         )
         await s.flush()
-        invitees = [p.id for p in plan.participants if p.kind is not ParticipantKind.STAFF]
+        invitees = [
+            p.id
+            for p in plan.participants
+            if p.kind is not ParticipantKind.STAFF and participation.takes_part(p.kind, p.wanted_by_patient)
+        ]
         await meetings.invite(s, anna, meeting.id, meeting.version, invitees, InvitationChannel.LETTER)
         await s.flush()
         await meetings.attest_attendance(s, anna, meeting.id, meeting.version, side.id)
     async with db.write() as s:
         plan = await plans.editable_plan(s, patient_side, pid, plan.version)
-        await plans.add_goal(s, patient_side, pid, plan.version, goal_text=goal)
-        await s.flush()
-        wanted_ids = [p.id for p in plan.participants if p.citizen_id in {cast.citizens[w].id for w in wanted}]
-        await plans.record_relatives_decision(s, patient_side, pid, plan.version, wanted_ids)
-        await s.flush()
         await plans.approve_plan(s, patient_side, pid, plan.version)
     async with db.write() as s:
         plan = await plans.editable_plan(s, anna, pid, plan.version)

@@ -31,6 +31,7 @@ from sip_service.kit import clock
 from sip_service.kit.errors import DomainError, Invalid, NotFound
 from sip_service.meetings.models import InviteLink, Meeting, MeetingStatus
 from sip_service.meetings.service import _meeting  # the same lookup, scope and checks as every meeting change
+from sip_service.plans import participation
 from sip_service.plans.models import Participant, ParticipantKind, Plan, PlanStatus
 
 # The link opens an hour before the meeting (or when issued, if later) and closes an hour after it.
@@ -93,6 +94,8 @@ async def issue_link(
 
     The participant must already be invited (`invite`): the invitation records how they were told,
     which the readiness rule RELATIVES_INVITED relies on, so issuing a link does not invite anyone.
+    A relative the patient has not chosen gets none (RELATIVE_NOT_CHOSEN), even if invited before
+    the patient refused them.
     """
     plan, meeting = await _meeting(session, principal, meeting_id, expected_version)  # staff of the plan
     staff = policy.require_staff(principal)
@@ -101,8 +104,8 @@ async def issue_link(
         raise NotFound("Participant", participant_id)
     if participant.kind not in GUEST_KINDS:
         raise Invalid("staff sign in with their own account; invite links are for others", field="participantId")
-    if participant.wanted_by_patient is False:
-        raise Invalid("the patient does not want this relative to take part", field="participantId")
+    # Asked before the invitation, which may be older than the patient's refusal.
+    participation.require_chosen([participant], field="participantId")
     if not any(i.participant_id == participant_id for i in meeting.invitations):
         raise Invalid("invite the participant to the meeting first", field="participantId")
     now = clock.now()
@@ -195,8 +198,8 @@ async def _admission(
     if row is None:
         raise _unknown()
     link, meeting_status, plan_id, plan_status, patient_id, participant, citizen_name = row
-    # A relative the patient no longer wants loses the link, as they lose the plan.
-    if link.revoked_at is not None or participant.wanted_by_patient is False:
+    # A relative the patient has not chosen, or no longer wants, has no working link, as no plan.
+    if link.revoked_at is not None or not participation.takes_part(participant.kind, participant.wanted_by_patient):
         raise Refused("INVITE_REVOKED", 401, "Länken har dragits tillbaka. / The link has been revoked.")
     if meeting_status is MeetingStatus.CANCELLED:
         raise Refused("MEETING_CANCELLED", 403, "Mötet är inställt. / The meeting has been cancelled.")

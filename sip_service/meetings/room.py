@@ -21,6 +21,7 @@ from sip_service.kit.pubsub import Broker
 from sip_service.meetings import invites, lobby
 from sip_service.meetings.models import Meeting, MeetingAdmission, MeetingStatus, Presence
 from sip_service.meetings.routes import SlidingWindowLimiter
+from sip_service.plans import participation
 from sip_service.plans import repository as plans_repo
 from sip_service.plans.models import Participant, ParticipantKind, Plan
 
@@ -100,7 +101,9 @@ def _participant(principal: Principal, plan: Plan, meeting: Meeting) -> Particip
         (
             p
             for p in plan.participants
-            if p.citizen_id == principal.citizen_id and p.wanted_by_patient is not False and p.id in invited
+            if p.citizen_id == principal.citizen_id
+            and p.id in invited
+            and participation.takes_part(p.kind, p.wanted_by_patient)
         ),
         None,
     )
@@ -168,6 +171,10 @@ async def admit(
 ) -> Outcome:
     me, row = await _staff_acts_on(session, principal, meeting_id, participant_id, Presence.WAITING)
     staff = policy.require_staff(principal)
+    # Someone who waits was let into the lobby, but the patient may have refused them since.
+    who = await session.get(Participant, participant_id)
+    assert who is not None  # the admission row refers to it
+    participation.require_chosen([who], field="participantId")
     now = clock.now()
     row.presence, row.admitted_at, row.admitted_by_staff_id, row.updated_at = Presence.IN_ROOM, now, staff.staff_id, now
     name = await _name(session, participant_id)

@@ -24,6 +24,7 @@ from sip_service.meetings.models import (
     MeetingStatus,
 )
 from sip_service.notify.models import MessageKind
+from sip_service.plans import participation
 from sip_service.plans import repository as plans_repo
 from sip_service.plans.models import Plan, PlanStatus
 from sip_service.plans.service import text
@@ -139,17 +140,23 @@ async def invite(
     letterhead: Letterhead | None = None,
 ) -> Meeting:
     """Invite participants; each newly invited one who can be reached gets an invitation message
-    (with a personal join link and a calendar file), whatever `channel` records about how."""
+    (with a personal join link and a calendar file), whatever `channel` records about how.
+
+    All or nothing: a relative the patient has not chosen (`participation.takes_part`) refuses the
+    whole list with RELATIVE_NOT_CHOSEN, before anything is written."""
     plan, meeting = await _meeting(session, principal, meeting_id, expected_version)
     staff = policy.require_staff(principal)
     if not participant_ids:
         raise Invalid("choose whom to invite", field="participantIds")
-    members = {p.id for p in plan.participants}
-    already = {i.participant_id for i in meeting.invitations}
-    new: list[uuid.UUID] = []
-    for pid in dict.fromkeys(participant_ids):
+    members = {p.id: p for p in plan.participants}
+    wanted = list(dict.fromkeys(participant_ids))
+    for pid in wanted:
         if pid not in members:
             raise NotFound("Participant", pid)
+    participation.require_chosen((members[pid] for pid in wanted), field="participantIds")
+    already = {i.participant_id for i in meeting.invitations}
+    new: list[uuid.UUID] = []
+    for pid in wanted:
         if pid not in already:
             new.append(pid)
             meeting.invitations.append(
@@ -199,8 +206,10 @@ async def attest_attendance(
         raise Invalid("attendance in a video meeting is recorded from the video itself", field="meetingId")
     if clock.now() < meeting.starts_at - ATTEST_EARLIEST:
         raise Invalid("attendance can be attested when the meeting takes place", field="meetingId")
-    if participant_id not in {p.id for p in plan.participants}:
+    participant = next((p for p in plan.participants if p.id == participant_id), None)
+    if participant is None:
         raise NotFound("Participant", participant_id)
+    participation.require_chosen([participant], field="participantId")  # a relative only if chosen
     if not any(a.participant_id == participant_id for a in meeting.attendances):
         meeting.attendances.append(
             Attendance(

@@ -21,6 +21,7 @@ from sip_service.meetings.models import InviteLink, Meeting, MeetingKind
 from sip_service.notify import ics
 from sip_service.notify.models import Channel, MessageKind
 from sip_service.notify.service import Attachment, enqueue
+from sip_service.plans import participation
 from sip_service.plans.models import Participant, ParticipantKind, Plan
 
 # Citizens join with a personal invite link; staff sign in and open the meeting page.
@@ -128,8 +129,8 @@ async def queue(
         await _revoke_links(session, meeting.id, [p.id for p in participants if p.kind in LINK_KINDS])
     organizer = parseaddr(letterhead.mail_from)[1] or "noreply@localhost"
     for participant in participants:
-        if participant.wanted_by_patient is False:
-            continue  # the patient does not want this relative to take part
+        if not participation.takes_part(participant.kind, participant.wanted_by_patient):
+            continue  # a relative the patient has not chosen (or no longer wants) is told nothing
         reach = contact(participant, citizens)
         if reach is None:
             continue  # shown to staff as NOT_SENT on the invitation

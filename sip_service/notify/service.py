@@ -5,7 +5,8 @@ attempt moved a lease ahead, committed), then sent, then marked SENT — or, whe
 its next attempt after a backoff of 1, 5, 25 … minutes, until the last attempt marks it FAILED. A
 process that dies while sending leaves the message to be tried again when the lease runs out, so
 nothing is lost (a message may, rarely, arrive twice). With PostgreSQL, concurrent workers skip
-each other's rows (FOR UPDATE SKIP LOCKED).
+each other's rows (FOR UPDATE SKIP LOCKED). A message to a relative the patient no longer wants
+(`plans.participation.takes_part`) is not sent at all: claiming marks it FAILED with that reason.
 """
 
 from __future__ import annotations
@@ -25,9 +26,15 @@ from sip_service.kit import clock
 from sip_service.kit.db import Database
 from sip_service.notify.models import Channel, MessageKind, MessageStatus, OutboxMessage
 from sip_service.notify.senders import Outgoing, Senders
+from sip_service.plans import participation
+from sip_service.plans.models import Participant
 
 log = logging.getLogger("sip_service.notify")
 
+WITHHELD = (
+    "Inte skickat: patienten vill inte längre att den här närstående ska vara med. / "
+    "Not sent: the patient no longer wants this relative to take part."
+)
 LEASE = timedelta(minutes=10)  # longer than any one send takes (SMTP timeout 30 s)
 BATCH = 50
 MAX_ERROR_LENGTH = 1000
@@ -112,8 +119,16 @@ async def _claim(db: Database, now: datetime, batch: int) -> list[tuple[uuid.UUI
             .limit(batch)
             .with_for_update(skip_locked=True)
         )
+        due = list(await session.scalars(stmt))
+        to_whom = select(Participant).where(Participant.id.in_({m.participant_id for m in due}))
+        parties = {p.id: p for p in await session.scalars(to_whom)}
         claimed = []
-        for m in await session.scalars(stmt):
+        for m in due:
+            party = parties.get(m.participant_id)
+            if party is not None and not participation.takes_part(party.kind, party.wanted_by_patient):
+                # written while the patient wanted this relative, who has been refused since: withheld
+                m.status, m.last_error = MessageStatus.FAILED, WITHHELD
+                continue
             m.attempts += 1
             m.next_attempt_at = now + LEASE
             outgoing = Outgoing(

@@ -53,7 +53,11 @@ async def prepare(gql: Gql) -> dict[str, Any]:
     await change("AddParticipant", {"input": {"kind": "STAFF", "staffMemberId": await staff(vcn, "Omar Haddad")}})
     per = {"name": "Per Andersson", "personalNumber": "196805141234", "phone": "+46701234502"}
     await change("AddParticipant", {"input": {"kind": "RELATIVE", "newCitizen": per}})
-    patient = next(p["id"] for p in (await detail(gql, plan_id))["participants"] if p["kind"] == "PATIENT")
+    participants = (await detail(gql, plan_id))["participants"]
+    patient = next(p["id"] for p in participants if p["kind"] == "PATIENT")
+    relative = next(p["id"] for p in participants if p["kind"] == "RELATIVE")
+    # Elsa chooses Per, so that he may be invited (a relative takes part only as the patient decided)
+    await change("RecordRelativesDecision", {"relativeIds": [relative]}, "citizen-elsa")
     await change("AddGoal", {"input": {"text": "Gå i trapporna själv", "expressedById": patient}})
     consent = {"organisationIds": [vcn, soc], "givenById": patient}
     await change("RecordConsent", {"input": consent})  # without it Johan may not see the plan
