@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from playwright.async_api import expect
 
 from conftest import REPO_ROOT
 
@@ -28,6 +29,11 @@ ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
+# The tests wait for states (a marker a page sets, a text it shows), never for a time. On a loaded
+# machine a state may come later than Playwright's default 5 s; a longer limit costs nothing when it
+# comes soon. (A test that asks for a state within a time of its own still passes its own timeout.)
+EXPECT_TIMEOUT_MS = 20_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 BROWSER_DIR = REPO_ROOT / "tests" / "browser"
 
 

@@ -214,6 +214,7 @@ async def signed_in(reader: Reader, demo: Demo, name: str) -> None:
     videos: list[str] = []
     for plan_id, who in links:
         await app_route(page, url, f"#/plans/{plan_id}")
+        await expect(page.locator("main h1")).to_have_text(re.compile(f"^Plan för {who}", re.IGNORECASE))
         await reader.read(f"plan-{who}")
         # every form opened: their labels, choices and hints too
         await page.locator("main details:not([open]) > summary").evaluate_all("ss => ss.forEach(s => s.click())")
@@ -226,6 +227,7 @@ async def signed_in(reader: Reader, demo: Demo, name: str) -> None:
             "as => as.map(a => a.getAttribute('href'))"
         )
         await app_route(page, url, f"#/plans/{plan_id}/print")
+        await expect(page.locator("main h1")).to_have_text(re.compile(f"^Plan för {who}", re.IGNORECASE))
         await reader.read(f"print-{who}")
     if staff:
         await app_route(page, url, "#/new")

@@ -38,6 +38,7 @@ PHONE = {"width": 360, "height": 640}
 DESKTOP = {"width": 1280, "height": 800}
 ZOOM_200 = {"width": 640, "height": 400}  # the desktop at 200 % zoom
 FRAMES_WITHIN_S = 45.0
+REFUSED_DURING_RESTART = re.compile(r"net::ERR_CONNECTION_REFUSED")  # a websocket or a request
 
 
 class Running:
@@ -268,6 +269,7 @@ async def test_staff_admits_the_patient_and_they_see_each_other(
             # room by themselves (the patient with a new meeting token, without waiting again), and
             # the video flows again.
             await patient.set_viewport_size(PHONE)
+            outage_starts = len(problems)
             await video_service.restart()
             await expect(patient.get_by_text("Återansluter …").first).to_be_visible()
             await shots.take(patient, "patient-reconnecting-phone", PHONE, full_page=False)
@@ -281,6 +283,10 @@ async def test_staff_admits_the_patient_and_they_see_each_other(
                     lambda page=page, other=other, before=before: _more(page, other, before),
                     within=FRAMES_WITHIN_S,
                 )
+            # While the service was down, a page that tried to reconnect was refused: Chromium says so
+            # in the console (the page's own retry is what the test wants). On a loaded machine the
+            # restart takes long enough for that to happen; anything else said then still counts.
+            problems[outage_starts:] = [p for p in problems[outage_starts:] if not REFUSED_DURING_RESTART.search(p)]
 
             # A third comes in while the two are connected: the patient's page takes the server's
             # new offer on the same connection, and shows him too.
