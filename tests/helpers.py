@@ -21,7 +21,7 @@ from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection, connect
 
 from sip_service.app import create_app
-from sip_service.auth.principal import StaffPrincipal
+from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal
 from sip_service.identity.models import Citizen, StaffMember
 from sip_service.kit import clock
 from sip_service.kit.pubsub import Broker
@@ -75,7 +75,8 @@ async def citizen_id(service: Service, first_name: str) -> uuid.UUID:
 async def big_plan(
     service: Service, *, relatives: int, goals: int, actions: int, meeting_count: int, patient: str = "Elsa"
 ) -> uuid.UUID:
-    """A plan with the patient, two staff, `relatives` relatives, goals, actions and meetings."""
+    """A plan with the patient, two staff, `relatives` relatives (all chosen by the patient), goals,
+    actions and meetings."""
     anna, johan = await staff(service, "Anna"), await staff(service, "Johan")
     patient_id = await citizen_id(service, patient)
     async with service.db.write() as s:
@@ -110,6 +111,12 @@ async def big_plan(
             given_by_id=plan.participants[0].id,
             organisation_ids=[anna.organisation_id, johan.organisation_id],
         )
+        if relatives:  # the patient chooses them all, so that they may be invited (participation.takes_part)
+            await s.flush()
+            chosen = [p.id for p in plan.participants if p.kind is ParticipantKind.RELATIVE]
+            await plans.record_relatives_decision(
+                s, CitizenPrincipal(patient_id, patient), plan.id, plan.version, chosen
+            )
         for i in range(goals):
             await s.flush()
             await plans.add_goal(
