@@ -57,7 +57,7 @@ def _has_participant(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
 
 
 def readable_condition(principal: Principal, today: date) -> ColumnElement[bool]:
-    """The plans this principal may see (DESIGN.md, Access).
+    """The plans this principal may see (ARCHITECTURE.md, "Access, sign-in and audit").
 
     Staff: their organisation created the plan, or takes part and the patient's active consent
     covers it. Citizens: their own plans, plans where they represent the patient, and plans where
