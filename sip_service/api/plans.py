@@ -381,7 +381,10 @@ class PlanQuery:
     async def plan(self, info: Info[Context, None], id: uuid.UUID) -> PlanType:
         return PlanType(await aggregate(info, id))
 
-    @strawberry.field(description="Plans you may see, newest first, a page at a time.")
+    @strawberry.field(
+        description="Plans you may see, a page at a time: those that need attention first, then other open "
+        "plans, closed plans last; newest first within each."
+    )
     async def plans(
         self,
         info: Info[Context, None],
