@@ -1,7 +1,8 @@
 // Create a plan (staff): find the patient by personal identity number, then background and dates.
+// A patient who already has an open plan: the page warns, links to it and offers another one anyway.
 import { h, field, setTitle } from "./dom.js";
 import { request } from "./gql.js";
-import { t, todayInStockholm, stockholmToIso } from "./i18n.js";
+import { t, lang, todayInStockholm, stockholmToIso } from "./i18n.js";
 
 export function renderCreate(ctx) {
   setTitle(t("newTitle"));
@@ -33,23 +34,47 @@ export function renderCreate(ctx) {
     },
   }, h("h2", {}, t("findPatient")), field(t("personalNumber"), pnr), h("button", { type: "submit" }, t("search")), found);
 
+  // Sends the plan; `another` says to create it although the patient already has an open plan.
+  const send = async (another) => {
+    if (!patient) return;
+    const input = { patientId: patient.id, background: background.value.trim() };
+    if (followUp.value) input.followUpDate = followUp.value;
+    if (discharge.value) input.dischargeReadyAt = stockholmToIso(...discharge.value.split("T"));
+    if (another) input.allowAnotherOpenPlan = true;
+    createButton.disabled = true;
+    try {
+      const result = (await request("CreatePlan", { input })).createPlan;
+      if (result.code === "OPEN_PLAN_EXISTS") {
+        createButton.disabled = false;
+        openPlanWarning(result);
+        return;
+      }
+      if (result.__typename) throw new Error(result.message);
+      location.hash = `#/plans/${result.id}`;
+    } catch (error) {
+      createButton.disabled = false;
+      message.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));
+    }
+  };
+
+  // The patient already has an open plan: say so in the page's language, link to it (when the
+  // service lets us see it) and offer to create another one anyway.
+  const openPlanWarning = (result) => {
+    const text = (lang === "en" && result.messageEn) || result.message;
+    const again = h("button", { type: "button", class: "secondary", onclick: () => send(true) }, t("anotherPlan"));
+    message.replaceChildren(h("div", { class: "warning", id: "open-plan-warning", role: "alert", tabindex: "-1" },
+      h("p", {}, h("strong", {}, text)),
+      result.existingPlanId ? h("p", {}, h("a", { class: "button", href: `#/plans/${result.existingPlanId}` }, t("openPlanLink"))) : null,
+      h("p", {}, again)));
+    document.getElementById("open-plan-warning")?.focus();
+  };
+
   const createForm = h("form", {
     class: "panel",
-    onsubmit: async (event) => {
+    onsubmit: (event) => {
       event.preventDefault();
-      if (!patient) return;
-      const input = { patientId: patient.id, background: background.value.trim() };
-      if (followUp.value) input.followUpDate = followUp.value;
-      if (discharge.value) input.dischargeReadyAt = stockholmToIso(...discharge.value.split("T"));
-      createButton.disabled = true;
-      try {
-        const result = (await request("CreatePlan", { input })).createPlan;
-        if (result.__typename) throw new Error(result.message);
-        location.hash = `#/plans/${result.id}`;
-      } catch (error) {
-        createButton.disabled = false;
-        message.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));
-      }
+      message.replaceChildren();
+      send(false);
     },
   },
   h("h2", {}, t("aboutPlan")),

@@ -205,6 +205,8 @@ const S = {
   patientNotFound: ["Ingen med det personnumret finns i registret. Kontrollera numret.", "No one with that personal identity number is registered. Check the number."],
   pnrDigits: ["Personnumret ska ha 12 siffror: ÅÅÅÅMMDDNNNN.", "The personal identity number has 12 digits: YYYYMMDDNNNN."],
   create: ["Skapa planen", "Create the plan"],
+  openPlanLink: ["Öppna den planen", "Open that plan"],
+  anotherPlan: ["Skapa en till ändå", "Create another one anyway"],
   createdHint: ["Planen är skapad. Lägg till deltagare, mål och insatser.", "The plan is created. Add participants, goals and actions."],
   dischargeReadyOptional: ["Utskrivningsklar från sjukhus, svensk tid (frivilligt)", "Ready for discharge from hospital, Swedish time (optional)"],
   backgroundText: ["Bakgrund – varför behövs en plan?", "Background – why is a plan needed?"],
@@ -269,7 +271,17 @@ const S = {
   yesRemove: ["Ja, ta bort", "Yes, remove"],
   removeGoalQ: ["Vill du ta bort målet ”{text}”?", "Do you want to remove the goal “{text}”?"],
   removeActionQ: ["Vill du ta bort insatsen ”{text}”?", "Do you want to remove the action “{text}”?"],
-  removePartQ: ["Vill du ta bort {name} från planen?", "Do you want to remove {name} from the plan?"],
+  removePartQ: [
+    "Vill du ta bort {name} från planen? Hen kan då inte längre se planen, och hens möteslänk slutar fungera. Det hen har gjort finns kvar i planens historik.",
+    "Do you want to remove {name} from the plan? They will no longer see the plan, and their meeting link stops working. What they did stays in the plan's history.",
+  ],
+  removeStaffQ: [
+    "Vill du ta bort {name} från planen? Hen kan då inte längre se eller ändra planen och kallas inte till fler möten. Det hen har gjort finns kvar i planens historik.",
+    "Do you want to remove {name} from the plan? They will no longer see or change the plan and are not invited to more meetings. What they did stays in the plan's history.",
+  ],
+  formerParticipants: ["Tidigare deltagare", "Former participants"],
+  removedOn: ["borttagen {when}", "removed {when}"],
+  removedByOn: ["borttagen {when} av {who}", "removed {when} by {who}"],
   actionStatus: ["Status", "Status"],
   saveStatus: ["Spara status", "Save the status"],
   actionForbidden: [
@@ -303,6 +315,20 @@ const S = {
   linkValid: ["Möteslänken fungerar {from} – {to}.", "The meeting link works {from} – {to}."],
   linkUsed: ["Användes senast {when}.", "Last used {when}."],
   linkUnused: ["Den har inte använts än.", "It has not been used yet."],
+  notChosenYet: [
+    "{name} – patienten har inte valt ännu om hen ska vara med. Hen kan kallas när patienten har valt.",
+    "{name} – the patient has not yet chosen whether they take part. They can be invited once the patient has chosen.",
+  ],
+  dWithheld: ["Skickas inte: patienten har inte valt att {name} ska vara med.", "Not sent: the patient has not chosen {name} to take part."],
+  dNotSentReason: ["Skickas inte: {error}", "Not sent: {error}"],
+  linkDeadNotChosen: [
+    "Möteslänken fungerar inte längre: patienten har inte valt att {name} ska vara med.",
+    "The meeting link no longer works: the patient has not chosen {name} to take part.",
+  ],
+  noLinkNotChosen: [
+    "Ingen möteslänk: patienten har inte valt att {name} ska vara med.",
+    "No meeting link: the patient has not chosen {name} to take part.",
+  ],
   relativeView: ["Du ser planen för att {name} vill ha med dig.", "You see this plan because {name} wants you to take part."],
 };
 

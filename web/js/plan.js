@@ -9,6 +9,7 @@ const PATIENT_SIDE = ["PATIENT", "REPRESENTATIVE"];
 
 export function renderPlan(ctx, id, { print }) {
   formErrors.clear();
+  savedNote = null;
   const view = {
     ctx, id, print, plan: null, conflict: false, error: null, log: null, live: null,
     staff: ctx.session.kind === "staff", loading: false, again: false, editingGoal: null, ownChangeAt: 0, shown: null,
@@ -107,7 +108,8 @@ async function mutate(view, name, variables, explain = {}) {
       return t("conflict");
     }
     if (result.__typename === "ForbiddenError" && explain.forbidden) return explain.forbidden;
-    return result.message;
+    // an operation may ask for the service's words in English too (messageEn)
+    return (lang === "en" && result.messageEn) || result.message;
   }
   announce(t("saved"));
   await load(view, false);
@@ -120,7 +122,7 @@ const planVars = (view, extra = {}) => ({ planId: view.plan.id, expectedVersion:
 // error outlives a re-render (a live update may redraw the page just after a refusal).
 const formErrors = new Map();
 
-function form(id, title, controls, submitLabel, action, { className = "panel" } = {}) {
+function form(id, title, controls, submitLabel, action, { className = "panel", saved = true } = {}) {
   const message = h("div", { class: "form-message", id: `${id}-message`, "aria-live": "assertive" });
   const show = (problem) => message.replaceChildren(h("p", { class: "error", role: "alert" }, problem));
   if (formErrors.has(id)) show(formErrors.get(id));
@@ -132,6 +134,8 @@ function form(id, title, controls, submitLabel, action, { className = "panel" } 
       if (button.getAttribute("aria-disabled") === "true") return;
       message.replaceChildren();
       formErrors.delete(id);
+      savedNote = null;
+      placeNote();
       button.disabled = true;
       const problem = await action(el);
       button.disabled = false;
@@ -139,10 +143,38 @@ function form(id, title, controls, submitLabel, action, { className = "panel" } 
         formErrors.set(id, problem);
         const current = document.getElementById(`${id}-message`) || message;
         current.replaceChildren(h("p", { class: "error", role: "alert" }, problem));
+      } else if (saved) {
+        savedFeedback(id, el.closest("section")?.id);
       }
     },
   }, title ? h("h3", {}, title) : null, controls, button, message);
   return el;
+}
+
+// After a save: the form (as drawn now) is emptied and closed, and a visible "Saved." stands where
+// it was (after its disclosure), or, where the form went away with what it changed, under the
+// section's heading. The note outlives a live re-render, until the next submit or page.
+let savedNote = null; // {formId, sectionId}
+
+function savedFeedback(formId, sectionId) {
+  savedNote = { formId, sectionId };
+  const current = document.getElementById(formId);
+  if (current && current.tagName === "FORM") {
+    current.reset();
+    for (const el of current.querySelectorAll("[id]")) lastValues.delete(el.id);
+    const details = current.closest("details");
+    if (details) details.open = false;
+  }
+  placeNote();
+}
+
+function placeNote() {
+  for (const old of document.querySelectorAll(".saved-note")) old.remove();
+  if (!savedNote) return;
+  const current = document.getElementById(savedNote.formId);
+  let anchor = current ? current.closest("details") || current : null;
+  if (!anchor && savedNote.sectionId) anchor = document.getElementById(savedNote.sectionId)?.querySelector("h2");
+  if (anchor) anchor.after(h("p", { class: "saved-note", role: "status" }, t("saved")));
 }
 
 // ---- facts derived from the plan -------------------------------------------------------------
@@ -217,6 +249,7 @@ function render(view) {
   main.replaceChildren();
   append(main, content);
   restoreForms(main, saved);
+  placeNote();
 }
 
 function header(view) {
@@ -250,7 +283,7 @@ function staffView(view) {
     checklist(view),
     section("goals", t("goals"), goalsList(view), editable(plan) ? disclosure("add-goal", t("addGoal"), goalForm(view, "sec")) : null),
     section("actions", t("actions"), actionsByOrg(view, true), editable(plan) ? disclosure("add-action", t("addAction"), actionForm(view, "sec")) : null),
-    section("participants", t("participants"), participantList(view),
+    section("participants", t("participants"), participantList(view), removedList(view),
       editable(plan) ? disclosure("add-staff", t("addStaff"), staffForm(view, "sec")) : null,
       editable(plan) ? disclosure("add-relative", t("addRelative"), relativeForm(view, "sec")) : null),
     section("consent", t("consent"), consentSummary(view), editable(plan) ? disclosure("record-consent", t("recordOral"), consentForm(view, "sec")) : null),
@@ -522,7 +555,7 @@ function closePlan(view) {
     view.closeReason = picked.value;
     openConfirm(view, "close");
     return null;
-  }, { className: "panel" });
+  }, { className: "panel", saved: false });
   chosen.querySelector("button[type=submit]").id = "close-next";
   return chosen;
 }
@@ -576,9 +609,22 @@ function participantList(view) {
         p.isCoordinator ? ` (${t("coordinator")})` : ""),
       h("p", { class: "hint" }, participantState(view, p)),
       removable(view, p) ? (view.confirming === `part-${p.id}`
-        ? confirmPanel(view, `part-${p.id}`, t("removePartQ", { name: p.name }), t("yesRemove"),
+        ? confirmPanel(view, `part-${p.id}`, t(p.kind === "STAFF" ? "removeStaffQ" : "removePartQ", { name: p.name }), t("yesRemove"),
           () => mutate(view, "RemoveParticipant", { participantId: p.id, expectedVersion: view.plan.version }), "h-participants")
         : askButton(view, `part-${p.id}`, t("remove"), `${t("remove")}: ${p.name}`)) : null)));
+}
+
+// Those removed from the plan: what they did stays in its history.
+function removedList(view) {
+  const removed = view.plan.removedParticipants || [];
+  if (!removed.length) return null;
+  return h("div", { class: "removed" },
+    h("h3", {}, t("formerParticipants")),
+    h("ul", { class: "items removed-list", id: "removed-participants" }, removed.map((p) => h("li", {},
+      h("p", {}, h("strong", {}, p.name), ` – ${t(p.kind)}`, p.role ? `, ${p.role}` : ""),
+      h("p", { class: "hint" }, p.removedBy
+        ? t("removedByOn", { when: formatDate(isoToStockholm(p.removedAt)[0]), who: p.removedBy.name })
+        : t("removedOn", { when: formatDate(isoToStockholm(p.removedAt)[0]) }))))));
 }
 
 function removable(view, p) {
@@ -739,8 +785,12 @@ function meetingList(view) {
 }
 
 // Who was invited, whether the invitation reached them, and their personal join link.
-function deliveryText(d) {
+function deliveryText(d, p) {
   if (!d) return "";
+  // written before the patient decided otherwise, then held back: not a failure to retry
+  if (d.status === "FAILED" && !d.attempts) {
+    return p && p.kind === "RELATIVE" && !takesPart(p) ? t("dWithheld", { name: p.name }) : t("dNotSentReason", { error: d.lastError || "–" });
+  }
   switch (d.status) {
     case "SENT": return t("dSent", { when: formatDateTime(d.sentAt), n: d.attempts });
     case "PENDING": return d.attempts ? t("dRetry", { n: d.attempts, when: d.nextAttemptAt ? formatDateTime(d.nextAttemptAt) : "–", error: d.lastError || "–" }) : t("dPending");
@@ -757,10 +807,11 @@ function invitationList(view, m) {
     h("ul", { class: "items invitations", id: `invitations-${m.id}` }, m.invitations.map((inv) => {
       const p = plan.participants.find((x) => x.id === inv.participantId);
       const d = inv.delivery;
+      if (!p) return null; // removed from the plan: no longer invited (see "Tidigare deltagare")
       return h("li", { "data-participant": inv.participantId },
         h("p", {}, h("strong", {}, p ? p.name : "–"), ` – ${t("invitedBy", { channel: inv.channel === "IN_PERSON" ? t("IN_PERSON_CH") : t(inv.channel), when: formatDateTime(inv.invitedAt) })}`),
-        h("p", { class: `delivery delivery-${d ? d.status : "NONE"}` }, deliveryText(d)),
-        p && p.kind !== "STAFF" ? linkControls(view, m, p) : null);
+        h("p", { class: `delivery delivery-${d ? d.status : "NONE"}` }, deliveryText(d, p)),
+        p && m.kind !== "IN_PERSON" && JOINS_BY_LINK.includes(p.kind) ? linkControls(view, m, p) : null);
     })),
     h("button", { type: "button", class: "secondary small", onclick: () => checkDeliveries(view) }, t("checkDeliveries")),
   ];
@@ -786,9 +837,16 @@ async function checkDeliveries(view) {
   announce(t("deliveriesChecked"));
 }
 
+// Who may be given a personal meeting link: the patient side and relatives (once chosen).
+const JOINS_BY_LINK = ["PATIENT", "REPRESENTATIVE", "RELATIVE"];
+
 function linkControls(view, m, p) {
   const key = `${m.id}:${p.id}`;
   const link = m.inviteLinks.find((l) => l.participantId === p.id);
+  if (!takesPart(p)) {
+    // a relative the patient has not chosen (or no longer wants): no link, and an old one is dead
+    return h("p", { class: "hint link-state" }, link ? t("linkDeadNotChosen", { name: p.name }) : t("noLinkNotChosen", { name: p.name }));
+  }
   const url = view.issued.get(key);
   const out = [];
   if (url) {
@@ -808,7 +866,7 @@ function linkControls(view, m, p) {
       " ", link.lastUsedAt ? t("linkUsed", { when: formatDateTime(link.lastUsedAt) }) : t("linkUnused")));
   }
   const issue = form(`link-${m.id}-${p.id}-issue`, null, [], link ? t("newLink", { name: p.name }) : t("issueLink", { name: p.name }),
-    () => issueLink(view, m, p), { className: "inline" });
+    () => issueLink(view, m, p), { className: "inline", saved: false });
   const revoke = link
     ? form(`link-${m.id}-${p.id}-revoke`, null, [], t("revokeLink", { name: p.name }), async () => {
       const problem = await mutate(view, "RevokeInviteLink", { meetingId: m.id, expectedVersion: m.version, participantId: p.id });
@@ -855,19 +913,34 @@ function rescheduleForm(view, m) {
     });
 }
 
+// Who may be invited: a relative only once the patient chose them (the service refuses the rest).
+function takesPart(p) {
+  return p.kind !== "RELATIVE" || p.wantedByPatient === true;
+}
+
 function inviteForm(view, meeting) {
   const plan = view.plan;
   const invited = new Set(meeting.invitations.map((i) => i.participantId));
-  const candidates = plan.participants.filter((p) => !invited.has(p.id) && (p.kind !== "RELATIVE" || p.wantedByPatient !== false));
-  if (!candidates.length) return h("p", { class: "ok" }, t("everyoneInvited"));
+  const candidates = plan.participants.filter((p) => !invited.has(p.id) && takesPart(p));
+  // a relative the patient has not decided about yet: shown, not tickable, with the reason
+  const undecided = plan.participants.filter((p) => !invited.has(p.id) && p.kind === "RELATIVE" && p.wantedByPatient !== true && p.wantedByPatient !== false);
+  const waiting = undecided.map((p) => {
+    const box = h("input", { type: "checkbox", id: `inv-${meeting.id}-${p.id}`, value: p.id, disabled: true, "aria-describedby": `inv-${meeting.id}-${p.id}-why` });
+    return h("div", { class: "check check-disabled" }, box,
+      h("label", { for: box.id }, `${p.name} (${t(p.kind)})`),
+      h("p", { class: "hint", id: `inv-${meeting.id}-${p.id}-why` }, t("notChosenYet", { name: p.name })));
+  });
+  if (!candidates.length) return [h("p", { class: "ok" }, t("everyoneInvited")), waiting.length ? h("div", { class: "not-chosen" }, waiting) : null];
+  // the patient side is ticked in advance; staff, relatives and others are ticked by hand
   const boxes = candidates.map((p) => h("input", {
-    type: "checkbox", id: `inv-${meeting.id}-${p.id}`, value: p.id, checked: p.kind !== "STAFF",
+    type: "checkbox", id: `inv-${meeting.id}-${p.id}`, value: p.id, checked: PATIENT_SIDE.includes(p.kind),
   }));
   const channel = options(h("select", { id: `inv-${meeting.id}-channel` }),
     [["SMS", t("SMS")], ["EMAIL", t("EMAIL")], ["LETTER", t("LETTER")], ["IN_PERSON", t("IN_PERSON_CH")]]);
   return form(`inv-${meeting.id}`, null, [
     h("fieldset", {}, h("legend", {}, t("inviteWho")),
-      candidates.map((p, i) => h("div", { class: "check" }, boxes[i], h("label", { for: boxes[i].id }, `${p.name} (${t(p.kind)})`)))),
+      candidates.map((p, i) => h("div", { class: "check" }, boxes[i], h("label", { for: boxes[i].id }, `${p.name} (${t(p.kind)})`))),
+      waiting),
     field(t("channel"), channel),
   ], t("sendInvites"), () => {
     const ids = boxes.filter((b) => b.checked).map((b) => b.value);
