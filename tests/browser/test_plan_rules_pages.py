@@ -119,9 +119,7 @@ def invite_form(page: Page) -> Any:
     return page.locator("#meeting-list form[id^=inv-]")
 
 
-async def test_the_plan_pages_follow_the_domain_rules(
-    world: Service, chromium: str, axe_source: str, gql: Gql
-) -> None:
+async def test_the_plan_pages_follow_the_domain_rules(world: Service, chromium: str, axe_source: str, gql: Gql) -> None:
     elsa_plan = await elsas_plan(gql)
     gustav_plan = await gustavs_plan(gql)
     checks = Checks(world, axe_source)
@@ -168,7 +166,7 @@ async def relatives(anna: Page, browser: Any, world: Service, gql: Gql, checks: 
     await expect(box).to_be_disabled()
     await expect(box).not_to_be_checked()
     await expect(invite_form(anna)).to_contain_text(
-        "Per Andersson – patienten har inte valt ännu om hen ska vara med. Hen kan kallas när patienten har valt."
+        "Patienten har inte valt ännu om Per Andersson ska vara med. Hen kan kallas när patienten har valt."
     )
     await invite_form(anna).scroll_into_view_if_needed()
     await checks.shot(anna, "rules-2-per-not-chosen")
@@ -181,10 +179,10 @@ async def relatives(anna: Page, browser: Any, world: Service, gql: Gql, checks: 
     await elsa.get_by_label("Per Andersson").check()
     await click(elsa.get_by_role("button", name="Spara mitt val"))
     await expect(elsa.locator("#sec-relatives [role=status]")).to_have_text("Sparat.")
+    await expect(elsa.locator("#sec-relatives")).to_contain_text("Du bestämde")
+    await expect(elsa.get_by_label("Per Andersson")).to_be_checked()  # the form shows what was saved
     await checks.shot(elsa, "rules-3-elsa-chose-per")
-    assert next(p for p in (await detail(gql, elsa_plan))["participants"] if p["kind"] == "RELATIVE")[
-        "wantedByPatient"
-    ]
+    assert next(p for p in (await detail(gql, elsa_plan))["participants"] if p["kind"] == "RELATIVE")["wantedByPatient"]
     await elsa.context.close()
 
     # Anna's page (live): Per may now be ticked, and is not ticked for her

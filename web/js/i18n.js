@@ -316,8 +316,8 @@ const S = {
   linkUsed: ["Användes senast {when}.", "Last used {when}."],
   linkUnused: ["Den har inte använts än.", "It has not been used yet."],
   notChosenYet: [
-    "{name} – patienten har inte valt ännu om hen ska vara med. Hen kan kallas när patienten har valt.",
-    "{name} – the patient has not yet chosen whether they take part. They can be invited once the patient has chosen.",
+    "Patienten har inte valt ännu om {name} ska vara med. Hen kan kallas när patienten har valt.",
+    "The patient has not yet chosen whether {name} takes part. They can be invited once the patient has chosen.",
   ],
   dWithheld: ["Skickas inte: patienten har inte valt att {name} ska vara med.", "Not sent: the patient has not chosen {name} to take part."],
   dNotSentReason: ["Skickas inte: {error}", "Not sent: {error}"],

@@ -42,8 +42,15 @@ export function renderPlan(ctx, id, { print }) {
 // data-plan-version the version it shows after): what a script or a test waits for before it acts
 // on the page. A read that brings nothing new leaves the page as it is, so a click or what one is
 // typing is never met by a redrawn control; `redraw` draws it again regardless.
-async function load(view, first, redraw = false) {
-  if (view.loading) { view.again = true; view.redraw ||= redraw; return; }
+// The promise settles once the page shows a read begun after the call (one under way reads again
+// after it), so a saved form is emptied in the page as drawn from the saved plan.
+function load(view, first, redraw = false) {
+  if (view.loading) { view.again = true; view.redraw ||= redraw; return view.done; }
+  view.done = loadOnce(view, first, redraw);
+  return view.done;
+}
+
+async function loadOnce(view, first, redraw) {
   view.loading = true;
   view.ctx.main.setAttribute("aria-busy", "true");
   let same = false;
@@ -927,8 +934,8 @@ function inviteForm(view, meeting) {
   const waiting = undecided.map((p) => {
     const box = h("input", { type: "checkbox", id: `inv-${meeting.id}-${p.id}`, value: p.id, disabled: true, "aria-describedby": `inv-${meeting.id}-${p.id}-why` });
     return h("div", { class: "check check-disabled" }, box,
-      h("label", { for: box.id }, `${p.name} (${t(p.kind)})`),
-      h("p", { class: "hint", id: `inv-${meeting.id}-${p.id}-why` }, t("notChosenYet", { name: p.name })));
+      h("div", {}, h("label", { for: box.id }, `${p.name} (${t(p.kind)})`),
+        h("p", { class: "hint", id: `inv-${meeting.id}-${p.id}-why` }, t("notChosenYet", { name: p.name }))));
   });
   if (!candidates.length) return [h("p", { class: "ok" }, t("everyoneInvited")), waiting.length ? h("div", { class: "not-chosen" }, waiting) : null];
   // the patient side is ticked in advance; staff, relatives and others are ticked by hand
