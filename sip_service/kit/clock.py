@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,11 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def monotonic() -> float:
+    """Seconds that only go forward, for intervals (the rate limits); a test may stop or move them."""
+    return time.monotonic()
 
 
 def today() -> date:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections import deque
 from collections.abc import Callable
 
@@ -23,15 +22,20 @@ _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 MAX_BODY_BYTES = 4096
 
 
+def _monotonic() -> float:
+    return clock.monotonic()  # looked up on every call, so that a test can stop the service's clock
+
+
 class SlidingWindowLimiter:
     """At most `limit` attempts per key within the last `window_s` seconds, in this process's memory
-    (enough for one replica; behind several, each counts its own)."""
+    (enough for one replica; behind several, each counts its own). `clock`: seconds that only go
+    forward; by default the project's (kit/clock.py)."""
 
     def __init__(
         self,
         limit: int = 10,
         window_s: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = _monotonic,
         max_keys: int = 10_000,
     ) -> None:
         self.limit, self.window_s, self._clock, self._max_keys = limit, window_s, clock, max_keys

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -28,7 +29,7 @@ from sip_service.kit import clock
 from sip_service.meetings import invites
 from sip_service.meetings.routes import SlidingWindowLimiter, invite_router
 
-from conftest import GraphQLClient, Service, free_port, op
+from conftest import GraphQLClient, Service, op, started
 from helpers import citizen_id, issue, plan_with_meetings, token_of
 
 SECRET = secrets.token_bytes(32)
@@ -55,15 +56,16 @@ async def guests(world: Service) -> AsyncIterator[Guests]:
     app = FastAPI()
     limiter = SlidingWindowLimiter(limit=10, window_s=60, clock=lambda: seconds[0])
     app.include_router(invite_router(world.db, world.settings, SECRET, limiter=limiter))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers only this flag)
-        await asyncio.sleep(0.02)
+    listener = socket.create_server(("127.0.0.1", 0))  # bound here: no race for a "free" port
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    await started(server, task)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         yield Guests(http, seconds)
     server.should_exit = True
     await task
+    listener.close()
 
 
 def refused(response: httpx.Response, status: int, code: str) -> None:
@@ -96,13 +98,15 @@ async def test_issue_then_exchange_gives_a_meeting_token_for_that_meeting_only(
         }
     ]
 
+    before = datetime.now(UTC)
     response = await guests.exchange(token_of(issued["url"]))
+    after = datetime.now(UTC)
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store" and response.headers["referrer-policy"] == "no-referrer"
     body = response.json()
     assert (body["meetingId"], body["participantId"], body["name"]) == (meeting["id"], setup.patient, "Elsa Andersson")
     expires = datetime.fromisoformat(body["expiresAt"])
-    assert timedelta(minutes=14) < expires - datetime.now(UTC) <= timedelta(minutes=15)
+    assert before + timedelta(minutes=15) <= expires <= after + timedelta(minutes=15), (before, expires, after)
 
     guest = invites.guest_principal_from_meeting_token(body["meetingToken"], SECRET)
     assert guest is not None

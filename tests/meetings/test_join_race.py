@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from sip_service.meetings.models import Meeting, MeetingAdmission
 
@@ -18,7 +18,7 @@ async def test_two_tabs_joining_at_once_both_get_in(gql: GraphQLClient, world: S
         meeting_id = (await s.scalars(select(Meeting.id).where(Meeting.plan_id == plan_id))).one()
     for _ in range(3):  # a few rounds: the race is not hit every time
         async with world.db.write() as s:
-            await s.execute(MeetingAdmission.__table__.delete())
+            await s.execute(delete(MeetingAdmission))
         joins = await asyncio.gather(
             *(gql(op("JoinMeeting"), {"meetingId": str(meeting_id)}, as_="staff-anna") for _ in range(4))
         )

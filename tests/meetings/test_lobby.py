@@ -1,23 +1,42 @@
 """The lobby and signaling over real websockets (graphql-transport-ws), as the browser does it:
-staff go in, guests wait until admitted, signals reach only their addressee."""
+staff go in, guests wait until admitted, signals reach only their addressee.
+
+Events of one subscription arrive in the order they were published: that an event did not reach
+someone shows in the next one they get, not in a pause. The signal limit is checked with the
+service's clock stopped, so that its window cannot slide while a slow machine runs the test."""
 
 from __future__ import annotations
 
-import asyncio
 import json
+import math
 import uuid
 from datetime import timedelta
 
+import pytest
+
+from sip_service.kit import clock
+from sip_service.kit.pubsub import InProcessBroker
 from sip_service.meetings import lobby
 from sip_service.meetings.models import Presence
+from sip_service.meetings.room import Live
 
 from conftest import GraphQLClient, Service
-from helpers import WAIT_S, guest_token, plan_with_meetings, signed_in, subscribed
+from helpers import guest_token, plan_with_meetings, signed_in, subscribed, within
 
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 
 
-async def test_the_lobby_and_signaling(gql: GraphQLClient, world: Service) -> None:
+class StoppedClock:
+    """The service's monotonic clock (kit/clock.py), standing still until moved on. On a whole
+    second, not behind the real one: moving it by a whole or half window is then exact."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.seconds = float(math.ceil(clock.monotonic()))
+        monkeypatch.setattr(clock, "monotonic", lambda: self.seconds)
+
+
+async def test_the_lobby_and_signaling(gql: GraphQLClient, world: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    stopped = StoppedClock(monkeypatch)  # every signal of this test in one window of the limit
     setup = await plan_with_meetings(gql, world, timedelta(minutes=10), timedelta(minutes=20))
     meeting, other_meeting = setup.meetings[0]["id"], setup.meetings[1]["id"]
     patient_token = await guest_token(gql, setup, setup.patient)
@@ -54,10 +73,10 @@ async def test_the_lobby_and_signaling(gql: GraphQLClient, world: Service) -> No
         offer = await patient_events.expect("OFFER")
         assert (offer["fromParticipantId"], offer["payload"]) == (anna_id, SDP)
         await elsa.run("SendSignal", meetingId=meeting, toParticipantId=anna_id, kind="ANSWER", payload=SDP)
+        # The offer did not come back to its sender: the next event the staff member gets is the answer.
         answer = await staff_events.expect("ANSWER")
         assert answer["fromName"] == "Elsa Andersson"
-        await staff_events.quiet()  # the offer did not come back to its sender
-        await patient_events.quiet()  # nor the answer
+        # Nor the answer to its sender: below, the next event the patient gets is the staff's signal.
 
         # Another meeting, malformed or oversized SDP: refused, typed.
         for meeting_id, to in ((other_meeting, anna_id), (meeting, str(uuid.uuid4()))):
@@ -71,21 +90,33 @@ async def test_the_lobby_and_signaling(gql: GraphQLClient, world: Service) -> No
             )
             assert (bad["code"], bad["field"]) == ("VALIDATION_ERROR", "payload")
 
-        # A flood is cut off, and does not hold up anyone else.
+        # A flood is cut off after her fiftieth attempt in the window (her answer, the signal to
+        # nobody and the two malformed ones count too; another meeting's is not hers to count), and
+        # does not hold up anyone else.
         results = [
             await elsa.run("SendSignal", meetingId=meeting, toParticipantId=anna_id, kind="MUTE_STATE", payload="{}")
             for _ in range(lobby.SIGNALS_PER_WINDOW)
         ]
-        assert results[-1]["code"] == "RATE_LIMITED" and results[-1]["retryAfterSeconds"] > 0
+        allowed = lobby.SIGNALS_PER_WINDOW - 4
+        assert results[:allowed] == [{"toParticipantId": anna_id}] * allowed, results
+        limited = results[allowed:]
+        assert [r["code"] for r in limited] == ["RATE_LIMITED"] * len(limited), results
+        assert {r["retryAfterSeconds"] for r in limited} == {lobby.SIGNAL_WINDOW_S}, limited
         assert (
             await anna.run(
                 "SendSignal", meetingId=meeting, toParticipantId=setup.patient, kind="MUTE_STATE", payload="{}"
             )
         ) == {"toParticipantId": setup.patient}
         assert (await patient_events.expect("MUTE_STATE"))["fromParticipantId"] == anna_id
-        relayed = [r for r in results if "toParticipantId" in r]
-        for _ in relayed:  # what got through before the limit did reach the staff member
+        for _ in range(allowed):  # what got through before the limit did reach the staff member
             assert (await staff_events.expect("MUTE_STATE"))["fromParticipantId"] == setup.patient
+        # A whole window later she may signal again.
+        stopped.seconds += lobby.SIGNAL_WINDOW_S
+        again = await elsa.run(
+            "SendSignal", meetingId=meeting, toParticipantId=anna_id, kind="MUTE_STATE", payload="{}"
+        )
+        assert again == {"toParticipantId": anna_id}, again
+        assert (await staff_events.expect("MUTE_STATE"))["fromParticipantId"] == setup.patient
 
 
 async def test_a_dropped_guest_rejoins_without_waiting_until_removed(gql: GraphQLClient, world: Service) -> None:
@@ -132,7 +163,7 @@ async def test_outsiders_get_not_found_on_join_and_subscription(gql: GraphQLClie
             joined = await outsider.run("JoinMeeting", meetingId=meeting)
             assert (joined["code"], joined["kind"]) == ("NOT_FOUND", "Meeting"), (who, joined)
             events = await outsider.events(meeting)
-            message = await asyncio.wait_for(events.queue.get(), WAIT_S)
+            message = await within(events.queue.get(), f"{who}'s refusal on the subscription")
             assert message["type"] in ("next", "error"), message
             assert "NOT_FOUND" in json.dumps(message) and 'meetingEvents": {' not in json.dumps(message), message
 
@@ -145,6 +176,18 @@ async def test_a_signed_in_patient_who_is_invited_waits_too(gql: GraphQLClient, 
             "participantId": setup.patient,
             "state": "WAITING",
         }
+
+
+def test_signals_are_limited_to_fifty_per_ten_seconds_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    stopped = StoppedClock(monkeypatch)
+    signals = Live(InProcessBroker()).signals  # as the service makes it
+    assert [signals.attempt("m:elsa") for _ in range(lobby.SIGNALS_PER_WINDOW)] == [None] * lobby.SIGNALS_PER_WINDOW
+    assert signals.attempt("m:elsa") == lobby.SIGNAL_WINDOW_S  # the 51st: a whole window to wait
+    assert signals.attempt("m:anna") is None  # per participant
+    stopped.seconds += lobby.SIGNAL_WINDOW_S - 0.5
+    assert signals.attempt("m:elsa") == 0.5
+    stopped.seconds += 0.5  # the first fifty leave the window together
+    assert signals.attempt("m:elsa") is None
 
 
 def test_the_rules() -> None:

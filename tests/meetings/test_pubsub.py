@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 
 from sip_service.kit.pubsub import Broker, InProcessBroker, RedisBroker
 
 from conftest import GraphQLClient, Service
-from helpers import REDIS_URL, instance, plan_with_meetings, signed_in, subscribed
+from helpers import REDIS_URL, instance, plan_with_meetings, signed_in, subscribed, within
 
 
 async def one_message(subscriber: Broker, publisher: Broker) -> None:
     channel = f"sip:test:{uuid.uuid4()}"
     async with subscriber.subscribe(channel) as messages, subscriber.subscribe(f"{channel}:other") as others:
         await publisher.publish(channel, {"kind": "JOINED", "n": 1})
-        assert await asyncio.wait_for(anext(messages), 5) == {"kind": "JOINED", "n": 1}
+        assert await within(anext(messages), "the message on its channel") == {"kind": "JOINED", "n": 1}
         await publisher.publish(f"{channel}:other", {"n": 2})
-        assert await asyncio.wait_for(anext(others), 5) == {"n": 2}  # a channel sees only its own
+        assert await within(anext(others), "the message on the other channel") == {"n": 2}  # only its own
 
 
 async def test_in_process() -> None:

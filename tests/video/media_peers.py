@@ -1,6 +1,9 @@
 """Participants with real media, as a browser takes part: an aiortc peer connection that sends a
 moving 320×240 picture and a tone, answers the media server's offers over the meeting's websocket,
-and counts the frames it decodes from each other participant (by MEDIA_TRACKS)."""
+and counts the frames it decodes from each other participant (by MEDIA_TRACKS).
+
+Every wait here is for a condition, with a deadline generous enough for a busy machine (WAIT_S); a
+rate is measured on the media's own clock (the RTP timestamps), never by counting within a time."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import json
 import math
 import struct
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -26,7 +29,7 @@ from sip_service.meetings import lobby
 from helpers import Events, Socket
 
 MEDIA_SERVER = str(lobby.MEDIA_SERVER)
-WAIT_S = 20.0
+WAIT_S = 60.0  # a deadline, not a pause: every wait ends as soon as what it waits for has happened
 RATE, SAMPLES = 48_000, 960  # 20 ms of audio
 
 
@@ -101,13 +104,16 @@ class MediaPeer:
         self._taken: set[int] = set()
         self.frames: Counter[tuple[str, str]] = Counter()  # (participant id, audio|video) → decoded frames
         self.sizes: dict[str, tuple[int, int]] = {}  # participant id → the last decoded picture's size
+        # (participant id, mid) → the media time (s, from the RTP timestamps) of each decoded picture
+        self.picture_times: defaultdict[tuple[str, str], list[float]] = defaultdict(list)
+        self.relayed = 0  # this participant's signals that the service relayed (SendSignal answered so)
         self.picture = (320, 240)  # what this participant's camera sends
         self.sending: list[Tone | Moving] = []
         self.mapping: dict[str, tuple[str, str]] = {}  # mid → (participant id, audio|video)
         self._tracks: list[dict[str, str]] = []
         self.pc: RTCPeerConnection | None = None
         self.bad_answers = False
-        self.offers = 0
+        self.offers = self.bad_answers_sent = 0
         self.sessions: set[str] = set()  # the relay's connections (o= session ids) offered to us
         self._stale: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -125,7 +131,7 @@ class MediaPeer:
             elif e["kind"] == "OFFER" and e["fromParticipantId"] == MEDIA_SERVER:
                 await self._answer(e["payload"])
 
-    async def expect(self, kind: str, within: float = 5.0) -> dict[str, Any]:
+    async def expect(self, kind: str, within: float = WAIT_S) -> dict[str, Any]:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             for i, e in enumerate(self.seen):
@@ -136,7 +142,10 @@ class MediaPeer:
         raise AssertionError(f"no {kind} event within {within} s; seen {[e['kind'] for e in self.seen]}")
 
     async def run(self, name: str, **variables: Any) -> Any:
-        return await self.socket.run(name, meetingId=self.meeting_id, **variables)
+        result = await self.socket.run(name, meetingId=self.meeting_id, **variables)
+        if name == "SendSignal" and "toParticipantId" in result:
+            self.relayed += 1
+        return result
 
     async def connect(self) -> dict[str, Any]:
         """ConnectMedia, with a new peer connection (any old one is closed: a rejoin is in full)."""
@@ -173,7 +182,11 @@ class MediaPeer:
         self.sessions.add(session)
         self.offers += 1
         if self.bad_answers:
-            await self.run("SendSignal", toParticipantId=MEDIA_SERVER, kind="ANSWER", payload="v=0\r\nnot=an sdp\r\n")
+            sent = await self.run(
+                "SendSignal", toParticipantId=MEDIA_SERVER, kind="ANSWER", payload="v=0\r\nnot=an sdp\r\n"
+            )
+            assert sent == {"toParticipantId": MEDIA_SERVER}, sent
+            self.bad_answers_sent += 1  # on its way to the relay: what comes after it, the relay hears after it
             return
         first = not any(t.sender.track for t in pc.getTransceivers())
         if not first:
@@ -206,6 +219,8 @@ class MediaPeer:
                     self.frames[who] += 1
                     if isinstance(frame, VideoFrame):
                         self.sizes[who[0]] = (frame.width, frame.height)
+                        if frame.time is not None:
+                            self.picture_times[(who[0], str(transceiver.mid))].append(frame.time)
 
     async def receives(self, *others: MediaPeer, frames: int = 10, within: float = WAIT_S) -> None:
         """At least `frames` more decoded audio and video frames from each of them, from now."""
@@ -213,8 +228,17 @@ class MediaPeer:
         deadline = time.monotonic() + within
         while any(self.frames[k] < n for k, n in wanted.items()):
             if time.monotonic() > deadline:
-                raise AssertionError(f"{self.id} decoded {dict(self.frames)}; wanted {wanted}")
+                raise AssertionError(f"{self.id} decoded {dict(self.frames)} within {within} s; wanted {wanted}")
             await asyncio.sleep(0.05)
+
+    def picture_rate(self, other: MediaPeer) -> tuple[float, int]:
+        """Pictures a second decoded from `other`, by the media clock (the relay stamps each picture
+        when it encodes it), so a busy machine that decodes late does not change it: over the longest
+        run on one m-line (timestamps of different m-lines are not comparable). And how many."""
+        times = max((t for (who, _), t in self.picture_times.items() if who == other.id), key=len, default=[])
+        if len(times) < 2 or times[-1] <= times[0]:
+            return 0.0, len(times)
+        return (len(times) - 1) / (times[-1] - times[0]), len(times)
 
     def pause(self) -> None:
         """Stop sending (the connection stays up), as a browser whose camera and microphone went away."""
