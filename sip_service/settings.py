@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 2000
     max_page_size: int = 100
+    # Invite links exchanged (POST /auth/invite) per client address per minute: guessing is slow.
+    invite_attempts_per_minute: int = Field(default=10, ge=1)
 
     @model_validator(mode="after")
     def _production_needs_real_identity_provider(self) -> Settings:

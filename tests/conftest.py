@@ -179,12 +179,17 @@ async def _serve(backend: str, url: str, tmp: Path) -> AsyncIterator[Service]:
         dev_oidc_key_file=tmp / "key.json",
         media_addresses=["127.0.0.1"],  # the media relay's ICE on loopback, where the test peers are
         notify_interval_s=0,  # tests run the outbox themselves, when they want to
+        # every test's guests come from 127.0.0.1: the limit has tests of its own, on a test clock
+        invite_attempts_per_minute=1_000_000,
     )
     db = Database(url)
     counter = StatementCounter()
     event.listen(db.engine.sync_engine, "before_cursor_execute", counter)
     app = create_app(settings, db)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # A kept-alive connection is not closed under a client that is about to reuse it (the test
+    # clients are shared; uvicorn's 5-s default raced them on a loaded machine).
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=600)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))
     await started(server, task)
     yield Service(backend, settings.public_url, settings, db, app.state.dev_provider, counter)

@@ -66,8 +66,8 @@ def _refusal(status: int, code: str, message: str, headers: dict[str, str] | Non
 def invite_router(
     db: Database, settings: Settings, meeting_token_secret: bytes, *, limiter: SlidingWindowLimiter | None = None
 ) -> APIRouter:
-    """Mount at the root: it serves POST /auth/invite. (`settings`: nothing of it is needed yet.)"""
-    limits = limiter or SlidingWindowLimiter()
+    """Mount at the root: it serves POST /auth/invite."""
+    limits = limiter or SlidingWindowLimiter(limit=settings.invite_attempts_per_minute, window_s=60.0)
     invites.signing_key(meeting_token_secret)  # a too short secret fails at start-up, not at the first guest
     router = APIRouter(tags=["auth"])
 
