@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from websockets.asyncio.client import ClientConnection, connect
 
 from sip_service.app import create_app
@@ -28,7 +29,7 @@ from sip_service.kit.pubsub import Broker
 from sip_service.meetings import service as meetings
 from sip_service.meetings.models import InvitationChannel, MeetingKind
 from sip_service.plans import service as plans
-from sip_service.plans.models import Participant, ParticipantKind
+from sip_service.plans.models import Participant, ParticipantKind, Plan, RepresentativeKind
 from sip_service.plans.rules import Code
 
 from conftest import GraphQLClient, Service, op, started
@@ -70,6 +71,30 @@ async def staff(service: Service, first_name: str) -> StaffPrincipal:
 async def citizen_id(service: Service, first_name: str) -> uuid.UUID:
     async with service.db.read() as s:
         return (await s.scalars(select(Citizen.id).where(Citizen.name.startswith(first_name)))).one()
+
+
+async def add_family(s: AsyncSession, world: Service, anna: StaffPrincipal, plan: Plan) -> Plan:
+    """Elsa's son Per and daughter Lena as relatives (the patient has not chosen them yet) and Maria
+    as her god man, added to `plan` by Anna; the plan as it is afterwards."""
+    for who, kind in (
+        ("Per", ParticipantKind.RELATIVE),
+        ("Lena", ParticipantKind.RELATIVE),
+        ("Maria", ParticipantKind.REPRESENTATIVE),
+    ):
+        plan = await plans.editable_plan(s, anna, plan.id, plan.version)
+        await plans.add_participant(
+            s,
+            anna,
+            plan.id,
+            plan.version,
+            plans.NewParticipant(
+                kind,
+                citizen_id=await citizen_id(world, who),
+                representative_kind=RepresentativeKind.GOD_MAN if kind is ParticipantKind.REPRESENTATIVE else None,
+            ),
+        )
+        await s.flush()
+    return plan
 
 
 async def big_plan(

@@ -32,11 +32,11 @@ from websockets.asyncio.client import connect
 from sip_service.api.schema import build_schema
 from sip_service.auth.principal import CitizenPrincipal
 from sip_service.plans import service as plans
-from sip_service.plans.models import ParticipantKind, Plan, RepresentativeKind
+from sip_service.plans.models import Plan
 from sip_service.settings import Settings
 
 from conftest import GraphQLClient, Service, op
-from helpers import WAIT_S, big_plan, citizen_id, staff, within
+from helpers import WAIT_S, add_family, big_plan, citizen_id, staff, within
 
 SCHEMA = build_schema(Settings())._schema
 # Arguments that name plan data, and which object of the plan they take.
@@ -118,24 +118,7 @@ async def plan_everyone_knows(world: Service) -> dict[str, str]:
     async with world.db.write() as s:
         plan = await s.get(Plan, plan_id)
         assert plan is not None
-        for who, kind in (
-            ("Per", ParticipantKind.RELATIVE),
-            ("Lena", ParticipantKind.RELATIVE),
-            ("Maria", ParticipantKind.REPRESENTATIVE),
-        ):
-            plan = await plans.editable_plan(s, anna, plan_id, plan.version)
-            await plans.add_participant(
-                s,
-                anna,
-                plan_id,
-                plan.version,
-                plans.NewParticipant(
-                    kind,
-                    citizen_id=await citizen_id(world, who),
-                    representative_kind=RepresentativeKind.GOD_MAN if kind is ParticipantKind.REPRESENTATIVE else None,
-                ),
-            )
-            await s.flush()
+        plan = await add_family(s, world, anna, plan)
         plan = await plans.editable_plan(s, elsa, plan_id, plan.version)
         per_id, lena_id = await citizen_id(world, "Per"), await citizen_id(world, "Lena")
         per = next(p for p in plan.participants if p.citizen_id == per_id)

@@ -30,12 +30,11 @@ from sip_service.notify.models import MessageStatus, OutboxMessage
 from sip_service.notify.senders import Outgoing, Senders
 from sip_service.plans import participation
 from sip_service.plans import repository as plans_repo
-from sip_service.plans import service as plans
-from sip_service.plans.models import Participant, ParticipantKind, Plan, RepresentativeKind
+from sip_service.plans.models import Participant, ParticipantKind, Plan
 from sip_service.settings import Settings
 
 from conftest import GraphQLClient, Service, op
-from helpers import big_plan, citizen_id, schedule_video_meeting, staff, token_of
+from helpers import add_family, big_plan, citizen_id, schedule_video_meeting, staff, token_of
 
 # ---- The rule itself: pure ----
 
@@ -101,24 +100,7 @@ async def elsa_and_family(gql: GraphQLClient, world: Service) -> Family:
     async with world.db.write() as s:
         plan = await s.get(Plan, plan_id)
         assert plan is not None
-        for who, kind in (
-            ("Per", ParticipantKind.RELATIVE),
-            ("Lena", ParticipantKind.RELATIVE),
-            ("Maria", ParticipantKind.REPRESENTATIVE),
-        ):
-            plan = await plans.editable_plan(s, anna, plan_id, plan.version)
-            await plans.add_participant(
-                s,
-                anna,
-                plan_id,
-                plan.version,
-                plans.NewParticipant(
-                    kind,
-                    citizen_id=await citizen_id(world, who),
-                    representative_kind=RepresentativeKind.GOD_MAN if kind is ParticipantKind.REPRESENTATIVE else None,
-                ),
-            )
-            await s.flush()
+        plan = await add_family(s, world, anna, plan)
         for name, address in EMAIL.items():
             await s.execute(update(Citizen).where(Citizen.name.startswith(name)).values(email=address))
     async with world.db.read() as s:
