@@ -21,6 +21,7 @@ from sip_service.meetings import invites, models, service
 from sip_service.notify import models as notify_models
 from sip_service.notify import service as outbox
 from sip_service.notify.invitations import NO_CONTACT, Letterhead
+from sip_service.plans import service as plans_service
 from sip_service.settings import Settings
 
 MeetingKind = strawberry.enum(models.MeetingKind)
@@ -36,12 +37,15 @@ class DeliveryStatus(Enum):
     SENT = "SENT"
     FAILED = "FAILED"
     NOT_SENT = "NOT_SENT"
+    WAITING_FOR_CONSENT = "WAITING_FOR_CONSENT"
 
 
 @strawberry.type(
     name="Delivery",
     description="How the latest message to this participant about the meeting fared. PENDING with attempts > 0 "
-    "and a lastError: it is being retried; FAILED: it was given up; NOT_SENT: there is no way to reach them.",
+    "and a lastError: it is being retried; FAILED: it was given up; NOT_SENT: there is no way to reach them; "
+    "WAITING_FOR_CONSENT: staff of an organisation the patient's consent does not cover yet, "
+    "told nothing until it does.",
 )
 class DeliveryType:
     status: DeliveryStatus
@@ -52,7 +56,16 @@ class DeliveryType:
     sent_at: datetime | None
 
 
-def _delivery(message: notify_models.OutboxMessage | None) -> DeliveryType:
+def _delivery(message: notify_models.OutboxMessage | None, waiting_for_consent: bool = False) -> DeliveryType:
+    if waiting_for_consent and (message is None or message.status is notify_models.MessageStatus.PENDING):
+        return DeliveryType(
+            status=DeliveryStatus.WAITING_FOR_CONSENT,
+            channel=message.channel.value if message else None,
+            attempts=message.attempts if message else 0,
+            last_error=None,
+            next_attempt_at=None,
+            sent_at=None,
+        )
     if message is None:
         return DeliveryType(
             status=DeliveryStatus.NOT_SENT,
@@ -78,11 +91,12 @@ class InvitationType:
     channel: InvitationChannel  # type: ignore[valid-type]
     invited_at: datetime
     meeting_id: strawberry.Private[uuid.UUID]
+    waiting_for_consent: strawberry.Private[bool] = False
 
     @strawberry.field(description="The invitation message, and any update since.")
     async def delivery(self, info: Info[Context, None]) -> DeliveryType:
         latest = await _deliveries(info.context).load(self.meeting_id)
-        return _delivery(latest.get(self.participant_id))
+        return _delivery(latest.get(self.participant_id), self.waiting_for_consent)
 
 
 @strawberry.type(name="Attendance", description="Who was there, from when, and how that was established.")
@@ -210,11 +224,18 @@ class MeetingType:
 
     @strawberry.field
     async def invitations(self, info: Info[Context, None]) -> list[InvitationType]:
+        plan = await aggregate(info, self._m.plan_id)
+        meeting = next(m for m in plan.meetings if m.id == self._m.id)
+        waiting = plans_service.staff_awaiting_consent(plan, info.context.today)
         return [
             InvitationType(
-                participant_id=i.participant_id, channel=i.channel, invited_at=i.invited_at, meeting_id=self._m.id
+                participant_id=i.participant_id,
+                channel=i.channel,
+                invited_at=i.invited_at,
+                meeting_id=self._m.id,
+                waiting_for_consent=i.participant_id in waiting,
             )
-            for i in (await self._fresh(info)).invitations
+            for i in meeting.invitations
         ]
 
     @strawberry.field

@@ -345,6 +345,14 @@ class PlanType:
         kinds = {o.id: o.kind for o in orgs if o is not None}
         return ReadinessType.of(service.evaluate(plan, kinds, info.context.today))
 
+    @strawberry.field(
+        description="Ids of the participating organisations whose staff cannot see the plan yet: the patient's "
+        "active consent does not cover them (all of them while there is none). Invitations to their staff wait "
+        "until it does (delivery WAITING_FOR_CONSENT)."
+    )
+    async def organisations_awaiting_consent(self, info: Info[Context, None]) -> list[uuid.UUID]:
+        return service.organisations_awaiting_consent(await self._whole(info), info.context.today)
+
     @strawberry.field(description="Why staff should look at this plan now.")
     async def attention(self, info: Info[Context, None]) -> list[AttentionReason]:  # type: ignore[valid-type]
         return service.attention(await self._whole(info), info.context.today)

@@ -14,20 +14,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from sip_service.kit import clock
 from sip_service.kit.db import Database
 from sip_service.notify.models import Channel, MessageKind, MessageStatus, OutboxMessage
 from sip_service.notify.senders import Outgoing, Senders
 from sip_service.plans import participation
-from sip_service.plans.models import Participant
+from sip_service.plans import service as plans_service
+from sip_service.plans.models import Consent, Participant, ParticipantKind, Plan
 
 log = logging.getLogger("sip_service.notify")
 
@@ -35,6 +37,7 @@ WITHHELD = (
     "Inte skickat: patienten vill inte längre att den här närstående ska vara med. / "
     "Not sent: the patient no longer wants this relative to take part."
 )
+CONSENT_HOLD = timedelta(minutes=1)  # how often a message waiting for consent is looked at again
 LEASE = timedelta(minutes=10)  # longer than any one send takes (SMTP timeout 30 s)
 BATCH = 50
 MAX_ERROR_LENGTH = 1000
@@ -110,6 +113,24 @@ class RunResult:
     errors: list[str] = field(default_factory=list)
 
 
+async def _awaiting_consent(session: AsyncSession, parties: Iterable[Participant], now: datetime) -> set[uuid.UUID]:
+    """The staff among these whose organisation the patient's active consent does not cover yet
+    (`plans.service.staff_awaiting_consent`): their messages wait."""
+    plan_ids = {p.plan_id for p in parties if p.kind is ParticipantKind.STAFF}
+    if not plan_ids:
+        return set()
+    stmt = (
+        select(Plan)
+        .where(Plan.id.in_(plan_ids))
+        .options(selectinload(Plan.participants), selectinload(Plan.consents).selectinload(Consent.organisations))
+    )
+    today = now.astimezone(clock.STOCKHOLM).date()
+    waiting: set[uuid.UUID] = set()
+    for plan in await session.scalars(stmt):
+        waiting |= plans_service.staff_awaiting_consent(plan, today)
+    return waiting
+
+
 async def _claim(db: Database, now: datetime, batch: int) -> list[tuple[uuid.UUID, int, Outgoing]]:
     async with db.write() as session:
         stmt = (
@@ -122,12 +143,17 @@ async def _claim(db: Database, now: datetime, batch: int) -> list[tuple[uuid.UUI
         due = list(await session.scalars(stmt))
         to_whom = select(Participant).where(Participant.id.in_({m.participant_id for m in due}))
         parties = {p.id: p for p in await session.scalars(to_whom)}
+        waiting = await _awaiting_consent(session, parties.values(), now)
         claimed = []
         for m in due:
             party = parties.get(m.participant_id)
             if party is not None and not participation.takes_part(party.kind, party.wanted_by_patient):
                 # written while the patient wanted this relative, who has been refused since: withheld
                 m.status, m.last_error = MessageStatus.FAILED, WITHHELD
+                continue
+            if m.participant_id in waiting:
+                # staff of an organisation the patient's consent does not cover yet: held, looked at again soon
+                m.next_attempt_at = now + CONSENT_HOLD
                 continue
             m.attempts += 1
             m.next_attempt_at = now + LEASE

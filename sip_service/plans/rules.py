@@ -119,6 +119,20 @@ class Readiness:
         return not self.blockers
 
 
+def awaiting_consent(
+    participants: Iterable[ParticipantFacts], consented: frozenset[uuid.UUID] | None, creating_org_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """The organisations with staff taking part that the patient's active consent does not cover
+    (all of them while there is no consent), but the one that created the plan (it sees its plan
+    anyway): their staff cannot see the plan, and are sent no invitation, until it does."""
+    seen: dict[uuid.UUID, None] = {}
+    for p in participants:
+        covered = p.organisation_id == creating_org_id or (consented is not None and p.organisation_id in consented)
+        if p.role is Role.STAFF and p.organisation_id is not None and not covered:
+            seen[p.organisation_id] = None
+    return list(seen)
+
+
 def consent(f: PlanFacts, today: date) -> list[Blocker]:
     if f.consented_organisations is None:
         return [

@@ -511,6 +511,30 @@ def active_consent(plan: Plan, today: date) -> Consent | None:
     return None
 
 
+def consented_organisations(plan: Plan, today: date) -> frozenset[uuid.UUID] | None:
+    """The organisations the patient's active consent covers; None when there is none."""
+    consent = active_consent(plan, today)
+    return frozenset(o.organisation_id for o in consent.organisations) if consent is not None else None
+
+
+def organisations_awaiting_consent(plan: Plan, today: date) -> list[uuid.UUID]:
+    """Participating organisations whose staff wait for the patient's consent to cover them
+    (`rules.awaiting_consent`), from the plan as loaded (participants, consents)."""
+    return rules.awaiting_consent(
+        (rules.ParticipantFacts(p.id, p.kind, p.organisation_id) for p in plan.participants),
+        consented_organisations(plan, today),
+        plan.created_by_org_id,
+    )
+
+
+def staff_awaiting_consent(plan: Plan, today: date) -> frozenset[uuid.UUID]:
+    """Ids of the participating staff whose organisation awaits the patient's consent."""
+    awaiting = set(organisations_awaiting_consent(plan, today))
+    return frozenset(
+        p.id for p in plan.participants if p.kind is ParticipantKind.STAFF and p.organisation_id in awaiting
+    )
+
+
 async def record_consent(
     session: AsyncSession,
     principal: Principal,
@@ -618,7 +642,6 @@ async def approve_plan(session: AsyncSession, principal: Principal, plan_id: uui
 
 
 def plan_facts(plan: Plan, org_kinds: dict[uuid.UUID, OrganisationKind], today: date) -> rules.PlanFacts:
-    consent = active_consent(plan, today)
     planning = [
         m for m in plan.meetings if m.purpose is MeetingPurpose.PLANNING and m.status is not MeetingStatus.CANCELLED
     ]
@@ -629,9 +652,7 @@ def plan_facts(plan: Plan, org_kinds: dict[uuid.UUID, OrganisationKind], today: 
             for p in plan.participants
         ),
         organisation_kinds=org_kinds,
-        consented_organisations=(
-            frozenset(o.organisation_id for o in consent.organisations) if consent is not None else None
-        ),
+        consented_organisations=consented_organisations(plan, today),
         overall_responsible_org_id=plan.overall_responsible_org_id,
         goals=tuple(rules.GoalFacts(g.id, g.expressed_by_id) for g in plan.goals),
         actions=tuple(

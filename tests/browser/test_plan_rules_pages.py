@@ -238,3 +238,40 @@ async def removing(anna: Page, world: Service, gql: Gql, checks: Checks, plan_id
     await refusal.scroll_into_view_if_needed()
     await checks.shot(anna, "rules-7-removal-refused")
     assert "Johan Ek" in [p["name"] for p in (await detail(gql, plan_id))["participants"]]
+
+
+async def test_adding_staff_the_consent_does_not_cover_says_so(
+    world: Service, chromium: str, axe_source: str, gql: Gql
+) -> None:
+    """Anna adds Johan (Socialtjänsten Ekby) to a fresh plan for Elsa without consent: the page says
+    at once that he can see the plan only once Elsa's consent covers his organisation."""
+    created = await gql(
+        op("CreatePlan"),
+        {"input": {"patientId": await citizen(gql, ELSA), "allowAnotherOpenPlan": True}},
+        as_="staff-anna",
+    )
+    plan_id = str(created["createPlan"]["id"])
+    checks = Checks(world, axe_source)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=ARGS)
+        try:
+            anna = await signed_in(browser, world, "Anna Lind", checks, viewport=DESKTOP)
+            await anna.goto(f"{world.url}/app/#/plans/{plan_id}")
+            section = anna.locator("#sec-participants")
+            await click(section.locator("#d-add-staff summary"))
+            await section.locator("#sec-staff-org").select_option(label="Socialtjänsten Ekby")
+            await expect(section.locator("#sec-staff-person option", has_text="Johan Ek")).to_have_count(1)
+            soc = (await organisations(gql))["Socialtjänsten Ekby"]
+            await section.locator("#sec-staff-person").select_option(value=await johan(gql, soc))
+            await click(section.locator("#sec-staff button[type=submit]"))
+            note = section.locator("#participant-list .awaiting-consent")
+            await expect(note).to_have_text(
+                "Johan Ek (Socialtjänsten Ekby) kan se planen först när patientens samtycke omfattar "
+                "Socialtjänsten Ekby. Be patienten om samtycke."
+            )
+            await checks.shot(anna, "rules-consent-awaited")
+        finally:
+            await browser.close()
+    checks.verify()
+    plan = await detail(gql, plan_id)
+    assert plan["organisationsAwaitingConsent"] == [(await organisations(gql))["Socialtjänsten Ekby"]]
