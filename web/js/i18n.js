@@ -244,7 +244,9 @@ const S = {
   notApproved: ["Patienten har inte godkänt den här versionen.", "The patient has not approved this version."],
   accessLog: ["Vem har tittat på min plan?", "Who has looked at my plan?"],
   showLog: ["Visa", "Show"],
-  logLine: ["Senast {when}. Läste {reads} gånger, ändrade {writes} gånger.", "Last {when}. Read {reads} times, changed {writes} times."],
+  logLast: ["Senast {when}.", "Last {when}."],
+  logReads: [{ one: "Läste planen {n} gång.", other: "Läste planen {n} gånger." }, { one: "Read the plan once.", other: "Read the plan {n} times." }],
+  logWrites: [{ one: "Ändrade i planen {n} gång.", other: "Ändrade i planen {n} gånger." }, { one: "Changed the plan once.", other: "Changed the plan {n} times." }],
   logEmpty: ["Ingen ännu.", "No one yet."],
   READ: ["läste", "read"],
   WRITE: ["ändrade", "changed"],
@@ -301,6 +303,8 @@ const S = {
   dRetry: ["Kallelsen har inte kommit fram än: {n} försök, nytt försök {when}. Senaste fel: {error}", "The invitation has not got through yet: {n} attempts, trying again {when}. Last error: {error}"],
   dFailed: ["Kallelsen kunde inte skickas ({n} försök). Fel: {error}. Kontakta personen på annat sätt.", "The invitation could not be sent ({n} attempts). Error: {error}. Contact the person another way."],
   dNotSent: ["Skickas inte automatiskt – lämna eller skicka kallelsen själv.", "Not sent automatically – hand over or post the invitation yourself."],
+  dWaitingConsent: ["Väntar på samtycke – skickas när patientens samtycke omfattar {org}.", "Waiting for consent – sent when the patient's consent covers {org}."],
+  awaitingConsent: ["{name} ({org}) kan se planen först när patientens samtycke omfattar {org}. Be patienten om samtycke.", "{name} ({org}) can see the plan only once the patient's consent covers {org}. Ask the patient for consent."],
   checkDeliveries: ["Kontrollera kallelserna igen", "Check the invitations again"],
   deliveriesChecked: ["Kallelsernas status är uppdaterad.", "The invitations' status is updated."],
   issueLink: ["Skapa möteslänk för {name}", "Create a meeting link for {name}"],
@@ -330,14 +334,58 @@ const S = {
     "No meeting link: the patient has not chosen {name} to take part.",
   ],
   relativeView: ["Du ser planen för att {name} vill ha med dig.", "You see this plan because {name} wants you to take part."],
+  // what patients and relatives read (said to "du"; never the staff's checklist wording)
+  citizenLeft: [
+    { one: "En sak återstår innan planen är klar.", other: "{n} saker återstår innan planen är klar." },
+    { one: "One thing is left before the plan is finished.", other: "{n} things are left before the plan is finished." },
+  ],
+  citizenReady: ["Allt är klart. Personalen fastställer planen.", "Everything is ready. The staff will finalize the plan."],
+  missingTitle: ["Innan planen är klar", "Before the plan is finished"],
+  missingIntro: ["Det här återstår innan planen kan bli klar:", "This is left before the plan can be finished:"],
+  you_CONSENT: ["Du har inte lämnat ditt samtycke ännu. Du gör det under ”Mitt samtycke”.", "You have not given your consent yet. You can do it under “My consent”."],
+  you_CONSENT_ORG: ["Ditt samtycke gäller inte alla verksamheter i planen. Du kan ändra det under ”Mitt samtycke”.", "Your consent does not cover every organisation in the plan. You can change it under “My consent”."],
+  you_PATIENT_GOALS: ["Du har inte skrivit något eget mål ännu. Skriv vad som är viktigt för dig under ”Mina mål”.", "You have not written a goal of your own yet. Write what matters to you under “My goals”."],
+  you_PATIENT_ATTENDED: ["Du har inte varit med på ett planeringsmöte ännu.", "You have not taken part in a planning meeting yet."],
+  you_RELATIVES_DECIDED: ["Du har inte valt vilka närstående som ska vara med ännu.", "You have not chosen which relatives should take part yet."],
+  you_RELATIVES_INVITED: ["Personalen ska bjuda in de närstående du vill ha med till mötet.", "The staff will invite the relatives you want to the meeting."],
+  you_PATIENT_APPROVED: ["Du har inte godkänt planen ännu.", "You have not approved the plan yet."],
+  they_CONSENT: ["{name} har inte lämnat sitt samtycke ännu.", "{name} has not given consent yet."],
+  they_CONSENT_ORG: ["Samtycket från {name} gäller inte alla verksamheter i planen.", "The consent from {name} does not cover every organisation in the plan."],
+  they_PATIENT_GOALS: ["{name} har inte skrivit något eget mål ännu.", "{name} has not written a goal of their own yet."],
+  they_PATIENT_ATTENDED: ["{name} har inte varit med på ett planeringsmöte ännu.", "{name} has not taken part in a planning meeting yet."],
+  they_RELATIVES_DECIDED: ["{name} har inte valt vilka närstående som ska vara med ännu.", "{name} has not chosen which relatives should take part yet."],
+  they_RELATIVES_INVITED: ["Personalen ska bjuda in de närstående som {name} vill ha med till mötet.", "The staff will invite the relatives {name} wants to the meeting."],
+  they_PATIENT_APPROVED: ["{name} har inte godkänt planen ännu.", "{name} has not approved the plan yet."],
+  staff_CROSS_ORGANISATION: ["Personalen ser till att både kommunen och regionen (till exempel vårdcentralen) är med i planen.", "The staff will make sure both the municipality and the region (for example the health centre) take part."],
+  staff_OVERALL_RESPONSIBILITY: ["Personalen bestämmer vem som har huvudansvaret för planen.", "The staff will decide who holds overall responsibility for the plan."],
+  staff_ACTIONS: ["Personalen skriver in vad som ska göras och vem som gör det.", "The staff will write down what will be done and who does it."],
+  staff_FOLLOW_UP: ["Personalen bestämmer när planen ska följas upp.", "The staff will decide when the plan is followed up."],
+  staff_OTHER: ["Personalen gör klart det som återstår.", "The staff will finish what is left."],
+  youConsentDigital: ["Du gav ditt samtycke digitalt den {when}.", "You gave your consent digitally on {when}."],
+  youConsentOral: ["Du gav ditt samtycke muntligt till {name} den {when}.", "You gave your consent orally to {name} on {when}."],
+  theyConsentDigital: ["{patient} gav sitt samtycke digitalt den {when}.", "{patient} gave consent digitally on {when}."],
+  theyConsentOral: ["{patient} gav sitt samtycke muntligt till {name} den {when}.", "{patient} gave consent orally to {name} on {when}."],
+  consentShares: ["Då får de här verksamheterna dela information med varandra: {orgs}.", "Then these organisations may share information with each other: {orgs}."],
+  youNoConsent: ["Du har inte lämnat ditt samtycke ännu.", "You have not given your consent yet."],
+  theyNoConsent: ["{patient} har inte lämnat sitt samtycke ännu.", "{patient} has not given consent yet."],
+  youExclusions: ["Det här får inte delas", "This must not be shared"],
+  theyApproved: ["{patient} godkände den här versionen {when}.", "{patient} approved this version {when}."],
 };
 
 export function t(key, values = {}) {
   const entry = S[key];
   let text = entry ? entry[lang === "en" ? 1 : 0] : key;
+  // a text with plural forms ({ one, other }) is chosen by the count {n}, as the language says it
+  if (text && typeof text === "object") text = text[plural(values.n)] || text.other;
   // a value that is missing (null, undefined) is left out, never written as "null"
   for (const [k, v] of Object.entries(values)) text = text.replaceAll(`{${k}}`, v === null || v === undefined ? "" : String(v));
   return text;
+}
+
+// The plural form of a count in the page's language ("one" or "other" in Swedish and English):
+// the one helper every text with a count goes through, t(key, { n }).
+export function plural(n) {
+  return new Intl.PluralRules(locale()).select(Number(n));
 }
 
 const ZONE = "Europe/Stockholm";

@@ -615,10 +615,20 @@ function participantList(view) {
         p.staffMember && p.staffMember.title ? `, ${p.staffMember.title}` : "",
         p.isCoordinator ? ` (${t("coordinator")})` : ""),
       h("p", { class: "hint" }, participantState(view, p)),
+      awaitsConsent(plan, p) ? h("p", { class: "note awaiting-consent", role: "note" }, awaitingConsentText(p)) : null,
       removable(view, p) ? (view.confirming === `part-${p.id}`
         ? confirmPanel(view, `part-${p.id}`, t(p.kind === "STAFF" ? "removeStaffQ" : "removePartQ", { name: p.name }), t("yesRemove"),
           () => mutate(view, "RemoveParticipant", { participantId: p.id, expectedVersion: view.plan.version }), "h-participants")
         : askButton(view, `part-${p.id}`, t("remove"), `${t("remove")}: ${p.name}`)) : null)));
+}
+
+// Staff of an organisation the patient's consent does not cover yet cannot see the plan (the
+// service answers "not found" to them) and are sent no invitation until it does: say so.
+function awaitsConsent(plan, p) {
+  return p.kind === "STAFF" && p.organisation && (plan.organisationsAwaitingConsent || []).includes(p.organisation.id);
+}
+function awaitingConsentText(p) {
+  return t("awaitingConsent", { name: p.name, org: p.organisation.name });
 }
 
 // Those removed from the plan: what they did stays in its history.
@@ -660,7 +670,11 @@ function staffForm(view, prefix) {
   });
   return form(`${prefix}-staff`, null, [field(t("organisation"), org), field(t("staffMember"), person), field(t("role"), role)], t("add"), async () => {
     if (!person.value) return t("chooseOrg");
-    return mutate(view, "AddParticipant", planVars(view, { input: { kind: "STAFF", staffMemberId: person.value, role: role.value.trim() } }));
+    const staffMemberId = person.value;
+    const error = await mutate(view, "AddParticipant", planVars(view, { input: { kind: "STAFF", staffMemberId, role: role.value.trim() } }));
+    const added = !error && view.plan.participants.find((p) => p.staffMember && p.staffMember.id === staffMemberId);
+    if (added && awaitsConsent(view.plan, added)) announce(awaitingConsentText(added));
+    return error;
   });
 }
 
@@ -691,6 +705,7 @@ function relativeForm(view, prefix) {
 // ---- consent -------------------------------------------------------------------------------
 
 function consentSummary(view) {
+  if (!view.staff) return citizenConsent(view);
   const c = view.plan.consent;
   if (!c) return h("p", { id: "consent-summary" }, t("noConsent"));
   const method = c.method === "DIGITAL" ? t("DIGITAL") : t("ORAL", { name: c.recordedBy ? c.recordedBy.name : "" });
@@ -794,6 +809,7 @@ function meetingList(view) {
 // Who was invited, whether the invitation reached them, and their personal join link.
 function deliveryText(d, p) {
   if (!d) return "";
+  if (d.status === "WAITING_FOR_CONSENT") return t("dWaitingConsent", { org: p && p.organisation ? p.organisation.name : "–" });
   // written before the patient decided otherwise, then held back: not a failure to retry
   if (d.status === "FAILED" && !d.attempts) {
     return p && p.kind === "RELATIVE" && !takesPart(p) ? t("dWithheld", { name: p.name }) : t("dNotSentReason", { error: d.lastError || "–" });
@@ -1032,6 +1048,7 @@ function citizenView(view) {
     mine ? h("p", { class: "lead" }, t("citizenIntro")) : null,
     !mine && patient ? h("p", { class: "lead" }, t("relativeView", { name: patient.name })) : null,
     h("p", {}, h("a", { href: `#/plans/${plan.id}/print` }, t("printMine"))),
+    missing(view),
     section("contact", t("whoToCall"), contacts(view)),
     section("goals", mine ? t("myGoals") : t("theGoals"), goalsList(view),
       canChange ? (plan.goals.length ? disclosure("add-goal", t("addGoal"), goalForm(view, "sec")) : goalForm(view, "sec")) : null),
@@ -1044,11 +1061,46 @@ function citizenView(view) {
         videoLink(m, false))))
       : h("p", {}, t("noMeetings"))),
     mine ? section("relatives", t("relativesDecision"), relativesForm(view, canChange)) : null,
-    mine ? section("consent", t("myConsent"), consentSummary(view), canChange ? consentForm(view, "sec") : null,
+    mine ? section("consent", t("myConsent"), consentSummary(view), canChange ? consentForm(view, "my") : null,
       canChange && plan.consent ? withdrawForm(view) : null) : null,
     mine && plan.status !== "ACTIVE" && plan.status !== "CLOSED" ? section("approve", t("approveTitle"), approval(view)) : null,
     mine ? section("log", t("accessLog"), accessLog(view)) : null,
   ];
+}
+
+// The consent as a patient (or god man) reads it ("Du gav ditt samtycke …") or a relative ("Elsa gav …").
+function citizenConsent(view) {
+  const c = view.plan.consent;
+  const mine = patientSide(view);
+  const patient = view.plan.patient.name;
+  if (!c) return h("p", { id: "consent-summary" }, mine ? t("youNoConsent") : t("theyNoConsent", { patient }));
+  const oral = c.method !== "DIGITAL";
+  const key = `${mine ? "you" : "they"}Consent${oral ? "Oral" : "Digital"}`;
+  return h("div", { id: "consent-summary" },
+    h("p", {}, t(key, { patient, name: c.recordedBy ? c.recordedBy.name : "", when: formatDateTime(c.givenAt) })),
+    c.organisations.length ? h("p", {}, t("consentShares", { orgs: c.organisations.map((o) => o.name).join(", ") })) : null,
+    c.exclusions ? h("p", {}, `${t("youExclusions")}: ${c.exclusions}`) : null);
+}
+
+// What is left before the plan can be finished, said to the patient side as what "du" can do, to a
+// relative about the patient, and otherwise as what the staff will do; the same sentence once.
+function citizenBlockers(blockers, mine, patientName) {
+  const texts = blockers.map((b) => {
+    const org = b.code === "CONSENT" && b.subject && b.subject.kind === "Organisation" ? "_ORG" : "";
+    const own = `${mine ? "you" : "they"}_${b.code}${org}`;
+    const staff = `staff_${b.code}`;
+    const key = t(own) !== own ? own : t(staff) !== staff ? staff : "staff_OTHER";
+    return t(key, { name: patientName });
+  });
+  return [...new Set(texts)];
+}
+
+function missing(view) {
+  const plan = view.plan;
+  if (plan.status === "ACTIVE" || plan.status === "CLOSED" || !plan.readiness.blockers.length) return null;
+  const lines = citizenBlockers(plan.readiness.blockers, Boolean(patientSide(view)), plan.patient.name);
+  return section("missing", t("missingTitle"), h("p", {}, t("missingIntro")),
+    h("ul", { id: "missing-list" }, lines.map((line) => h("li", {}, line))));
 }
 
 function relativesForm(view, canChange) {
@@ -1116,13 +1168,20 @@ function accessLog(view) {
     box.append(people.size
       ? h("ul", { class: "items", id: "access-people" }, [...people.values()].map((p) => h("li", {},
         h("p", {}, h("strong", {}, p.name), p.org ? `, ${p.org}` : ""),
-        h("p", { class: "hint" }, t("logLine", { when: formatDateTime(p.last), reads: p.READ, writes: p.WRITE })))))
+        h("p", { class: "hint" }, [t("logLast", { when: formatDateTime(p.last) }),
+          p.READ ? t("logReads", { n: p.READ }) : null, p.WRITE ? t("logWrites", { n: p.WRITE }) : null].filter(Boolean).join(" ")))))
       : h("p", {}, t("logEmpty")));
   }
   return [h("button", { type: "button", class: "secondary", onclick: show }, t("showLog")), box];
 }
 
 // ---- print ---------------------------------------------------------------------------------
+
+function approvedLine(view) {
+  const when = formatDateTime(view.plan.approval.approvedAt);
+  if (view.staff) return t("approvedStaff", { when });
+  return patientSide(view) ? t("approvedAt", { when }) : t("theyApproved", { patient: view.plan.patient.name, when });
+}
 
 function printView(view) {
   const plan = view.plan;
@@ -1145,6 +1204,6 @@ function printView(view) {
       h("ul", {}, plan.participants.filter((p) => p.kind !== "RELATIVE" || p.wantedByPatient).map((p) =>
         h("li", {}, `${p.name} – ${t(p.kind)}${p.organisation ? `, ${p.organisation.name}` : ""}`))),
       h("h2", {}, t("consent")), consentSummary(view),
-      plan.approval ? h("p", {}, t("approvedStaff", { when: formatDateTime(plan.approval.approvedAt) })) : null),
+      plan.approval ? h("p", {}, approvedLine(view)) : null),
   ];
 }

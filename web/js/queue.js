@@ -52,9 +52,11 @@ function filterForm(reload) {
     field(t("filterStatus"), status));
 }
 
-function nextStep(plan) {
+function nextStep(plan, staff) {
   if (plan.status === "CLOSED") return "";
-  if (plan.readiness.ready) return plan.status === "ACTIVE" ? "" : t("readyToFinalize");
+  if (plan.readiness.ready) return plan.status === "ACTIVE" ? "" : staff ? t("readyToFinalize") : t("citizenReady");
+  // a patient or relative reads how much is left (the plan page says what, to them), not the staff's checklist
+  if (!staff) return t("citizenLeft", { n: plan.readiness.blockers.length });
   const [first, ...rest] = plan.readiness.blockers;
   return rest.length ? `${first.message} (${t("moreBlockers", { n: rest.length })})` : first.message;
 }
@@ -72,7 +74,7 @@ function table(plans, staff) {
         plan.attention.length && staff
           ? h("div", {}, h("dt", {}, t("colAttention")), h("dd", {}, h("ul", { class: "attention" }, plan.attention.map((a) => h("li", {}, t(a))))))
           : null,
-        nextStep(plan) ? h("div", {}, h("dt", {}, t("colNext")), h("dd", {}, nextStep(plan))) : null,
+        nextStep(plan, staff) ? h("div", {}, h("dt", {}, t("colNext")), h("dd", {}, nextStep(plan, staff))) : null,
         plan.followUpDate && plan.status !== "CLOSED" // a closed plan is not followed up
           ? h("div", {}, h("dt", {}, t("colFollowUp")), h("dd", {}, formatDate(plan.followUpDate)))
           : null))));
