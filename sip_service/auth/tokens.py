@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections.abc import Iterable
 from typing import Any, Literal, Protocol
 
@@ -16,6 +15,8 @@ import httpx
 from joserfc import jws, jwt
 from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError
 from joserfc.jwk import Key, KeySet
+
+from sip_service.kit import clock
 
 TokenErrorCode = Literal["TOKEN_EXPIRED", "TOKEN_NOT_YET_VALID", "TOKEN_INVALID", "JWKS_UNAVAILABLE"]
 
@@ -70,7 +71,7 @@ class _HttpJwksSource:
         self._lock = asyncio.Lock()
 
     async def __call__(self) -> KeySet:
-        if self._key_set is not None and time.monotonic() - self._fetched_at < self._max_age_s:
+        if self._key_set is not None and clock.monotonic() - self._fetched_at < self._max_age_s:
             return self._key_set
         return await self.refresh()
 
@@ -84,7 +85,7 @@ class _HttpJwksSource:
                 # Never fall back to stale keys: unreachable provider means no logins.
                 self._key_set = None
                 raise TokenError("JWKS_UNAVAILABLE", f"cannot fetch JWKS from {self._url}: {exc!r}") from exc
-            self._key_set, self._fetched_at = key_set, time.monotonic()
+            self._key_set, self._fetched_at = key_set, clock.monotonic()
             return key_set
 
 
@@ -176,7 +177,7 @@ class TokenValidator:
 
     def _may_refresh(self) -> bool:
         # Garbage kids must not make us hammer the provider's JWKS endpoint.
-        now = time.monotonic()
+        now = clock.monotonic()
         if now - self._last_refresh < self._min_refresh_interval_s:
             return False
         self._last_refresh = now

@@ -22,7 +22,6 @@ from fastapi import FastAPI, Request, Response
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from sip_service.auth import tokens
 from sip_service.auth.devprovider import DevProvider, dev_provider_router
 from sip_service.auth.tokens import (
     JwksSource,
@@ -31,6 +30,7 @@ from sip_service.auth.tokens import (
     http_jwks_source,
     static_jwks_source,
 )
+from sip_service.kit import clock
 from sip_service.settings import Mode, Settings
 
 from conftest import started
@@ -97,9 +97,9 @@ class Ticking:
 
 @pytest.fixture
 def ticking(monkeypatch: pytest.MonkeyPatch) -> Ticking:
-    clock = Ticking()
-    monkeypatch.setattr(tokens, "time", clock)  # tokens reads only time.monotonic()
-    return clock
+    ticking = Ticking()
+    monkeypatch.setattr(clock, "monotonic", ticking.monotonic)  # the project's one clock (kit/clock.py)
+    return ticking
 
 
 @pytest_asyncio.fixture
