@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal
-from sip_service.identity.models import Citizen, Organisation, OrganisationKind, StaffMember
+from sip_service.identity.models import Citizen, Language, Organisation, OrganisationKind, StaffMember
 from sip_service.kit import clock
 from sip_service.kit.db import Database
 from sip_service.meetings import service as meetings
@@ -23,32 +23,42 @@ from sip_service.plans import service as plans
 from sip_service.plans.models import CloseReason, ParticipantKind, Plan, RepresentativeKind
 from sip_service.settings import Settings
 
+# Switchboard numbers from the range PTS keeps for fiction (08-465 004 00 to 08-465 004 99).
 ORGANISATIONS: list[dict[str, Any]] = [
-    {"hsa_id": "SE2321000016-REG", "name": "Region Sörmark", "kind": OrganisationKind.REGION},
+    {"hsa_id": "SE2321000016-REG", "name": "Region Sörmark", "kind": OrganisationKind.REGION, "phone": "08-465 004 00"},
     {
         "hsa_id": "SE2321000016-VCN",
         "name": "Vårdcentralen Norrbacka",
         "kind": OrganisationKind.REGION,
         "parent": "SE2321000016-REG",
+        "phone": "08-465 004 10",
     },
     {
         "hsa_id": "SE2321000016-VCA",
         "name": "Vårdcentralen Åstorp",
         "kind": OrganisationKind.REGION,
         "parent": "SE2321000016-REG",
+        "phone": "08-465 004 20",
     },
-    {"hsa_id": "SE2120000142-KOM", "name": "Ekby kommun", "kind": OrganisationKind.MUNICIPALITY},
+    {
+        "hsa_id": "SE2120000142-KOM",
+        "name": "Ekby kommun",
+        "kind": OrganisationKind.MUNICIPALITY,
+        "phone": "08-465 004 30",
+    },
     {
         "hsa_id": "SE2120000142-HEM",
         "name": "Hemtjänsten Ekby",
         "kind": OrganisationKind.MUNICIPALITY,
         "parent": "SE2120000142-KOM",
+        "phone": "08-465 004 40",
     },
     {
         "hsa_id": "SE2120000142-SOC",
         "name": "Socialtjänsten Ekby",
         "kind": OrganisationKind.MUNICIPALITY,
         "parent": "SE2120000142-KOM",
+        "phone": "08-465 004 50",
     },
 ]
 
@@ -62,6 +72,7 @@ async def _people(session: AsyncSession, settings: Settings) -> None:
             name=o["name"],
             kind=o["kind"],
             parent_id=by_hsa[o["parent"]].id if "parent" in o else None,
+            phone=o["phone"],
         )
         by_hsa[org.hsa_id] = org
         session.add(org)
@@ -72,6 +83,8 @@ async def _people(session: AsyncSession, settings: Settings) -> None:
                 hsa_id=s["hsa_id"],
                 name=s["name"],
                 title=s["title"],
+                phone=s.get("phone"),
+                email=s.get("email"),
                 organisation_id=by_hsa[s["organisation_hsa_id"]].id,
             )
         )
@@ -83,6 +96,7 @@ async def _people(session: AsyncSession, settings: Settings) -> None:
                 phone=c.get("phone"),
                 email=c.get("email"),
                 protected_identity=c.get("protected_identity", False),
+                language=Language(c.get("language", "sv")),
             )
         )
 

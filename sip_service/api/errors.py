@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from sip_service.api.context import Context
-from sip_service.api.readiness import BlockerType, Language
+from sip_service.api.readiness import BlockerType
 from sip_service.audit import service as audit
 from sip_service.audit.models import AuditAccess
 from sip_service.audit.service import Access
+from sip_service.identity.models import Language
 from sip_service.kit import errors
 from sip_service.plans import events as plan_events
 from sip_service.plans import rules

@@ -26,10 +26,11 @@ class OrganisationType:
     kind: models.OrganisationKind
     name: str
     hsa_id: str
+    phone: str | None = strawberry.field(description="The switchboard or reception number.")
 
     def __init__(self, org: models.Organisation) -> None:
         self._org = org
-        self.id, self.kind, self.name, self.hsa_id = org.id, org.kind, org.name, org.hsa_id
+        self.id, self.kind, self.name, self.hsa_id, self.phone = org.id, org.kind, org.name, org.hsa_id, org.phone
 
     @strawberry.field
     async def parent(self, info: Info[Context, None]) -> OrganisationType | None:
@@ -43,10 +44,15 @@ class StaffMemberType:
     name: str
     title: str
     hsa_id: str
+    # Work contact details are given to the patients and relatives of their plans, so whoever sees
+    # the staff member (through a plan they may see) sees them too.
+    phone: str | None = strawberry.field(description="Work phone.")
+    email: str | None = strawberry.field(description="Work e-mail.")
 
     def __init__(self, staff: models.StaffMember) -> None:
         self._staff = staff
         self.id, self.name, self.title, self.hsa_id = staff.id, staff.name, staff.title, staff.hsa_id
+        self.phone, self.email = staff.phone, staff.email
 
     @strawberry.field
     async def organisation(self, info: Info[Context, None]) -> OrganisationType:
@@ -65,10 +71,12 @@ class CitizenType:
     id: uuid.UUID
     name: str
     protected_identity: bool
+    language: models.Language = strawberry.field(description="The language the person reads messages in.")
 
     def __init__(self, citizen: models.Citizen) -> None:
         self._citizen = citizen
         self.id, self.name, self.protected_identity = citizen.id, citizen.name, citizen.protected_identity
+        self.language = citizen.language
 
     async def _care(self, info: Info[Context, None]) -> set[uuid.UUID]:
         return await info.context.loaders.care_organisations.load(self._citizen.id) or set()

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from enum import Enum
 
 import strawberry
 
+from sip_service.identity.models import Language
 from sip_service.plans import rules
 
 ReadinessCode = strawberry.enum(rules.Code, name="ReadinessCode")
 
 
-@strawberry.enum
-class Language(Enum):
-    SV = "sv"
-    EN = "en"
+# The one Language: what a citizen reads messages in, and what a reader asks messages in.
+strawberry.enum(Language, name="Language")
 
 
 @strawberry.type(name="BlockerSubject", description="What a blocker is about: the plan, or one object in it.")

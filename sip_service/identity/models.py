@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sip_service.kit.db import Base, enum_column, uuid_pk
@@ -15,6 +15,13 @@ class OrganisationKind(StrEnum):
     REGION = "REGION"
     MUNICIPALITY = "MUNICIPALITY"
     OTHER = "OTHER"
+
+
+class Language(StrEnum):
+    """The language a citizen reads messages in (staff read Swedish)."""
+
+    SV = "sv"
+    EN = "en"
 
 
 class Organisation(Base):
@@ -27,6 +34,7 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(200))
     hsa_id: Mapped[str] = mapped_column(String(64), unique=True)
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"))
+    phone: Mapped[str | None] = mapped_column(String(32))  # switchboard or reception
 
 
 class StaffMember(Base):
@@ -37,6 +45,9 @@ class StaffMember(Base):
     name: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(200))
     organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # Work contact details: given to the patients and relatives of the plans they take part in.
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
 
 
 class Citizen(Base):
@@ -50,3 +61,14 @@ class Citizen(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
     protected_identity: Mapped[bool] = mapped_column(default=False)
+    language: Mapped[Language] = mapped_column(
+        Enum(
+            Language,
+            native_enum=False,
+            length=2,
+            create_constraint=True,
+            values_callable=lambda languages: [language.value for language in languages],
+        ),
+        default=Language.SV,
+        server_default=Language.SV.value,
+    )
