@@ -117,6 +117,9 @@ class AuditReads:
 
     def __init__(self) -> None:
         self.pending: dict[tuple[str, uuid.UUID | None, uuid.UUID | None], Access] = {}
+        # Staff who opened a plan they take part in (their participation ids): no longer new in
+        # their inbox. Written with the audit events, so only an answer that leaves counts.
+        self.opened: set[uuid.UUID] = set()
 
     def add(self, action: str, plan_id: uuid.UUID | None, patient_id: uuid.UUID | None) -> None:
         self.pending.setdefault((action, plan_id, patient_id), Access(AuditAccess.READ, action, plan_id, patient_id))

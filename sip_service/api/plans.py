@@ -31,6 +31,7 @@ from sip_service.api.identity import (
     staff_member,
 )
 from sip_service.api.readiness import ReadinessType
+from sip_service.inbox import service as inbox
 from sip_service.kit.errors import DomainError, Invalid, NotFound
 from sip_service.plans import models, service
 from sip_service.plans import repository as repo
@@ -385,9 +386,14 @@ class PlanFilterInput:
 
 @strawberry.type
 class PlanQuery:
-    @strawberry.field(description="One plan, if you may see it.")
+    @strawberry.field(
+        description="One plan, if you may see it. Staff who take part in it have it no longer new in their inbox."
+    )
     async def plan(self, info: Info[Context, None], id: uuid.UUID) -> PlanType:
-        return PlanType(await aggregate(info, id))
+        plan = await aggregate(info, id)
+        if (mine := inbox.participation_of(info.context.principal, plan)) is not None:
+            info.context.reads.opened.add(mine)
+        return PlanType(plan)
 
     @strawberry.field(
         description="Plans you may see, a page at a time: those that need attention first, then other open "

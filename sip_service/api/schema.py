@@ -22,24 +22,27 @@ from strawberry.schema.config import StrawberryConfig
 
 from sip_service.api.audit import AuditQuery
 from sip_service.api.identity import IdentityQuery
+from sip_service.api.inbox import InboxMutation, InboxQuery
 from sip_service.api.live import LiveMeetingMutation, LiveMeetingQuery, LiveMeetingSubscription
 from sip_service.api.meetings import MeetingMutation
 from sip_service.api.operations import KnownOperationsOnly
 from sip_service.api.plan_live import PlanSubscription
 from sip_service.api.plans import PlanMutation, PlanQuery
 from sip_service.audit import service as audit
+from sip_service.inbox import service as inbox
+from sip_service.kit import clock
 from sip_service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
 @strawberry.type
-class Query(IdentityQuery, PlanQuery, AuditQuery, LiveMeetingQuery):
+class Query(IdentityQuery, PlanQuery, InboxQuery, AuditQuery, LiveMeetingQuery):
     pass
 
 
 @strawberry.type
-class Mutation(PlanMutation, MeetingMutation, LiveMeetingMutation):
+class Mutation(PlanMutation, MeetingMutation, LiveMeetingMutation, InboxMutation):
     pass
 
 
@@ -60,7 +63,8 @@ def _is_unexpected(error: GraphQLError) -> bool:
 
 class AuditReadsExtension(SchemaExtension):
     """Write the request's reads to the audit trail before the answer leaves; if that fails, the
-    answer is withheld: nobody reads plan data without a trace."""
+    answer is withheld: nobody reads plan data without a trace. The plans a staff member opened
+    are marked seen in their inbox in the same transaction."""
 
     async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context.context
@@ -73,6 +77,8 @@ class AuditReadsExtension(SchemaExtension):
         try:
             async with ctx.db.write() as session:
                 await audit.append(session, ctx.principal, ctx.reads.pending.values())
+                if ctx.reads.opened:
+                    await inbox.note_opened(session, ctx.principal, ctx.reads.opened, clock.now())
         except Exception:
             logger.exception("audit trail write failed; the answer is withheld")
             result = self.execution_context.result

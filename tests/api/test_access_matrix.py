@@ -186,6 +186,8 @@ async def test_lists_do_not_leak_the_plan(gql: GraphQLClient, world: Service, ro
     hidden = await plan_everyone_knows(world)
     data = await gql(op("Plans"), {"first": 100}, as_=role)
     assert hidden["plan"] not in str(data)
+    if role.startswith("staff-"):  # nor does the inbox (citizens have none)
+        assert hidden["plan"] not in str(await gql(op("Inbox"), as_=role))
 
 
 async def test_insiders_see_the_plan(gql: GraphQLClient, world: Service) -> None:

@@ -1,0 +1,188 @@
+"""All SQL of the inbox. Every read of plan data goes through `plans.repository.readable_condition`:
+a plan the staff member's organisation may not see (no consent covers it yet) gives no item.
+
+One statement per kind of item, whatever the number of plans (`tests/inbox/test_inbox.py` counts
+them); only the items ready to finalize need their plans loaded whole, for readiness.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Executable, Row, and_, exists, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute, aliased
+
+from sip_service.auth.principal import StaffPrincipal
+from sip_service.identity.models import Citizen
+from sip_service.inbox.models import InboxRead
+from sip_service.inbox.rules import ACTION_WINDOW, ItemKind
+from sip_service.meetings.models import Invitation, Meeting, MeetingStatus
+from sip_service.plans.models import Action, ActionStatus, Approval, Participant, ParticipantKind, Plan, PlanStatus
+from sip_service.plans.repository import Attention, attention_condition, readable_condition
+
+AnyRow = Row[*tuple[Any, ...]]  # each query's docstring names its columns, in order
+
+
+def _in_my_plans(staff: StaffPrincipal, today: date) -> ColumnElement[bool]:
+    """Open plans this staff member's organisation may see."""
+    return and_(readable_condition(staff, today), Plan.status != PlanStatus.CLOSED)
+
+
+def _me(staff: StaffPrincipal, *, coordinator: bool = False) -> tuple[type[Participant], ColumnElement[bool]]:
+    """This staff member as a participant who takes part now, joined to the plan."""
+    me = aliased(Participant)
+    on = and_(
+        me.plan_id == Plan.id,
+        me.kind == ParticipantKind.STAFF,
+        me.staff_member_id == staff.staff_id,
+        me.removed_at.is_(None),
+    )
+    return me, (and_(on, me.is_coordinator.is_(True)) if coordinator else on)
+
+
+def _seen(
+    staff: StaffPrincipal, kind: ItemKind, subject: QueryableAttribute[uuid.UUID]
+) -> tuple[type[InboxRead], ColumnElement[bool]]:
+    seen = aliased(InboxRead)
+    on = and_(seen.staff_member_id == staff.staff_id, seen.kind == kind, seen.subject_id == subject)
+    return seen, on
+
+
+async def _rows(session: AsyncSession, stmt: Executable) -> Sequence[AnyRow]:
+    return (await session.execute(stmt)).all()
+
+
+async def new_plans(session: AsyncSession, staff: StaffPrincipal, today: date) -> Sequence[AnyRow]:
+    """(plan id, patient id, patient name, my participation id) for the plans I take part in and
+    have not opened since I was added; not those I made myself."""
+    me, on_me = _me(staff)
+    seen, on_seen = _seen(staff, ItemKind.NEW_PLAN, me.id)
+    stmt = (select(Plan.id, Plan.patient_id, Citizen.name, me.id).join(me, on_me)).join(
+        Citizen, Citizen.id == Plan.patient_id
+    )
+    stmt = stmt.outerjoin(seen, on_seen).where(
+        _in_my_plans(staff, today), Plan.created_by_staff_id != staff.staff_id, seen.subject_id.is_(None)
+    )
+    return await _rows(session, stmt)
+
+
+async def actions_due(session: AsyncSession, staff: StaffPrincipal, today: date) -> Sequence[AnyRow]:
+    """(plan id, patient id, patient name, action id, description, responsible person, due date,
+    seen stamp) for my organisation's planned or ongoing actions due within the window or late."""
+    seen, on_seen = _seen(staff, ItemKind.ACTION, Action.id)
+    stmt = select(
+        Plan.id,
+        Plan.patient_id,
+        Citizen.name,
+        Action.id,
+        Action.description,
+        Action.responsible_person,
+        Action.due_date,
+        seen.stamp,
+    ).join(Plan, Plan.id == Action.plan_id)
+    stmt = (stmt).join(Citizen, Citizen.id == Plan.patient_id).outerjoin(seen, on_seen)
+    stmt = stmt.where(
+        _in_my_plans(staff, today),
+        Action.responsible_org_id == staff.organisation_id,
+        Action.status.in_([ActionStatus.PLANNED, ActionStatus.ONGOING]),
+        Action.due_date <= today + ACTION_WINDOW,
+    )
+    return await _rows(session, stmt)
+
+
+async def meetings_ahead(session: AsyncSession, staff: StaffPrincipal, today: date, now: datetime) -> Sequence[AnyRow]:
+    """(plan id, patient id, patient name, meeting id, kind, starts at, sequence, seen stamp) for the
+    meetings I am invited to that have not ended and are not cancelled."""
+    me, on_me = _me(staff)
+    seen, on_seen = _seen(staff, ItemKind.MEETING, Meeting.id)
+    stmt = select(
+        Plan.id,
+        Plan.patient_id,
+        Citizen.name,
+        Meeting.id,
+        Meeting.kind,
+        Meeting.starts_at,
+        Meeting.sequence,
+        seen.stamp,
+    ).join(Plan, Plan.id == Meeting.plan_id)
+    stmt = (
+        (stmt)
+        .join(Citizen, Citizen.id == Plan.patient_id)
+        .join(me, on_me)
+        .join(Invitation, and_(Invitation.meeting_id == Meeting.id, Invitation.participant_id == me.id))
+    )
+    stmt = stmt.outerjoin(seen, on_seen).where(
+        _in_my_plans(staff, today), Meeting.status == MeetingStatus.SCHEDULED, Meeting.ends_at > now
+    )
+    return await _rows(session, stmt)
+
+
+async def approved_plans(session: AsyncSession, staff: StaffPrincipal, today: date) -> Sequence[AnyRow]:
+    """(plan id, patient id, patient name, version, seen stamp) for the plans I coordinate whose
+    current version the patient side approved, not yet finalized. Whether each is ready is the
+    rules' to say (the service loads these whole)."""
+    me, on_me = _me(staff, coordinator=True)
+    seen, on_seen = _seen(staff, ItemKind.TO_FINALIZE, Plan.id)
+    approved = exists().where(Approval.plan_id == Plan.id, Approval.plan_version == Plan.version)
+    stmt = (select(Plan.id, Plan.patient_id, Citizen.name, Plan.version, seen.stamp).join(me, on_me)).join(
+        Citizen, Citizen.id == Plan.patient_id
+    )
+    stmt = stmt.outerjoin(seen, on_seen).where(
+        _in_my_plans(staff, today), Plan.status.in_([PlanStatus.DRAFT, PlanStatus.REVISING]), approved
+    )
+    return await _rows(session, stmt)
+
+
+async def discharges(session: AsyncSession, staff: StaffPrincipal, today: date) -> Sequence[AnyRow]:
+    """(plan id, patient id, patient name, discharge ready at, seen stamp) for the plans I take part
+    in with a discharge notice and no meeting called since (`Attention.DISCHARGE_MEETING_NOT_CALLED`)."""
+    me, on_me = _me(staff)
+    seen, on_seen = _seen(staff, ItemKind.DISCHARGE, Plan.id)
+    stmt = (select(Plan.id, Plan.patient_id, Citizen.name, Plan.discharge_ready_at, seen.stamp).join(me, on_me)).join(
+        Citizen, Citizen.id == Plan.patient_id
+    )
+    stmt = stmt.outerjoin(seen, on_seen).where(
+        _in_my_plans(staff, today), attention_condition(Attention.DISCHARGE_MEETING_NOT_CALLED, today)
+    )
+    return await _rows(session, stmt)
+
+
+async def follow_ups(session: AsyncSession, staff: StaffPrincipal, today: date) -> Sequence[AnyRow]:
+    """(plan id, patient id, patient name, follow-up date, seen stamp) for the active plans I take
+    part in whose follow-up is near or past (`Attention.FOLLOW_UP_DUE`)."""
+    me, on_me = _me(staff)
+    seen, on_seen = _seen(staff, ItemKind.FOLLOW_UP_DUE, Plan.id)
+    stmt = (select(Plan.id, Plan.patient_id, Citizen.name, Plan.follow_up_date, seen.stamp).join(me, on_me)).join(
+        Citizen, Citizen.id == Plan.patient_id
+    )
+    stmt = stmt.outerjoin(seen, on_seen).where(
+        _in_my_plans(staff, today), attention_condition(Attention.FOLLOW_UP_DUE, today)
+    )
+    return await _rows(session, stmt)
+
+
+async def mark(
+    session: AsyncSession, staff_id: uuid.UUID, marks: Iterable[tuple[ItemKind, uuid.UUID, str]], now: datetime
+) -> None:
+    """Record that the staff member saw these items, each as its stamp says: one statement, and a
+    mark made again (the plan opened twice, two tabs) replaces the one before."""
+    latest = {(kind, subject): stamp for kind, subject, stamp in marks}  # one row may be changed once
+    rows = [
+        {"staff_member_id": staff_id, "kind": kind, "subject_id": subject, "stamp": stamp, "read_at": now}
+        for (kind, subject), stamp in latest.items()
+    ]
+    if not rows:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(InboxRead).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[InboxRead.staff_member_id, InboxRead.kind, InboxRead.subject_id],
+        set_={"stamp": stmt.excluded.stamp, "read_at": stmt.excluded.read_at},
+    )
+    await session.execute(stmt)
