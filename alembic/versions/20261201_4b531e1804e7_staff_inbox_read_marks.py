@@ -4,7 +4,7 @@ What each staff member has seen of their inbox ("Att göra"): one row per item (
 with the stamp the item had when seen. Downgrading forgets what was seen.
 
 Revision ID: 4b531e1804e7
-Revises: c2fbd51ec559
+Revises: 4db186fb5deb
 Create Date: 2026-12-01 06:16:31.805935
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '4b531e1804e7'
-down_revision: Union[str, Sequence[str], None] = 'c2fbd51ec559'
+down_revision: Union[str, Sequence[str], None] = '4db186fb5deb'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
