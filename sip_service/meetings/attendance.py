@@ -17,6 +17,8 @@ from sip_service.auth.principal import AuthMethod, CitizenPrincipal, GuestPrinci
 from sip_service.identity.models import Citizen, StaffMember
 from sip_service.kit.db import Database
 from sip_service.meetings.models import Attendance, AttendanceMethod, Meeting
+from sip_service.plans import events
+from sip_service.plans.events import PlanChange
 from sip_service.plans.models import Participant, Plan
 
 NO_LINK = uuid.UUID(int=0)
@@ -49,8 +51,11 @@ async def _actor(session: AsyncSession, meeting_id: uuid.UUID, participant_id: u
     return GuestPrincipal(None, participant.id, meeting_id, plan.id, name, NO_LINK, method), plan
 
 
-async def media_arrived(db: Database, meeting_id: uuid.UUID, participant_id: uuid.UUID, at: datetime) -> uuid.UUID:
-    """The first media from a participant arrived: they attend from now on. Returns the row's id."""
+async def media_arrived(
+    db: Database, meeting_id: uuid.UUID, participant_id: uuid.UUID, at: datetime
+) -> tuple[uuid.UUID, PlanChange]:
+    """The first media from a participant arrived: they attend from now on. Returns the row's id, and
+    the news for those who have the plan open (its readiness may have changed)."""
     async with db.write() as session:
         actor, plan = await _actor(session, meeting_id, participant_id)
         row = Attendance(
@@ -64,15 +69,16 @@ async def media_arrived(db: Database, meeting_id: uuid.UUID, participant_id: uui
         session.add(row)
         await session.flush()
         await audit.append(session, actor, [Access(AuditAccess.WRITE, "attendance.media", plan.id, plan.patient_id)])
-        return row.id
+        return row.id, events.changed(plan.id, plan.version, "attendance")
 
 
-async def media_stopped(db: Database, attendance_id: uuid.UUID, at: datetime) -> None:
+async def media_stopped(db: Database, attendance_id: uuid.UUID, at: datetime) -> PlanChange | None:
     """Their media stopped (left, connection lost, no frames for a while): the row closes."""
     async with db.write() as session:
         row = await session.get(Attendance, attendance_id)
         if row is None or row.left_at is not None:  # the meeting was deleted, or closed already
-            return
+            return None
         row.left_at = at
         actor, plan = await _actor(session, row.meeting_id, row.participant_id)
         await audit.append(session, actor, [Access(AuditAccess.WRITE, "attendance.mediaEnd", plan.id, plan.patient_id)])
+        return events.changed(plan.id, plan.version, "attendance")

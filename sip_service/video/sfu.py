@@ -43,6 +43,8 @@ from sip_service.kit import clock
 from sip_service.kit.db import Database
 from sip_service.kit.pubsub import Broker, Message
 from sip_service.meetings import attendance, lobby
+from sip_service.plans import events as plan_events
+from sip_service.plans.events import PlanChange
 from sip_service.settings import Settings
 from sip_service.video import channel, ice
 from sip_service.video.media import Slot, Source
@@ -67,10 +69,11 @@ async def _nothing() -> None:
 
 class MediaAttendance:
     """Whether a participant's media is arriving, written as attendance rows (opened on the first
-    frame, closed when it stops). Writes run in order, in tasks of their own: frames never wait."""
+    frame, closed when it stops). Writes run in order, in tasks of their own: frames never wait.
+    Each write is told to the plan's open pages, as a change made through the API is."""
 
-    def __init__(self, db: Database, meeting_id: uuid.UUID, participant_id: uuid.UUID) -> None:
-        self.db, self.meeting_id, self.participant_id = db, meeting_id, participant_id
+    def __init__(self, db: Database, broker: Broker, meeting_id: uuid.UUID, participant_id: uuid.UUID) -> None:
+        self.db, self.broker, self.meeting_id, self.participant_id = db, broker, meeting_id, participant_id
         self.present, self.last_frame = False, 0.0
         self._row: uuid.UUID | None = None
         self._lock = asyncio.Lock()  # FIFO: the close waits for the open it follows
@@ -100,12 +103,16 @@ class MediaAttendance:
         task.add_done_callback(self.tasks.discard)
 
     async def _open(self, at: datetime) -> None:
-        self._row = await attendance.media_arrived(self.db, self.meeting_id, self.participant_id, at)
+        self._row, news = await attendance.media_arrived(self.db, self.meeting_id, self.participant_id, at)
+        await self._tell(news)
 
     async def _close(self, at: datetime) -> None:
         row, self._row = self._row, None
-        if row is not None:
-            await attendance.media_stopped(self.db, row, at)
+        if row is not None and (news := await attendance.media_stopped(self.db, row, at)) is not None:
+            await self._tell(news)
+
+    async def _tell(self, news: PlanChange) -> None:
+        await self.broker.publish(plan_events.channel(uuid.UUID(news["plan"])), news)
 
 
 class Peer:
@@ -126,7 +133,7 @@ class Peer:
             _prefer_codecs(self.pc.addTransceiver(kind, direction="recvonly"))
         self.slots: list[tuple[RTCRtpTransceiver, Slot]] = []
         self.sources: dict[str, Source] = {}
-        self.presence = MediaAttendance(room.sfu.db, room.meeting_id, uuid.UUID(self.id))
+        self.presence = MediaAttendance(room.sfu.db, room.sfu.broker, room.meeting_id, uuid.UUID(self.id))
         self.offering = self.again = self.closed = self.answered = False
         # The o= line of our offers: one session id per connection, its version counting the offers
         # (as SDP means them). A browser that connected again tells by the id which offers are stale.
