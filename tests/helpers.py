@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -165,6 +165,62 @@ async def big_plan(
             await s.flush()
             await meetings.invite(s, anna, m.id, m.version, [p.id for p in plan.participants], InvitationChannel.EMAIL)
         return plan.id
+
+
+async def plan_added_to(world: Service, *, consent: bool, patient: str = "Elsa") -> uuid.UUID:
+    """Anna's new plan for the patient, with Johan (another organisation) added; consent for both if
+    asked (the inbox: Johan finds it as new only once consent covers his organisation)."""
+    anna, johan = await staff(world, "Anna"), await staff(world, "Johan")
+    async with world.db.write() as s:
+        plan = await plans.create_plan(
+            s, anna, patient_id=await citizen_id(world, patient), follow_up_date=clock.today() + timedelta(days=30),
+            allow_another_open_plan=True,
+        )  # fmt: skip
+        await s.flush()
+        await plans.add_participant(
+            s, anna, plan.id, plan.version, plans.NewParticipant(ParticipantKind.STAFF, staff_member_id=johan.staff_id)
+        )
+        if consent:
+            await s.flush()
+            await consent_for_both(s, world, plan.id)
+        return plan.id
+
+
+async def consent_for_both(s: AsyncSession, world: Service, plan_id: uuid.UUID) -> None:
+    """The patient's consent, written down by Anna, for Anna's and Johan's organisations."""
+    anna, johan = await staff(world, "Anna"), await staff(world, "Johan")
+    current = await s.get(Plan, plan_id)
+    assert current is not None
+    plan = await plans.editable_plan(s, anna, plan_id, current.version)
+    patient = next(p for p in plan.participants if p.kind is ParticipantKind.PATIENT)
+    await plans.record_consent(
+        s, anna, plan_id, plan.version, given_by_id=patient.id,
+        organisation_ids=[anna.organisation_id, johan.organisation_id],
+    )  # fmt: skip
+
+
+async def busy_plan(world: Service, patient: str = "Elsa") -> uuid.UUID:
+    """The patient's plan (Anna coordinates, Johan takes part, consent for both) with a meeting tomorrow to
+    which everyone is invited, and actions: Anna's organisation's due in 3 days, overdue since
+    yesterday, due in a month; Johan's due tomorrow; a discharge notice given after the meeting."""
+    plan_id = await big_plan(world, relatives=0, goals=1, actions=0, meeting_count=1, patient=patient)
+    anna, johan = await staff(world, "Anna"), await staff(world, "Johan")
+    today = clock.today()
+    async with world.db.write() as s:
+        for who, days in ((anna, 3), (anna, -1), (anna, 30), (johan, 1)):
+            plan = await s.get(Plan, plan_id)
+            assert plan is not None
+            plan = await plans.editable_plan(s, who, plan_id, plan.version)
+            details = plans.ActionDetails(
+                description=f"Insats om {days} dagar",
+                responsible_org_id=who.organisation_id,
+                responsible_person=who.name,
+                due_date=today + timedelta(days=days),
+            )
+            await plans.add_action(s, who, plan_id, plan.version, details)
+            await s.flush()
+        await s.execute(update(Plan).where(Plan.id == plan_id).values(discharge_ready_at=clock.now()))
+    return plan_id
 
 
 async def schedule_video_meeting(gql: Any, plan_id: object, start: datetime) -> dict[str, Any]:

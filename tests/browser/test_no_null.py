@@ -230,6 +230,8 @@ async def signed_in(reader: Reader, demo: Demo, name: str) -> None:
         await expect(page.locator("main h1")).to_have_text(re.compile(f"^Plan för {who}", re.IGNORECASE))
         await reader.read(f"print-{who}")
     if staff:
+        await app_route(page, url, "#/inbox")  # "Att göra", after the plans were opened
+        await reader.read("inbox")
         await app_route(page, url, "#/new")
         await reader.read("new")
         for pnr, who, answer in (

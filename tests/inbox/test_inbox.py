@@ -21,7 +21,7 @@ from sip_service.plans import service as plans
 from sip_service.plans.models import Action, ParticipantKind, Plan
 
 from conftest import GraphQLClient, Service, op
-from helpers import big_plan, citizen_id, staff
+from helpers import busy_plan, citizen_id, consent_for_both, plan_added_to, staff
 
 KINDS = ["DISCHARGE", "NEW_PLAN", "TO_FINALIZE", "ACTION", "MEETING", "FOLLOW_UP_DUE"]
 
@@ -38,35 +38,6 @@ def counted(box: dict[str, Any]) -> dict[str, tuple[int, int]]:
     return {c["kind"]: (c["total"], c["unread"]) for c in box["counts"]}
 
 
-async def plan_added_to(world: Service, *, consent: bool) -> uuid.UUID:
-    """Anna's new plan for Elsa, with Johan (another organisation) added; consent for both if asked."""
-    anna, johan = await staff(world, "Anna"), await staff(world, "Johan")
-    async with world.db.write() as s:
-        plan = await plans.create_plan(
-            s, anna, patient_id=await citizen_id(world, "Elsa"), follow_up_date=clock.today() + timedelta(days=30),
-            allow_another_open_plan=True,
-        )  # fmt: skip
-        await s.flush()
-        await plans.add_participant(
-            s, anna, plan.id, plan.version, plans.NewParticipant(ParticipantKind.STAFF, staff_member_id=johan.staff_id)
-        )
-        if consent:
-            await s.flush()
-            await _consent(s, world, plan.id)
-        return plan.id
-
-
-async def _consent(s: Any, world: Service, plan_id: uuid.UUID) -> None:
-    anna, johan = await staff(world, "Anna"), await staff(world, "Johan")
-    plan = await s.get(Plan, plan_id)
-    plan = await plans.editable_plan(s, anna, plan_id, plan.version)
-    patient = next(p for p in plan.participants if p.kind is ParticipantKind.PATIENT)
-    await plans.record_consent(
-        s, anna, plan_id, plan.version, given_by_id=patient.id,
-        organisation_ids=[anna.organisation_id, johan.organisation_id],
-    )  # fmt: skip
-
-
 async def test_a_plan_is_new_to_the_other_organisation_the_moment_consent_covers_it(
     gql: GraphQLClient, world: Service
 ) -> None:
@@ -78,7 +49,7 @@ async def test_a_plan_is_new_to_the_other_organisation_the_moment_consent_covers
     assert of_kind(await inbox(gql, "staff-anna"), "NEW_PLAN") == []  # Anna made it herself
 
     async with world.db.write() as s:
-        await _consent(s, world, plan_id)
+        await consent_for_both(s, world, plan_id)
     after = await inbox(gql, "staff-johan")
     (new,) = of_kind(after, "NEW_PLAN")
     assert (new["planId"], new["patientName"], new["read"]) == (str(plan_id), "Elsa Andersson", False)
@@ -108,30 +79,6 @@ async def test_staff_removed_and_added_again_find_the_plan_new_again(gql: GraphQ
             s, anna, plan_id, plan.version, plans.NewParticipant(ParticipantKind.STAFF, staff_member_id=johan.staff_id)
         )
     assert [i["planId"] for i in of_kind(await inbox(gql, "staff-johan"), "NEW_PLAN")] == [str(plan_id)]
-
-
-async def busy_plan(world: Service) -> uuid.UUID:
-    """Elsa's plan (Anna coordinates, Johan takes part, consent for both) with a meeting tomorrow to
-    which everyone is invited, and actions: Anna's organisation's due in 3 days, overdue since
-    yesterday, due in a month; Johan's due tomorrow; a discharge notice given after the meeting."""
-    plan_id = await big_plan(world, relatives=0, goals=1, actions=0, meeting_count=1)
-    anna, johan = await staff(world, "Anna"), await staff(world, "Johan")
-    today = clock.today()
-    async with world.db.write() as s:
-        for who, days in ((anna, 3), (anna, -1), (anna, 30), (johan, 1)):
-            plan = await s.get(Plan, plan_id)
-            assert plan is not None
-            plan = await plans.editable_plan(s, who, plan_id, plan.version)
-            details = plans.ActionDetails(
-                description=f"Insats om {days} dagar",
-                responsible_org_id=who.organisation_id,
-                responsible_person=who.name,
-                due_date=today + timedelta(days=days),
-            )
-            await plans.add_action(s, who, plan_id, plan.version, details)
-            await s.flush()
-        await s.execute(update(Plan).where(Plan.id == plan_id).values(discharge_ready_at=clock.now()))
-    return plan_id
 
 
 async def plan_to_finalize(world: Service, patient: str = "Per") -> uuid.UUID:

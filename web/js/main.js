@@ -1,12 +1,13 @@
-// The shell: who is signed in, language, navigation, and routing by hash (#/plans, #/plans/<id>, #/new).
+// The shell: who is signed in, language, navigation, and routing by hash (#/plans, #/plans/<id>, #/new, #/inbox).
 import { h, setTitle, append, replace } from "./dom.js";
 import { signedIn, request } from "./gql.js";
 import { t, lang, setLanguage } from "./i18n.js";
 import { renderQueue } from "./queue.js";
 import { renderPlan } from "./plan.js";
 import { renderCreate } from "./create.js";
+import { renderInbox, unreadCount } from "./inbox.js";
 
-const app = { me: null, session: null, cleanup: null };
+const app = { me: null, session: null, cleanup: null, unread: 0 };
 const main = document.getElementById("main");
 const header = document.getElementById("site-header");
 
@@ -17,6 +18,7 @@ function renderHeader() {
     ? h("nav", { "aria-label": t("mainNav") },
       h("ul", {},
         h("li", {}, h("a", { href: "#/plans" }, staff ? t("navPlans") : t("navMyPlans"))),
+        staff ? h("li", {}, h("a", { href: "#/inbox", id: "nav-inbox" }, t("navInbox"), inboxBadge())) : null,
         staff ? h("li", {}, h("a", { href: "#/new" }, t("navNew"))) : null))
     : null;
   const who = app.session
@@ -37,6 +39,29 @@ function renderHeader() {
     nav]);
   markCurrentNav();
   document.getElementById("skip").textContent = t("skip");
+}
+
+// "Att göra 3 nya": how many items of the inbox are new, kept up to date on every page (staff only).
+function inboxBadge() {
+  return app.unread ? [" ", h("span", { class: "count-badge" }, t("navInboxNew", { n: app.unread }))] : null;
+}
+
+function showUnread(n) {
+  if (n !== app.unread) {
+    app.unread = n;
+    const link = document.getElementById("nav-inbox");
+    if (link) replace(link, t("navInbox"), inboxBadge());
+  }
+  window.dispatchEvent(new CustomEvent("sip:unread", { detail: n })); // the start page shows it too
+}
+
+async function refreshUnread() {
+  if (!app.session || app.session.kind !== "staff") return;
+  try {
+    showUnread(await unreadCount());
+  } catch {
+    // the count is a convenience: the page itself says what went wrong, if anything did
+  }
 }
 
 // A plain form post from this page carries "Origin: null" (the page's Referrer-Policy is no-referrer),
@@ -66,16 +91,22 @@ function route() {
   const hash = location.hash || "#/plans";
   main.removeAttribute("aria-busy");
   main.dataset.route = app.session ? hash : "sign-in";
+  let counted = false;
   const ctx = {
-    me: app.me, session: app.session, main,
+    me: app.me, session: app.session, main, unread: () => app.unread,
     setCleanup: (f) => { app.cleanup = f; },
-    rendered: () => { if (app.focusNext) { app.focusNext = false; focusHeading(); } },
+    rendered: () => {
+      if (app.focusNext) { app.focusNext = false; focusHeading(); }
+      // once the page is shown (an opened plan is no longer new by then); the inbox page tells its own
+      if (!counted && hash !== "#/inbox") { counted = true; refreshUnread(); }
+    },
   };
   let m;
   if (!app.session) return renderSignIn();
   if ((m = hash.match(/^#\/plans\/([0-9a-f-]{36})\/print$/))) renderPlan(ctx, m[1], { print: true });
   else if ((m = hash.match(/^#\/plans\/([0-9a-f-]{36})$/))) renderPlan(ctx, m[1], {});
   else if (hash === "#/new" && app.session.kind === "staff") renderCreate(ctx);
+  else if (hash === "#/inbox" && app.session.kind === "staff") renderInbox(ctx);
   else renderQueue(ctx);
 }
 
@@ -111,6 +142,7 @@ async function start() {
   }
   renderHeader();
   window.addEventListener("hashchange", () => { app.focusNext = true; route(); });
+  window.addEventListener("sip:inbox-count", (event) => showUnread(event.detail));
   window.addEventListener("sip:signed-out", () => { app.session = null; app.me = null; renderHeader(); route(); });
   route();
 }

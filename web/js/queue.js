@@ -13,7 +13,15 @@ export function renderQueue(ctx) {
   setTitle(t("queueTitle"));
   const results = h("div", { id: "queue-results", "aria-live": "polite" }, h("p", {}, t("loading")));
   const filters = staff ? filterForm(() => load()) : null;
-  replace(ctx.main, h("h1", {}, staff ? t("queueTitle") : t("navMyPlans")), filters, results); // no filters for citizens
+  const inbox = staff ? h("div", { id: "queue-inbox" }) : null; // "Du har 3 nya saker att göra", above the queue
+  replace(ctx.main, h("h1", {}, staff ? t("queueTitle") : t("navMyPlans")), inbox, filters, results); // no filters for citizens
+  if (staff) {
+    const show = (n) => replace(inbox, n ? h("p", { class: "panel inbox-note" }, t("inboxStart", { n }), " ", h("a", { href: "#/inbox" }, t("inboxOpen"))) : null);
+    const heard = (event) => show(event.detail);
+    show(ctx.unread());
+    window.addEventListener("sip:unread", heard);
+    ctx.setCleanup(() => window.removeEventListener("sip:unread", heard));
+  }
 
   let latest = 0; // a filter changed while a read was under way: only the newest read is shown
   async function load(after = null, rows = []) {
