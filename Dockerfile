@@ -13,9 +13,11 @@
 # Build the package as a wheel; the image installs it, not the source tree.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements-build.lock ./
 COPY sip_service ./sip_service
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+# the build backend as locked (with hashes), not whatever the index has today
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements-build.lock \
+    && pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels .
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \

@@ -14,10 +14,10 @@ NODE_BIN := $(CURDIR)/$(VENV)/node/node_modules/.bin
 
 .PHONY: run test lint setup prerequisites lock lock-upgrade clean
 
-$(STAMP): requirements-dev.lock pyproject.toml
+$(STAMP): requirements-dev.lock requirements-build.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock -r requirements-build.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -36,14 +36,18 @@ prerequisites:
 test: prerequisites lint
 	PATH="$(NODE_BIN):$$PATH" $(BIN)/pytest
 
-# The lock files: requirements.lock (what the service runs on; the image installs it) and
-# requirements-dev.lock (plus the tools and test libraries). `make lock` follows pyproject.toml and
-# keeps every other pin; `make lock-upgrade` moves every pin to the newest release allowed.
-LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
+# The lock files: requirements.lock (what the service runs on; the image installs it),
+# requirements-dev.lock (plus the tools and test libraries) and requirements-build.lock (the build
+# backend of pyproject.toml's [build-system], so that building the package fetches nothing unpinned).
+# `make lock` follows pyproject.toml and keeps every other pin; `make lock-upgrade` moves every pin
+# to the newest release allowed.
+COMPILE := $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --quiet \
 	--custom-compile-command "make lock"
+BUILD_BACKEND := $(shell sed -n 's/^requires = \[\(.*\)\]/\1/p' pyproject.toml | tr -d '", ')
 lock: $(STAMP)
-	$(LOCK) $(LOCK_FLAGS) -o requirements.lock
-	$(LOCK) $(LOCK_FLAGS) --extra dev -o requirements-dev.lock
+	$(COMPILE) $(LOCK_FLAGS) pyproject.toml -o requirements.lock
+	$(COMPILE) $(LOCK_FLAGS) pyproject.toml --extra dev -o requirements-dev.lock
+	echo "$(BUILD_BACKEND)" | $(COMPILE) $(LOCK_FLAGS) - -o requirements-build.lock
 
 lock-upgrade: LOCK_FLAGS = --upgrade
 lock-upgrade: lock
