@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from playwright.async_api import Page, async_playwright, expect
-from test_app import DESKTOP, STOCKHOLM, Checks, click, settled, signed_in
+from test_app import DESKTOP, STOCKHOLM, Checks, click, settled, signed_in, unfold
 
 from browsing import ARGS, axe_source, chromium
 from conftest import Service, op
@@ -182,7 +182,8 @@ async def story(anna: Page, gql: Gql, checks: Checks, plan_id: str, meeting_id: 
     await expect(anna.locator("#action-groups")).not_to_contain_text("Blodtryckskontroll")
     assert [a["description"] for a in (await detail(gql, plan_id))["actions"]] == ["Hemtjänst morgon"]
 
-    # -- remove a participant, with the keyboard alone
+    # -- remove a participant, with the keyboard alone (the participants are folded until opened)
+    await unfold(anna, "participants")
     await settled(anna)
     await anna.get_by_role("button", name="Ta bort: Omar Haddad").focus()
     await anna.keyboard.press("Enter")
@@ -259,29 +260,28 @@ async def story(anna: Page, gql: Gql, checks: Checks, plan_id: str, meeting_id: 
     meeting = next(m for m in (await detail_meetings(gql, plan_id)) if m["id"] == meeting_id)
     assert meeting["status"] == "CANCELLED"
 
-    # -- in English the closing section reads in English; then back to Swedish
+    # -- a draft never finalized has no "close with a reason" (no goals met on a plan never made);
+    # in English the small "not needed?" disclosure reads in English; then back to Swedish
+    await expect(anna.locator("#sec-close")).to_have_count(0)
     await click(anna.get_by_role("button", name="Byt språk till engelska"))
-    await expect(anna.locator("#h-close")).to_have_text("Close the plan")
-    await expect(anna.get_by_label("The goals have been reached")).to_be_visible()
+    await expect(anna.locator("#d-discard summary")).to_have_text("Is the plan not needed?")
     await click(anna.get_by_role("button", name="Change language to Swedish"))
-    await expect(anna.locator("#h-close")).to_have_text("Avsluta planen")
+    await expect(anna.locator("#d-discard summary")).to_have_text("Behövs planen inte?")
 
-    # -- close the plan: a reason, then a confirm step
-    await click(anna.get_by_role("button", name="Gå vidare"))
-    await expect(anna.locator("#close-form").get_by_role("alert")).to_have_text("Varför avslutas planen?")
-    await settled(anna)
-    await anna.get_by_label("Målen är nådda").check()
-    await click(anna.get_by_role("button", name="Gå vidare"))
+    # -- put the draft away as not needed, after a confirm step (closing a finalized plan with a
+    # reason: tests/browser/test_calm_pages.py)
+    await click(anna.locator("#d-discard summary"))
+    await click(anna.get_by_role("button", name="Avsluta utkastet"))
     question = anna.locator("#confirm-close-q")
     await expect(question).to_be_focused()
-    await expect(question).to_contain_text("Skäl: Målen är nådda.")
+    await expect(question).to_contain_text("Skäl: planen behövs inte.")
     await checks.shot(anna, "25-confirm-close")
-    await click(anna.get_by_role("button", name="Ja, avsluta planen"))
-    await expect(anna.locator(".lead .status")).to_have_text("Status: Avslutad – målen är nådda")
+    await click(anna.get_by_role("button", name="Ja, avsluta utkastet"))
+    await expect(anna.locator(".lead .status")).to_have_text("Status: Avslutad – behövs inte längre")
     await expect(anna.locator("#sec-checklist")).to_contain_text("Planen är avslutad.")
     await expect(anna.get_by_role("button", name=re.compile("^Ta bort"))).to_have_count(0)
     plan = await detail(gql, plan_id)
-    assert (plan["status"], plan["closeReason"]) == ("CLOSED", "GOALS_MET")
+    assert (plan["status"], plan["closeReason"]) == ("CLOSED", "NO_LONGER_NEEDED")
     await checks.shot(anna, "26-closed")
 
 

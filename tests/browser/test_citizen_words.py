@@ -94,8 +94,10 @@ async def walk(browser: Browser, demo: Demo, role: str, size: str) -> tuple[list
         plan_id = demo.plans[who.capitalize()]
         await app_route(page, url, f"#/plans/{plan_id}")
         await look(page, role, size, "plan", texts, found)
+        # every folded section and every form opened: their labels, choices and hints too
+        await page.locator('main button.fold[aria-expanded="false"]').evaluate_all("bs => bs.forEach(b => b.click())")
         await page.locator("main details:not([open]) > summary").evaluate_all("ss => ss.forEach(s => s.click())")
-        log = page.locator("#sec-log button")
+        log = page.locator("#show-log")
         if await log.count():
             await log.click()
             await expect(page.locator("#access-people")).to_be_visible()

@@ -216,9 +216,10 @@ async def signed_in(reader: Reader, demo: Demo, name: str) -> None:
         await app_route(page, url, f"#/plans/{plan_id}")
         await expect(page.locator("main h1")).to_have_text(re.compile(f"^Plan för {who}", re.IGNORECASE))
         await reader.read(f"plan-{who}")
-        # every form opened: their labels, choices and hints too
+        # every folded section and every form opened: their labels, choices and hints too
+        await page.locator('main button.fold[aria-expanded="false"]').evaluate_all("bs => bs.forEach(b => b.click())")
         await page.locator("main details:not([open]) > summary").evaluate_all("ss => ss.forEach(s => s.click())")
-        log = page.locator("#sec-log button")
+        log = page.locator("#show-log")
         if await log.count():  # the patient's "who has looked at my plan"
             await log.click()
             await expect(page.locator("#access-log")).not_to_be_empty()

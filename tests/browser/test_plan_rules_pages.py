@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from playwright.async_api import Page, async_playwright, expect
-from test_app import DESKTOP, STOCKHOLM, Checks, click, settled, signed_in
+from test_app import DESKTOP, STOCKHOLM, Checks, click, settled, signed_in, unfold
 
 from browsing import ARGS, axe_source, chromium
 from conftest import Service, op
@@ -211,6 +211,7 @@ async def removing(anna: Page, world: Service, gql: Gql, checks: Checks, plan_id
     await anna.goto(f"{world.url}/app/#/plans/{plan_id}")
     await expect(anna.get_by_role("heading", level=1)).to_have_text("Plan för Gustav Nilsson")
     participants = anna.locator("#participant-list")
+    await unfold(anna, "participants")
 
     # the god man Maria, who attended: ask first, saying what it means, then remove
     await click(anna.get_by_role("button", name="Ta bort: Maria Svensson"))
@@ -258,6 +259,7 @@ async def test_adding_staff_the_consent_does_not_cover_says_so(
             anna = await signed_in(browser, world, "Anna Lind", checks, viewport=DESKTOP)
             await anna.goto(f"{world.url}/app/#/plans/{plan_id}")
             section = anna.locator("#sec-participants")
+            await unfold(anna, "participants")
             await click(section.locator("#d-add-staff summary"))
             await section.locator("#sec-staff-org").select_option(label="Socialtjänsten Ekby")
             await expect(section.locator("#sec-staff-person option", has_text="Johan Ek")).to_have_count(1)

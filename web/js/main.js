@@ -35,7 +35,7 @@ function renderHeader() {
   }, t("language"));
   if (nav) nav.querySelector("ul").append(h("li", { class: "lang-item" }, switcher));
   append(header, [
-    h("div", { class: "bar" }, h("p", { class: "brand" }, h("a", { href: "#/plans" }, t("appName"))), nav ? null : switcher, who),
+    h("div", { class: "bar" }, h("p", { class: "brand" }, h("a", { href: "#/plans" }, brand())), nav ? null : switcher, who),
     nav]);
   markCurrentNav();
   document.getElementById("skip").textContent = t("skip");
@@ -62,6 +62,12 @@ async function refreshUnread() {
   } catch {
     // the count is a convenience: the page itself says what went wrong, if anything did
   }
+}
+
+// "SIP – samordnad individuell plan": on a phone only "SIP" shows (the rest stays in the link's name).
+function brand() {
+  const [short, ...rest] = t("appName").split(" – ");
+  return rest.length ? [short, h("span", { class: "brand-long" }, ` – ${rest.join(" – ")}`)] : short;
 }
 
 // A plain form post from this page carries "Origin: null" (the page's Referrer-Policy is no-referrer),

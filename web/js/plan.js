@@ -14,6 +14,7 @@ export function renderPlan(ctx, id, { print }) {
     ctx, id, print, plan: null, conflict: false, error: null, log: null, live: null,
     staff: ctx.session.kind === "staff", loading: false, again: false, editingGoal: null, ownChangeAt: 0, shown: null,
     confirming: null, closeReason: null, issued: new Map(), closed: false, redraw: false,
+    folds: new Map(), // section id -> open, as the reader left it (for this page load)
   };
   ctx.main.replaceChildren(h("h1", {}, t("loading")));
   load(view, true);
@@ -259,15 +260,19 @@ function render(view) {
   placeNote();
 }
 
-function header(view) {
+// The top of the page: who the plan is for, its status, and (in small print, on one line where it
+// fits) the patient's copy and whether the page updates itself: the plan itself begins soon after.
+function header(view, printLabel) {
   const plan = view.plan;
   const status = t(plan.status) + (plan.closeReason ? ` – ${t(plan.closeReason)}` : "");
   return [
     h("h1", {}, t("planFor", { name: plan.patient.name })),
-    h("p", { class: "lead" },
+    h("p", { class: "lead plan-status" },
       h("span", { class: `status status-${plan.status}` }, t("statusLine", { status })),
       view.staff ? [" · ", h("span", { class: "nowrap" }, personalNumber(plan.patient.personalNumber))] : null),
-    h("p", { id: "live-status", class: "hint", "aria-live": "off" }, live.ready ? t("liveOn") : t("liveOff")),
+    h("p", { class: "plan-tools" },
+      h("a", { href: `#/plans/${plan.id}/print` }, printLabel), " ",
+      h("span", { id: "live-status", class: "hint", "aria-live": "off" }, live.ready ? t("liveOn") : t("liveOff"))),
     view.conflict
       ? h("div", { class: "alert", id: "conflict", role: "alert", tabindex: "-1" },
         h("p", {}, t("conflict")),
@@ -285,26 +290,49 @@ function personalNumber(value) {
 function staffView(view) {
   const plan = view.plan;
   return [
-    ...header(view),
-    h("p", {}, h("a", { href: `#/plans/${plan.id}/print` }, t("printView"))),
+    ...header(view, t("printView")),
     checklist(view),
-    section("goals", t("goals"), goalsList(view), editable(plan) ? disclosure("add-goal", t("addGoal"), goalForm(view, "sec")) : null),
-    section("actions", t("actions"), actionsByOrg(view, true), editable(plan) ? disclosure("add-action", t("addAction"), actionForm(view, "sec")) : null),
-    section("participants", t("participants"), participantList(view), removedList(view),
+    section(view, "goals", t("goals"), { open: true }, goalsList(view), editable(plan) ? disclosure("add-goal", t("addGoal"), goalForm(view, "sec")) : null),
+    section(view, "actions", t("actions"), { open: true }, actionsByOrg(view, true), editable(plan) ? disclosure("add-action", t("addAction"), actionForm(view, "sec")) : null),
+    section(view, "participants", t("participants"), { open: plan.participants.some((p) => awaitsConsent(plan, p)), count: plan.participants.length },
+      participantList(view), removedList(view),
       editable(plan) ? disclosure("add-staff", t("addStaff"), staffForm(view, "sec")) : null,
       editable(plan) ? disclosure("add-relative", t("addRelative"), relativeForm(view, "sec")) : null),
-    section("consent", t("consent"), consentSummary(view), editable(plan) ? disclosure("record-consent", t("recordOral"), consentForm(view, "sec")) : null),
-    section("details", t("aboutPlan"), planFacts(view),
+    section(view, "consent", t("consent"), { open: !plan.consent }, consentSummary(view), editable(plan) ? disclosure("record-consent", t("recordOral"), consentForm(view, "sec")) : null),
+    section(view, "details", t("aboutPlan"), { open: !plan.followUpDate }, planFacts(view),
       editable(plan) ? disclosure("edit-followup", t("followUp"), followUpForm(view, "sec")) : null,
       editable(plan) ? disclosure("edit-overall", t("overall"), overallForm(view, "sec")) : null),
-    section("meetings", t("meetings"), meetingList(view), editable(plan) ? disclosure("schedule", t("scheduleMeeting"), scheduleForm(view, "sec")) : null),
-    section("revisions", t("revisions"), revisionList(view)),
-    editable(plan) ? section("close", t("closePlan"), isCoordinator(view) ? closePlan(view) : h("p", {}, t("closeCoordinator"))) : null,
+    section(view, "meetings", t("meetings"), { open: upcoming(plan).length > 0, count: plan.meetings.length },
+      meetingList(view), editable(plan) ? disclosure("schedule", t("scheduleMeeting"), scheduleForm(view, "sec")) : null),
+    section(view, "revisions", t("revisions"), { count: plan.revisions.length }, revisionList(view)),
+    closing(view),
   ];
 }
 
-function section(id, title, ...children) {
-  return h("section", { id: `sec-${id}`, "aria-labelledby": `h-${id}`, class: "block" }, h("h2", { id: `h-${id}`, tabindex: "-1" }, title), children);
+// A part of the page under its heading, which folds: the heading holds a button that opens and
+// closes it (aria-expanded). What needs doing starts open, the rest closed; the reader's choice
+// holds for as long as the page is open (across live re-renders). `count` is shown beside the title.
+function section(view, id, title, { open = false, count = null } = {}, ...children) {
+  const expanded = view.folds.has(id) ? view.folds.get(id) : open;
+  const body = h("div", { id: `body-${id}`, class: "fold-body" }, children);
+  body.hidden = !expanded;
+  const button = h("button", {
+    type: "button", id: `fold-${id}`, class: "fold", "aria-expanded": String(expanded), "aria-controls": body.id,
+    onclick: () => {
+      const now = button.getAttribute("aria-expanded") !== "true";
+      view.folds.set(id, now);
+      button.setAttribute("aria-expanded", String(now));
+      body.hidden = !now;
+    },
+  }, title, count !== null ? h("span", { class: "fold-count" }, ` (${count})`) : null);
+  return h("section", { id: `sec-${id}`, "aria-labelledby": `h-${id}`, class: "block" },
+    h("h2", { id: `h-${id}`, tabindex: "-1" }, button), body);
+}
+
+// Meetings still to come (scheduled, not yet over).
+function upcoming(plan) {
+  const now = Date.now();
+  return plan.meetings.filter((m) => m.status === "SCHEDULED" && new Date(m.endsAt).getTime() > now);
 }
 
 function disclosure(id, summary, body) {
@@ -316,10 +344,10 @@ function checklist(view) {
   if (plan.status === "ACTIVE" || plan.status === "CLOSED") {
     const coordinator = isCoordinator(view);
     if (plan.status === "CLOSED") {
-      return section("checklist", t("closedTitle"),
+      return section(view, "checklist", t("closedTitle"), { open: true },
         h("p", {}, t("closedText", { when: formatDateTime(plan.closedAt), reason: plan.closeReason ? t(`why_${plan.closeReason}`) : "–" })));
     }
-    return section("checklist", t("finalized"),
+    return section(view, "checklist", t("finalized"), { open: true },
       plan.finalizedAt ? h("p", {}, formatDateTime(plan.finalizedAt)) : null,
       plan.status === "ACTIVE" && coordinator
         ? form("revise", null, [], t("revise"), () => mutate(view, "RevisePlan", planVars(view)), { className: "inline" })
@@ -336,11 +364,10 @@ function checklist(view) {
     return h("li", { class: "blocker", "data-code": b.code }, h("p", { class: "blocker-message" }, b.message), fix);
   });
   const coordinator = isCoordinator(view);
+  // the list above is the one list of what is left; beside the button only how much, and who may
   const reasons = h("div", { id: "finalize-reasons", class: "reasons" },
     !coordinator ? h("p", {}, t("finalizeCoordinator")) : null,
-    blockers.length
-      ? [h("p", {}, t("finalizeWhyNot")), h("ul", {}, blockers.map((b) => h("li", {}, b.message)))]
-      : null);
+    blockers.length ? h("p", {}, t("finalizeLeft", { n: blockers.length })) : null);
   const finalize = form("finalize", null, [reasons], t("finalize"),
     () => mutate(view, "FinalizePlan", planVars(view)), { className: "finalize" });
   const button = finalize.querySelector("button[type=submit]");
@@ -348,7 +375,7 @@ function checklist(view) {
   if (!plan.readiness.ready || !coordinator) button.setAttribute("aria-disabled", "true");
   button.setAttribute("aria-describedby", "finalize-reasons");
   button.id = "finalize-button";
-  return section("checklist", t("checklist"),
+  return section(view, "checklist", t("checklist"), { open: true },
     blockers.length ? h("ol", { class: "checklist", id: "checklist" }, items) : h("p", { class: "ok" }, t("checklistDone")),
     finalize);
 }
@@ -544,6 +571,27 @@ function confirmPanel(view, key, question, yesLabel, action, doneFocus, backFocu
 // ---- closing the plan ----------------------------------------------------------------------
 
 const CLOSE_REASONS = ["GOALS_MET", "NO_LONGER_NEEDED", "MOVED", "DECEASED"];
+
+// Closing, where it makes sense. A plan once finalized is closed with a reason (its own folded
+// section, coordinator only). A draft never finalized has no goals to have met: a small disclosure
+// at the end lets the coordinator put it away as no longer needed (NO_LONGER_NEEDED), after asking.
+function closing(view) {
+  const plan = view.plan;
+  if (!editable(plan)) return null;
+  const coordinator = isCoordinator(view);
+  if (plan.status === "DRAFT" && !plan.finalizedAt) {
+    if (!coordinator) return null;
+    if (view.confirming === "close") {
+      return h("div", { id: "discard", class: "discard" }, confirmPanel(view, "close", t("discardQ"), t("yesDiscard"),
+        () => mutate(view, "ClosePlan", planVars(view, { reason: "NO_LONGER_NEEDED" })), "h-checklist", "close-next"));
+    }
+    return h("details", { id: "d-discard", class: "disclosure discard", open: view.closeReason === "NO_LONGER_NEEDED" }, h("summary", {}, t("discardTitle")),
+      h("p", {}, t("discardText")),
+      h("button", { type: "button", id: "close-next", class: "secondary", onclick: () => { view.closeReason = "NO_LONGER_NEEDED"; openConfirm(view, "close"); } }, t("discardButton")));
+  }
+  return section(view, "close", t("closePlan"), { open: view.confirming === "close" },
+    coordinator ? closePlan(view) : h("p", {}, t("closeCoordinator")));
+}
 
 function closePlan(view) {
   if (view.confirming === "close" && view.closeReason) {
@@ -788,22 +836,24 @@ function meetingList(view) {
   const plan = view.plan;
   if (!plan.meetings.length) return h("p", {}, t("noMeetings"));
   const sorted = [...plan.meetings].sort((a, b) => (a.startsAt < b.startsAt ? 1 : -1));
+  const ahead = new Set(upcoming(plan).map((m) => m.id));
   return h("ul", { class: "items", id: "meeting-list" }, sorted.map((m) =>
     h("li", { class: "meeting" },
       h("h3", {}, `${t(m.purpose)}: ${formatDateTime(m.startsAt)}–${formatTime(m.endsAt)}`,
-        m.status === "CANCELLED" ? ` (${t("cancelled")})` : ""),
+        m.status === "CANCELLED" ? ` (${t("cancelled")})` : ahead.has(m.id) ? "" : ` (${t("meetingOver")})`),
       h("p", {}, t(m.kind), m.location ? ` · ${m.location}` : ""),
+      // a meeting that is over is not invited to, moved or cancelled; who was there may still be attested
       view.staff && m.status === "SCHEDULED" && editable(plan) ? [
         invitationList(view, m),
-        inviteForm(view, m),
+        ahead.has(m.id) ? (m.invitations.length ? disclosure(`invite-${m.id}`, t("inviteMore"), inviteForm(view, m)) : inviteForm(view, m)) : null,
         attendanceControls(view, m, `m-${m.id}`),
-        disclosure(`move-${m.id}`, t("reschedule"), rescheduleForm(view, m)),
-        view.confirming === `meeting-${m.id}`
+        ahead.has(m.id) ? disclosure(`move-${m.id}`, t("reschedule"), rescheduleForm(view, m)) : null,
+        !ahead.has(m.id) ? null : view.confirming === `meeting-${m.id}`
           ? confirmPanel(view, `meeting-${m.id}`, t("cancelMeetingQ", { when: formatDateTime(m.startsAt) }), t("yesCancelMeeting"),
             () => mutate(view, "CancelMeeting", { meetingId: m.id, expectedVersion: m.version }), "h-meetings")
           : h("p", {}, askButton(view, `meeting-${m.id}`, t("cancelMeeting"), t("cancelMeeting"))),
       ] : null,
-      videoLink(m, view.staff))));
+      ahead.has(m.id) ? videoLink(m, view.staff) : null)));
 }
 
 // Who was invited, whether the invitation reached them, and their personal join link.
@@ -834,7 +884,7 @@ function invitationList(view, m) {
       return h("li", { "data-participant": inv.participantId },
         h("p", {}, h("strong", {}, p ? p.name : "–"), ` – ${t("invitedBy", { channel: inv.channel === "IN_PERSON" ? t("IN_PERSON_CH") : t(inv.channel), when: formatDateTime(inv.invitedAt) })}`),
         h("p", { class: `delivery delivery-${d ? d.status : "NONE"}` }, deliveryText(d, p)),
-        p && m.kind !== "IN_PERSON" && JOINS_BY_LINK.includes(p.kind) ? linkControls(view, m, p) : null);
+        p && m.kind !== "IN_PERSON" && JOINS_BY_LINK.includes(p.kind) && new Date(m.endsAt).getTime() > Date.now() ? linkControls(view, m, p) : null);
     })),
     h("button", { type: "button", class: "secondary small", onclick: () => checkDeliveries(view) }, t("checkDeliveries")),
   ];
@@ -1044,27 +1094,28 @@ function citizenView(view) {
   const canChange = mine && editable(plan);
   const patient = plan.participants.find((p) => p.kind === "PATIENT");
   return [
-    ...header(view),
-    mine ? h("p", { class: "lead" }, t("citizenIntro")) : null,
-    !mine && patient ? h("p", { class: "lead" }, t("relativeView", { name: patient.name })) : null,
-    h("p", {}, h("a", { href: `#/plans/${plan.id}/print` }, t("printMine"))),
+    ...header(view, t("printMine")),
+    mine ? h("p", {}, t("citizenIntro")) : null,
+    !mine && patient ? h("p", {}, t("relativeView", { name: patient.name })) : null,
     missing(view),
-    section("contact", t("whoToCall"), contacts(view)),
-    section("goals", mine ? t("myGoals") : t("theGoals"), goalsList(view),
+    section(view, "contact", t("whoToCall"), { open: true }, contacts(view)),
+    section(view, "goals", mine ? t("myGoals") : t("theGoals"), { open: true }, goalsList(view),
       canChange ? (plan.goals.length ? disclosure("add-goal", t("addGoal"), goalForm(view, "sec")) : goalForm(view, "sec")) : null),
-    section("actions", t("whatHappens"), plainActions(view),
+    section(view, "actions", t("whatHappens"), { open: true }, plainActions(view),
       plan.followUpDate ? h("p", {}, `${t("followUp")}: ${formatDate(plan.followUpDate)}`) : null),
-    section("meetings", t("meetings"), plan.meetings.filter((m) => m.status === "SCHEDULED").length
-      ? h("ul", { class: "items" }, plan.meetings.filter((m) => m.status === "SCHEDULED").map((m) => h("li", {},
+    // the meetings still to come, with how to join
+    section(view, "meetings", t("meetings"), { open: upcoming(plan).length > 0 }, upcoming(plan).length
+      ? h("ul", { class: "items" }, upcoming(plan).map((m) => h("li", {},
         h("p", {}, h("strong", {}, `${t(m.purpose)}: ${formatDateTime(m.startsAt)}`)),
         h("p", {}, t(m.kind), m.location ? ` · ${m.location}` : ""),
         videoLink(m, false))))
       : h("p", {}, t("noMeetings"))),
-    mine ? section("relatives", t("relativesDecision"), relativesForm(view, canChange)) : null,
-    mine ? section("consent", t("myConsent"), consentSummary(view), canChange ? consentForm(view, "my") : null,
+    // what the patient side still has to decide starts open; what is decided, folded
+    mine ? section(view, "relatives", t("relativesDecision"), { open: canChange && !plan.relativesDecidedAt }, relativesForm(view, canChange)) : null,
+    mine ? section(view, "consent", t("myConsent"), { open: canChange && !plan.consent }, consentSummary(view), canChange ? consentForm(view, "my") : null,
       canChange && plan.consent ? withdrawForm(view) : null) : null,
-    mine && plan.status !== "ACTIVE" && plan.status !== "CLOSED" ? section("approve", t("approveTitle"), approval(view)) : null,
-    mine ? section("log", t("accessLog"), accessLog(view)) : null,
+    mine && plan.status !== "ACTIVE" && plan.status !== "CLOSED" ? section(view, "approve", t("approveTitle"), { open: true }, approval(view)) : null,
+    mine ? section(view, "log", t("accessLog"), {}, accessLog(view)) : null,
   ];
 }
 
@@ -1099,7 +1150,7 @@ function missing(view) {
   const plan = view.plan;
   if (plan.status === "ACTIVE" || plan.status === "CLOSED" || !plan.readiness.blockers.length) return null;
   const lines = citizenBlockers(plan.readiness.blockers, Boolean(patientSide(view)), plan.patient.name);
-  return section("missing", t("missingTitle"), h("p", {}, t("missingIntro")),
+  return section(view, "missing", t("missingTitle"), { open: true }, h("p", {}, t("missingIntro")),
     h("ul", { id: "missing-list" }, lines.map((line) => h("li", {}, line))));
 }
 
@@ -1172,7 +1223,7 @@ function accessLog(view) {
           p.READ ? t("logReads", { n: p.READ }) : null, p.WRITE ? t("logWrites", { n: p.WRITE }) : null].filter(Boolean).join(" ")))))
       : h("p", {}, t("logEmpty")));
   }
-  return [h("button", { type: "button", class: "secondary", onclick: show }, t("showLog")), box];
+  return [h("button", { type: "button", id: "show-log", class: "secondary", onclick: show }, t("showLog")), box];
 }
 
 // ---- print ---------------------------------------------------------------------------------
