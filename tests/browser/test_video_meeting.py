@@ -239,7 +239,7 @@ async def test_staff_admits_the_patient_and_they_see_each_other(
             await staff.keyboard.press("Enter")
             await expect(admit).to_be_hidden()
             await until("the patient is in the room", lambda: _phase_is(patient, "room"))
-            await expect(patient.get_by_role("button", name="Tyst")).to_be_visible()
+            await expect(patient.get_by_role("button", name="Mikrofonen är på")).to_be_visible()
 
             # Both see the other's video: frames decoded keep rising.
             patient_id, staff_id = setup.patient, (await state(staff))["participantId"]
@@ -320,9 +320,12 @@ async def test_staff_admits_the_patient_and_they_see_each_other(
 
             # Muting shows on the other's tile; the buttons say their state.
             await patient.set_viewport_size(PHONE)
-            mute = patient.get_by_role("button", name="Tyst")
+            mute = patient.locator("#mute")
+            await expect(mute).to_have_attribute("aria-pressed", "true")  # pressed: the microphone is on
+            await expect(mute).to_have_text("Mikrofonen är på")
             await mute.tap()
-            await expect(mute).to_have_attribute("aria-pressed", "true")
+            await expect(mute).to_have_attribute("aria-pressed", "false")
+            await expect(mute).to_have_text("Mikrofonen är av")
             tile = staff.locator(".tile").filter(has_text="Elsa Andersson")
             await expect(tile.get_by_text("Mikrofonen är av")).to_be_visible()
 

@@ -545,17 +545,40 @@ async function fillDevices() {
 
 function fillSelect(select, list, current, numbered, none) {
   select.replaceChildren();
-  if (!list.length) {
+  // The browser's "default" and "communications" entries repeat a real device (same group): one
+  // line per device, the one in use chosen.
+  const groupOf = new Map(list.map((d) => [d.deviceId, d.groupId]));
+  const alias = (d) => d.deviceId === 'default' || d.deviceId === 'communications';
+  const shown = list.filter((d) => !alias(d) || !list.some((o) => !alias(o) && o.groupId && o.groupId === d.groupId));
+  if (!shown.length) {
     select.append(new Option(t(none), ''));
     select.disabled = true;
     return;
   }
   select.disabled = false;
-  list.forEach((device, i) => {
-    const option = new Option(device.label || t(numbered, { n: i + 1 }), device.deviceId);
-    option.selected = device.deviceId === current;
+  const names = new Map();
+  shown.forEach((device, i) => {
+    let name = friendlyDevice(device.label) || t(numbered, { n: i + 1 });
+    if (names.has(name)) name = t(numbered, { n: i + 1 }); // two alike: a number tells them apart
+    names.set(name, true);
+    const option = new Option(name, device.deviceId);
+    option.selected = device.deviceId === current || (alias({ deviceId: current }) && device.groupId === groupOf.get(current));
     select.append(option);
   });
+}
+
+// A device's name as a person would say it: no USB ids ("(046d:0825)"), no "Default - " prefix,
+// "front"/"back" on a phone in words; a name that is only an id (or empty) gives way to "Kamera 1".
+function friendlyDevice(label) {
+  let name = (label || '')
+    .replace(/\s*\([0-9a-f]{4}:[0-9a-f]{4}\)/gi, '')
+    .replace(/^(default|communications|standard|kommunikation)\s*-\s*/i, '')
+    .trim();
+  if (/facing front|front camera|frontkamera/i.test(name)) return t('cameraFront');
+  if (/facing back|back camera|rear|bakre/i.test(name)) return t('cameraBack');
+  if (!name || /^[\w.:-]+$/.test(name) && /[_\d]/.test(name) && !/\s/.test(name)) return '';
+  if (/^[0-9a-f-]{16,}$/i.test(name)) return '';
+  return name;
 }
 
 async function chooseDevice(kind, select) {
@@ -665,9 +688,17 @@ function renderTexts() {
   renderRoom();
 }
 
+// The microphone and camera buttons say their state in words, and pressed means on (aria-pressed):
+// "Mikrofonen är på" (pressed) or "Mikrofonen är av"; a press turns it the other way.
 function renderControls() {
-  for (const id of ['mute', 'lobby-mute']) $(id).setAttribute('aria-pressed', String(!local.audioOn));
-  for (const id of ['camera', 'lobby-camera']) $(id).setAttribute('aria-pressed', String(!local.videoOn));
+  for (const id of ['mute', 'lobby-mute']) {
+    $(id).setAttribute('aria-pressed', String(local.audioOn));
+    $(id).textContent = t(local.audioOn ? 'micOnButton' : 'micOffButton');
+  }
+  for (const id of ['camera', 'lobby-camera']) {
+    $(id).setAttribute('aria-pressed', String(local.videoOn));
+    $(id).textContent = t(local.videoOn ? 'cameraOnButton' : 'cameraOffButton');
+  }
 }
 
 function renderMediaProblem() {
