@@ -88,6 +88,7 @@ async def test_calm_pages(demo: Demo, chromium: str, axe_source: str, gql: Graph
             await a_new_draft(anna, world.url, draft, checks)
             await slim_on_a_phone(browser, world, demo, checks)
             await the_lobby(browser, demo, checks)
+            await closing_a_plan_once_made(anna, world.url, demo.plans["Gustav"], gql, checks)
         finally:
             await browser.close()
     checks.verify()
@@ -213,3 +214,24 @@ async def the_lobby(browser: Any, demo: Demo, checks: Checks) -> None:
     await page.set_viewport_size(DESKTOP)
     await checks.shot(page, "calm-lobby-desktop")
     await context.close()
+
+
+async def closing_a_plan_once_made(anna: Page, url: str, plan: str, gql: GraphQLClient, checks: Checks) -> None:
+    """Gustav's plan, finalized once and now being revised, closes with a reason (folded until asked)."""
+    await app_route(anna, url, f"#/plans/{plan}")
+    await expect(anna.locator("#d-discard")).to_have_count(0)
+    await expect(anna.locator("#body-close")).to_be_hidden()
+    await click(anna.locator("#fold-close"))
+    await click(anna.get_by_role("button", name="Gå vidare"))
+    await expect(anna.locator("#close-form").get_by_role("alert")).to_have_text("Varför avslutas planen?")
+    await settled(anna)
+    await anna.get_by_label("Målen är nådda").check()
+    await click(anna.get_by_role("button", name="Gå vidare"))
+    question = anna.locator("#confirm-close-q")
+    await expect(question).to_be_focused()
+    await expect(question).to_contain_text("Skäl: Målen är nådda.")
+    await checks.shot(anna, "calm-confirm-close")
+    await click(anna.get_by_role("button", name="Ja, avsluta planen"))
+    await expect(anna.locator(".lead .status")).to_have_text("Status: Avslutad – målen är nådda")
+    closed = (await gql(op("PlanDetail"), {"id": plan}, as_="staff-anna"))["plan"]
+    assert (closed["status"], closed["closeReason"]) == ("CLOSED", "GOALS_MET")
