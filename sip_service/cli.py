@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
+import uvicorn.config
 
 from sip_service.kit import migrations
 from sip_service.settings import ASSETS_DIR, Settings
@@ -15,6 +18,16 @@ from sip_service.settings import ASSETS_DIR, Settings
 app = typer.Typer(help="SIP-tjänsten: samordnad individuell plan.", no_args_is_help=True)
 
 SCHEMA_FILE = ASSETS_DIR / "graphql" / "schema.graphql"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def serve_log_config() -> dict[str, Any]:
+    """uvicorn's own logging, and the service's (sip_service.*) at INFO beside it: uvicorn configures
+    only its own loggers, so without this the outbox worker's lines (in development, every message it
+    sends: notify.senders.ConsoleSender) went nowhere."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["sip_service"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 async def _seed(settings: Settings) -> bool:
@@ -69,6 +82,7 @@ def serve(
         port=port,
         proxy_headers=True,
         log_level="info",
+        log_config=serve_log_config(),
         ws_max_size=settings.max_body_bytes,  # a websocket message is no larger than a request may be
     )
 
@@ -116,6 +130,7 @@ async def _notify(settings: Settings) -> tuple[int, int, int]:
 @app.command()
 def notify() -> None:
     """Send the due messages of the outbox once (the server does this every SIP_NOTIFY_INTERVAL_S)."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # in development the messages are written here
     sent, retrying, failed = asyncio.run(_notify(Settings()))
     typer.echo(f"sent {sent}, to retry {retrying}, failed {failed}")
 
@@ -141,7 +156,7 @@ def media() -> None:
     if not settings.redis_url:
         typer.echo("set SIP_REDIS_URL: the relay hears the API processes over Redis", err=True)
         raise typer.Exit(2)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     typer.echo("media relay running")
     asyncio.run(_media(settings))
 

@@ -35,16 +35,19 @@ class Sender(Protocol):
 
 
 class ConsoleSender:
-    """Development: the message goes to the log (invite links included: never used in production)."""
+    """Development: the message is written to the log, whole and readable, instead of being sent
+    (invite links included: never used in production)."""
 
     async def send(self, message: Outgoing) -> None:
+        body = "\n".join(f"    {line}" if line else "" for line in message.body.rstrip("\n").split("\n"))
+        attachment = f"\n    [attachment: {message.attachment_filename}]" if message.attachment else ""
         log.info(
-            "%s to %s: %s\n%s%s",
+            "%s to %s (development: written here, not sent)\n    Subject: %s\n\n%s%s",
             message.channel.value,
             message.address,
             message.subject,
-            message.body,
-            f"\n[attachment {message.attachment_filename}]" if message.attachment else "",
+            body,
+            attachment,
         )
 
 
