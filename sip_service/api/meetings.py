@@ -20,8 +20,9 @@ from sip_service.kit import clock
 from sip_service.meetings import invites, models, service
 from sip_service.notify import models as notify_models
 from sip_service.notify import service as outbox
-from sip_service.notify.invitations import NO_CONTACT, Letterhead
+from sip_service.notify.invitations import Letterhead, not_sent_reason
 from sip_service.plans import service as plans_service
+from sip_service.plans.models import ParticipantKind
 from sip_service.settings import Settings
 
 MeetingKind = strawberry.enum(models.MeetingKind)
@@ -43,24 +44,36 @@ class DeliveryStatus(Enum):
 @strawberry.type(
     name="Delivery",
     description="How the latest message to this participant about the meeting fared. PENDING with attempts > 0 "
-    "and a lastError: it is being retried; FAILED: it was given up; NOT_SENT: there is no way to reach them; "
+    "and a lastError: it is being retried; FAILED: it was given up; NOT_SENT: no message was written "
+    "(lastError says why: no address, a letter or in person, an external party); "
     "WAITING_FOR_CONSENT: staff of an organisation the patient's consent does not cover yet, "
     "told nothing until it does.",
 )
 class DeliveryType:
     status: DeliveryStatus
-    channel: str | None
+    channel: str | None = strawberry.field(description="The channel the message really goes by (EMAIL or SMS).")
+    fallback: bool = strawberry.field(
+        description="True when it goes by the other channel than the invitation's: the person has no address "
+        "for the one chosen (say so to staff)."
+    )
     attempts: int
     last_error: str | None
     next_attempt_at: datetime | None
     sent_at: datetime | None
 
 
-def _delivery(message: notify_models.OutboxMessage | None, waiting_for_consent: bool = False) -> DeliveryType:
+def _delivery(
+    message: notify_models.OutboxMessage | None,
+    chosen: models.InvitationChannel,
+    kind: ParticipantKind | None,
+    waiting_for_consent: bool = False,
+) -> DeliveryType:
+    fallback = message is not None and message.channel.value != chosen.value
     if waiting_for_consent and (message is None or message.status is notify_models.MessageStatus.PENDING):
         return DeliveryType(
             status=DeliveryStatus.WAITING_FOR_CONSENT,
             channel=message.channel.value if message else None,
+            fallback=fallback,
             attempts=message.attempts if message else 0,
             last_error=None,
             next_attempt_at=None,
@@ -70,14 +83,16 @@ def _delivery(message: notify_models.OutboxMessage | None, waiting_for_consent: 
         return DeliveryType(
             status=DeliveryStatus.NOT_SENT,
             channel=None,
+            fallback=False,
             attempts=0,
-            last_error=NO_CONTACT,
+            last_error=not_sent_reason(kind, chosen),
             next_attempt_at=None,
             sent_at=None,
         )
     return DeliveryType(
         status=DeliveryStatus(message.status.value),
         channel=message.channel.value,
+        fallback=fallback,
         attempts=message.attempts,
         last_error=message.last_error,
         next_attempt_at=message.next_attempt_at if message.status is notify_models.MessageStatus.PENDING else None,
@@ -88,15 +103,20 @@ def _delivery(message: notify_models.OutboxMessage | None, waiting_for_consent: 
 @strawberry.type(name="Invitation")
 class InvitationType:
     participant_id: uuid.UUID
-    channel: InvitationChannel  # type: ignore[valid-type]
+    channel: InvitationChannel = strawberry.field(  # type: ignore[valid-type]
+        description="How the invitation goes: as chosen for a citizen, EMAIL for staff (their work e-mail); "
+        "see delivery { channel fallback } for the channel really used."
+    )
     invited_at: datetime
     meeting_id: strawberry.Private[uuid.UUID]
+    participant_kind: strawberry.Private[ParticipantKind | None]
     waiting_for_consent: strawberry.Private[bool] = False
 
     @strawberry.field(description="The invitation message, and any update since.")
     async def delivery(self, info: Info[Context, None]) -> DeliveryType:
         latest = await _deliveries(info.context).load(self.meeting_id)
-        return _delivery(latest.get(self.participant_id), self.waiting_for_consent)
+        message = latest.get(self.participant_id)
+        return _delivery(message, self.channel, self.participant_kind, self.waiting_for_consent)
 
 
 @strawberry.type(name="Attendance", description="Who was there, from when, and how that was established.")
@@ -227,12 +247,14 @@ class MeetingType:
         plan = await aggregate(info, self._m.plan_id)
         meeting = next(m for m in plan.meetings if m.id == self._m.id)
         waiting = plans_service.staff_awaiting_consent(plan, info.context.today)
+        kinds = {p.id: p.kind for p in plan.participants}  # not the removed: they keep their invitation
         return [
             InvitationType(
                 participant_id=i.participant_id,
                 channel=i.channel,
                 invited_at=i.invited_at,
                 meeting_id=self._m.id,
+                participant_kind=kinds.get(i.participant_id),
                 waiting_for_consent=i.participant_id in waiting,
             )
             for i in meeting.invitations
@@ -317,9 +339,10 @@ class MeetingMutation:
         )
 
     @strawberry.mutation(
-        description="Invite participants (each once) to the meeting. Each one who has an e-mail address or a "
-        "phone number is sent an invitation (with their personal join link and a calendar file); "
-        "see `invitations { delivery }`."
+        description="Invite participants (each once) to the meeting. Citizens are sent an invitation by the "
+        "channel chosen (EMAIL or SMS; the other one when they have no address for it; nothing for LETTER or "
+        "IN_PERSON), with their personal join link; staff by work e-mail, with the meeting page; e-mail with a "
+        "calendar file. See `invitations { delivery { channel fallback } }`."
     )
     async def invite_to_meeting(
         self,

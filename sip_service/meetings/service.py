@@ -26,7 +26,7 @@ from sip_service.meetings.models import (
 from sip_service.notify.models import MessageKind
 from sip_service.plans import participation
 from sip_service.plans import repository as plans_repo
-from sip_service.plans.models import Plan, PlanStatus
+from sip_service.plans.models import ParticipantKind, Plan, PlanStatus
 from sip_service.plans.service import text
 
 if TYPE_CHECKING:
@@ -35,6 +35,12 @@ if TYPE_CHECKING:
 MAX_MEETING_LENGTH = timedelta(hours=8)
 # In-person attendance can be attested once the meeting is about to start, not days ahead.
 ATTEST_EARLIEST = timedelta(minutes=30)
+
+
+def invited_by(kind: ParticipantKind, chosen: InvitationChannel) -> InvitationChannel:
+    """How an invitation goes: staff by work e-mail (with the calendar file), whatever was chosen for
+    the citizens in the same invitation; everyone else as chosen (`notify.invitations.contact`)."""
+    return InvitationChannel.EMAIL if kind is ParticipantKind.STAFF else chosen
 
 
 async def _open_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> Plan:
@@ -139,8 +145,10 @@ async def invite(
     *,
     letterhead: Letterhead | None = None,
 ) -> Meeting:
-    """Invite participants; each newly invited one who can be reached gets an invitation message
-    (with a personal join link and a calendar file), whatever `channel` records about how.
+    """Invite participants; each newly invited one who can be reached gets an invitation message:
+    citizens by `channel` (or the other one when they have no address for it; none for a letter or
+    in person), with a personal join link; staff by work e-mail, with the meeting page; e-mail with
+    a calendar file.
 
     All or nothing: a relative the patient has not chosen (`participation.takes_part`) refuses the
     whole list with RELATIVE_NOT_CHOSEN, before anything is written."""
@@ -161,7 +169,10 @@ async def invite(
             new.append(pid)
             meeting.invitations.append(
                 Invitation(
-                    participant_id=pid, channel=channel, invited_at=clock.now(), invited_by_staff_id=staff.staff_id
+                    participant_id=pid,
+                    channel=invited_by(members[pid].kind, channel),
+                    invited_at=clock.now(),
+                    invited_by_staff_id=staff.staff_id,
                 )
             )
     await _notify(session, principal, plan, meeting, new, MessageKind.INVITATION, letterhead)

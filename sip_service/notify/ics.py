@@ -1,4 +1,5 @@
-"""Calendar files (RFC 5545 / iTIP RFC 5546) for meeting invitations, in UTC, summary in Swedish."""
+"""Calendar files (RFC 5545 / iTIP RFC 5546) for meeting invitations, in UTC; the summary and
+description come with the message, in the reader's language (`notify.texts`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from datetime import UTC, datetime
 from icalendar import Calendar, Event, vCalAddress, vText
 
 PRODID = "-//SIP-tjänsten//Samordnad individuell plan//SV"
-SUMMARY = "SIP-möte (samordnad individuell plan)"
 
 
 def uid(meeting_id: uuid.UUID) -> str:
@@ -24,10 +24,13 @@ def calendar(
     sequence: int,
     cancelled: bool,
     stamp: datetime,
+    summary: str,
     description: str,
     location: str = "",
     organizer: str,
+    organizer_name: str = "SIP-tjänsten",
     attendee_email: str | None = None,
+    url: str | None = None,
 ) -> bytes:
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -40,13 +43,15 @@ def calendar(
     event.add("dtstart", starts_at.astimezone(UTC))
     event.add("dtend", ends_at.astimezone(UTC))
     event.add("sequence", sequence)
-    event.add("summary", ("INSTÄLLT: " if cancelled else "") + SUMMARY)
+    event.add("summary", summary)
     event.add("description", description)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     if location:
         event.add("location", location)
+    if url:
+        event.add("url", url)
     org = vCalAddress(f"mailto:{organizer}")
-    org.params["cn"] = vText("SIP-tjänsten")
+    org.params["cn"] = vText(organizer_name)
     event["organizer"] = org
     if attendee_email:
         att = vCalAddress(f"mailto:{attendee_email}")

@@ -1,4 +1,6 @@
-"""The messages about a meeting: invitation, new time, cancellation — one per invited participant.
+"""The messages about a meeting: invitation, new time, cancellation — one per invited participant,
+by the channel chosen for them (or the other one, when they have no address for it), in their
+language; what they say is in `notify.texts`.
 
 Called by the meeting use cases in their transaction, so the messages are written with the change.
 """
@@ -14,11 +16,11 @@ from email.utils import parseaddr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sip_service.identity.models import Citizen
+from sip_service.identity.models import Citizen, Language, Organisation, StaffMember
 from sip_service.kit import clock
 from sip_service.meetings import invites
-from sip_service.meetings.models import InviteLink, Meeting, MeetingKind
-from sip_service.notify import ics
+from sip_service.meetings.models import InvitationChannel, InviteLink, Meeting, MeetingKind
+from sip_service.notify import ics, texts
 from sip_service.notify.models import Channel, MessageKind
 from sip_service.notify.service import Attachment, enqueue
 from sip_service.plans import participation
@@ -27,6 +29,13 @@ from sip_service.plans.models import Participant, ParticipantKind, Plan
 # Citizens join with a personal invite link; staff sign in and open the meeting page.
 LINK_KINDS = frozenset({ParticipantKind.PATIENT, ParticipantKind.RELATIVE, ParticipantKind.REPRESENTATIVE})
 NO_CONTACT = "Ingen e-postadress eller inget telefonnummer / no e-mail address or phone number"
+NO_WORK_EMAIL = "Ingen e-postadress i tjänsten / no work e-mail address"
+BY_HAND = {
+    InvitationChannel.LETTER: "Skickas inte automatiskt: kallelsen går som brev / not sent automatically: by letter",
+    InvitationChannel.IN_PERSON: "Skickas inte automatiskt: kallelsen ges muntligt / not sent automatically: in person",
+}
+NOT_AUTOMATIC = "Externa parter kallas inte automatiskt / external parties are not invited automatically"
+_OTHER = {Channel.EMAIL: Channel.SMS, Channel.SMS: Channel.EMAIL}
 
 
 @dataclass(frozen=True)
@@ -37,16 +46,37 @@ class Letterhead:
     mail_from: str
 
 
-def contact(participant: Participant, citizens: dict[uuid.UUID, Citizen]) -> tuple[Channel, str] | None:
-    """E-mail if the participant has one, else SMS to their phone, else nothing can be sent."""
+def contact(
+    participant: Participant,
+    chosen: InvitationChannel,
+    citizens: dict[uuid.UUID, Citizen],
+    staff: dict[uuid.UUID, StaffMember],
+) -> tuple[Channel, str] | None:
+    """Where the message goes: the channel chosen if the person has an address for it, else the
+    other one (the delivery then shows the channel really used), else nowhere (NOT_SENT, with
+    `not_sent_reason`). A letter or a word in person is not sent by the service."""
+    if participant.kind is ParticipantKind.STAFF:
+        member = staff.get(participant.staff_member_id) if participant.staff_member_id else None
+        return (Channel.EMAIL, member.email) if member is not None and member.email else None
     citizen = citizens.get(participant.citizen_id) if participant.citizen_id else None
-    if citizen is None:  # staff and external parties have no contact data here (yet)
+    if citizen is None or chosen not in (InvitationChannel.EMAIL, InvitationChannel.SMS):
         return None
-    if citizen.email:
-        return Channel.EMAIL, citizen.email
-    if citizen.phone:
-        return Channel.SMS, citizen.phone
+    addresses = {Channel.EMAIL: citizen.email, Channel.SMS: citizen.phone}
+    first = Channel(chosen.value)
+    for channel in (first, _OTHER[first]):
+        address = addresses[channel]
+        if address:
+            return channel, address
     return None
+
+
+def not_sent_reason(kind: ParticipantKind | None, chosen: InvitationChannel) -> str:
+    """Why no message was written to this participant (for staff: the delivery's lastError)."""
+    if kind is ParticipantKind.STAFF:
+        return NO_WORK_EMAIL
+    if kind is ParticipantKind.EXTERNAL:
+        return NOT_AUTOMATIC
+    return BY_HAND.get(chosen, NO_CONTACT)
 
 
 def _new_link(session: AsyncSession, meeting: Meeting, participant_id: uuid.UUID, staff_id: uuid.UUID) -> str | None:
@@ -81,33 +111,11 @@ async def _revoke_links(session: AsyncSession, meeting_id: uuid.UUID, participan
         link.revoked_at = clock.now()
 
 
-def _when(meeting: Meeting) -> str:
-    start, end = meeting.starts_at.astimezone(clock.STOCKHOLM), meeting.ends_at.astimezone(clock.STOCKHOLM)
-    return f"{start:%Y-%m-%d} kl. {start:%H:%M}–{end:%H:%M} (svensk tid / Swedish time)"
-
-
-def _text(kind: MessageKind, meeting: Meeting, link: str | None) -> tuple[str, str]:
-    when = _when(meeting)
-    if kind is MessageKind.CANCELLATION:
-        subject = "Inställt: SIP-möte / Cancelled: SIP meeting"
-        lines = [f"SIP-mötet {when} är inställt.", f"The SIP meeting {when} has been cancelled."]
-    else:
-        if kind is MessageKind.UPDATE:
-            subject = "Ny tid: SIP-möte / New time: SIP meeting"
-            lines = [f"SIP-mötet har fått en ny tid: {when}.", f"The SIP meeting has a new time: {when}."]
-        else:
-            subject = "Kallelse till SIP-möte / Invitation to a SIP meeting"
-            lines = [
-                f"Du är kallad till ett SIP-möte (samordnad individuell plan) {when}.",
-                f"You are invited to a SIP meeting (coordinated individual plan) {when}.",
-            ]
-        if meeting.location:
-            lines.append(f"Plats / Place: {meeting.location}")
-        if link:
-            lines += ["", "Anslut till mötet / Join the meeting:", link]
-            if "#t=" in link:
-                lines.append("Länken är personlig – dela den inte. / The link is personal: do not share it.")
-    return subject, "\n".join(lines) + "\n"
+async def _inviter(session: AsyncSession, staff: dict[uuid.UUID, StaffMember], staff_id: uuid.UUID) -> texts.Inviter:
+    member = staff[staff_id]
+    organisation = await session.get(Organisation, member.organisation_id)
+    assert organisation is not None
+    return texts.Inviter(member.name, member.title, organisation.name, member.phone or organisation.phone)
 
 
 async def queue(
@@ -120,29 +128,53 @@ async def queue(
     letterhead: Letterhead,
     staff_id: uuid.UUID,
 ) -> None:
-    """One message to each of these invited participants that can be reached."""
+    """One message to each of these invited participants that can be reached, from `staff_id`."""
     by_id = {p.id: p for p in plan.participants}
     participants = [by_id[pid] for pid in participant_ids if pid in by_id]
-    citizen_ids = [p.citizen_id for p in participants if p.citizen_id is not None]
+    chosen = {i.participant_id: i.channel for i in meeting.invitations}
+    citizen_ids = {p.citizen_id for p in participants if p.citizen_id is not None} | {plan.patient_id}
     citizens = {c.id: c for c in await session.scalars(select(Citizen).where(Citizen.id.in_(citizen_ids)))}
+    staff_ids = {p.staff_member_id for p in participants if p.staff_member_id is not None} | {staff_id}
+    staff = {m.id: m for m in await session.scalars(select(StaffMember).where(StaffMember.id.in_(staff_ids)))}
+    inviter = await _inviter(session, staff, staff_id)
+    patient_first_name = texts.first_name(citizens[plan.patient_id].name)
     if kind is MessageKind.UPDATE:  # a new time needs new links (cancelling already stops the old ones)
         await _revoke_links(session, meeting.id, [p.id for p in participants if p.kind in LINK_KINDS])
     organizer = parseaddr(letterhead.mail_from)[1] or "noreply@localhost"
+    public = letterhead.public_url.rstrip("/")
     for participant in participants:
         if not participation.takes_part(participant.kind, participant.wanted_by_patient):
             continue  # a relative the patient has not chosen (or no longer wants) is told nothing
-        reach = contact(participant, citizens)
+        channel_chosen = chosen.get(participant.id, InvitationChannel.EMAIL)
+        reach = contact(participant, channel_chosen, citizens, staff)
         if reach is None:
-            continue  # shown to staff as NOT_SENT on the invitation
+            continue  # shown to staff as NOT_SENT on the invitation, with `not_sent_reason`
         channel, address = reach
+        is_staff = participant.kind is ParticipantKind.STAFF
         link: str | None = None
         if kind is not MessageKind.CANCELLATION and meeting.kind is not MeetingKind.IN_PERSON:
             if participant.kind in LINK_KINDS:
                 token = _new_link(session, meeting, participant.id, staff_id)
                 link = invites.join_url(letterhead.public_url, token) if token else None
-            else:
-                link = f"{letterhead.public_url.rstrip('/')}/meetings/{meeting.id}"
-        subject, body = _text(kind, meeting, link)
+            elif is_staff:
+                link = f"{public}/video/?m={meeting.id}"  # they sign in there
+        if is_staff:
+            member = staff[participant.staff_member_id]  # type: ignore[index]
+            reader = texts.Reader(participant.kind, texts.first_name(member.name), Language.SV, patient_first_name)
+        else:
+            person = citizens[participant.citizen_id]  # type: ignore[index]
+            reader = texts.Reader(participant.kind, texts.first_name(person.name), person.language, patient_first_name)
+        occasion = texts.Occasion(
+            message=kind,
+            kind=meeting.kind,
+            purpose=meeting.purpose,
+            starts_at=meeting.starts_at,
+            ends_at=meeting.ends_at,
+            location=meeting.location,
+            link=link,
+            plan_url=f"{public}/app/#/plans/{plan.id}" if is_staff else None,
+        )
+        text = texts.compose(occasion, reader, inviter, sms=channel is Channel.SMS)
         attachment = None
         if channel is Channel.EMAIL:
             calendar = ics.calendar(
@@ -152,10 +184,13 @@ async def queue(
                 sequence=meeting.sequence,
                 cancelled=kind is MessageKind.CANCELLATION,
                 stamp=clock.now(),
-                description=subject,
+                summary=text.summary,
+                description=text.description,
                 location=meeting.location,
                 organizer=organizer,
+                organizer_name=f"{inviter.name}, {inviter.organisation}",
                 attendee_email=address,
+                url=(link or occasion.plan_url) if is_staff else None,  # never a personal link
             )
             method = "CANCEL" if kind is MessageKind.CANCELLATION else "REQUEST"
             attachment = Attachment(
@@ -170,7 +205,7 @@ async def queue(
             kind=kind,
             channel=channel,
             address=address,
-            subject=subject,
-            body=body,
+            subject=text.subject,
+            body=text.body,
             attachment=attachment,
         )
