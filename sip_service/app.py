@@ -36,6 +36,7 @@ from sip_service.kit.pubsub import broker_for
 from sip_service.meetings import invites
 from sip_service.meetings.room import Live
 from sip_service.meetings.routes import invite_router
+from sip_service.notify import digest
 from sip_service.notify import service as outbox
 from sip_service.notify.senders import senders_for
 from sip_service.settings import ASSETS_DIR, Settings
@@ -157,12 +158,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         worker = None
         if settings.notify_interval_s > 0:  # sends the outbox: invitations, new times, cancellations
+            # and, before each round, the staff's daily digests that are due (counts only)
+            jobs = [lambda: digest.run_once(db, public_url=settings.public_url, at=settings.digest_at)]
             worker = asyncio.create_task(
                 outbox.run_forever(
                     db,
                     senders_for(settings),
                     interval_s=settings.notify_interval_s,
                     max_attempts=settings.notify_max_attempts,
+                    before=jobs if settings.digest_enabled else [],
                 ),
                 name="outbox-worker",
             )

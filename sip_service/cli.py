@@ -1,4 +1,4 @@
-"""The `sip-service` command: serve, migrate, seed-demo, notify, media, export-schema."""
+"""The `sip-service` command: serve, migrate, seed-demo, notify, digest, media, export-schema."""
 
 from __future__ import annotations
 
@@ -133,6 +133,31 @@ def notify() -> None:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # in development the messages are written here
     sent, retrying, failed = asyncio.run(_notify(Settings()))
     typer.echo(f"sent {sent}, to retry {retrying}, failed {failed}")
+
+
+async def _digest(settings: Settings, any_time: bool) -> tuple[int, int]:
+    from datetime import time
+
+    from sip_service.kit.db import Database
+    from sip_service.notify import digest
+
+    db = Database(settings.database_url)
+    try:
+        at = time(0, 0) if any_time else settings.digest_at
+        r = await digest.run_once(db, public_url=settings.public_url, at=at)
+    finally:
+        await db.dispose()
+    return r.looked_at, r.queued
+
+
+@app.command("digest")
+def digest_command(
+    any_time: bool = typer.Option(False, "--any-time", help="Do not wait for SIP_DIGEST_AT (the time of day)."),
+) -> None:
+    """Queue today's e-mail digests to staff with something new in "Att göra" (the server does this
+    before each outbox round from SIP_DIGEST_AT); `sip-service notify` then sends them."""
+    looked_at, queued = asyncio.run(_digest(Settings(), any_time))
+    typer.echo(f"looked at {looked_at} staff members, queued {queued} digests")
 
 
 async def _media(settings: Settings) -> None:

@@ -2,7 +2,7 @@
 
 from sip_service.audit.models import AuditEvent
 from sip_service.identity.models import Citizen, Organisation, StaffMember
-from sip_service.inbox.models import InboxRead
+from sip_service.inbox.models import InboxDigest, InboxRead
 from sip_service.kit.db import Base
 from sip_service.meetings.models import Attendance, Invitation, InviteLink, Meeting
 from sip_service.notify.models import OutboxMessage
@@ -27,6 +27,7 @@ __all__ = [
     "Consent",
     "ConsentOrganisation",
     "Goal",
+    "InboxDigest",
     "InboxRead",
     "Invitation",
     "InviteLink",

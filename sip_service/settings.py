@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import time, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     mail_from: str = "SIP-tjänsten <noreply@localhost>"
     notify_interval_s: float = Field(default=30.0, ge=0)  # how often the outbox is sent; 0: no worker
     notify_max_attempts: int = Field(default=5, ge=1)  # then the message is FAILED (retries 1, 5, 25 … minutes)
+    # Each staff member with a work e-mail gets at most one e-mail a day about what is new in their
+    # inbox ("Att göra"; counts only), from this time of day in Stockholm on (the outbox worker
+    # looks each round; `sip-service digest` does it once). They may opt out.
+    digest_at: time = time(7, 0)
+    digest_enabled: bool = True
 
     # Hardening limits (always on; production also hides introspection, IDE and suggestions).
     max_body_bytes: int = 256 * 1024

@@ -70,6 +70,22 @@ class InboxCountType:
     unread: int
 
 
+@strawberry.type(
+    name="InboxDigest",
+    description="The daily e-mail about your inbox: counts of what is new and a link, never a patient's name.",
+)
+class InboxDigestType:
+    email: str | None = strawberry.field(description="Your work e-mail, where it goes (none: it cannot be sent).")
+    receives: bool = strawberry.field(description="You get it: you have a work e-mail and have not turned it off.")
+    opted_out: bool = strawberry.field(description="You turned it off.")
+    sends_at: str = strawberry.field(description="From what time of day (HH:MM, Stockholm) it is sent.")
+
+    @classmethod
+    def of(cls, setting: service.DigestSetting, info: Info[Context, None]) -> InboxDigestType:
+        at = info.context.settings.digest_at.strftime("%H:%M")
+        return cls(email=setting.email, receives=setting.receives, opted_out=setting.opted_out, sends_at=at)
+
+
 @strawberry.type(name="Inbox", description="What you have to do, across the plans you may see.")
 class InboxType:
     _inbox: strawberry.Private[service.Inbox]
@@ -88,6 +104,13 @@ class InboxType:
             info.context.reads.add("inbox.read", item.plan_id, item.patient_id)
         return [InboxItemType(i) for i in self._inbox.items]
 
+    @strawberry.field(description="Your daily e-mail about what is new here.")
+    async def digest(self, info: Info[Context, None]) -> InboxDigestType:
+        ctx = info.context
+        async with ctx.read_session.session() as session:
+            setting = await service.digest_setting(session, ctx.principal)
+        return InboxDigestType.of(setting, info)
+
 
 @strawberry.type
 class InboxQuery:
@@ -103,6 +126,7 @@ class InboxQuery:
 
 
 InboxResult = Annotated[InboxType | AnyError, strawberry.union("InboxResult")]
+InboxDigestResult = Annotated[InboxDigestType | AnyError, strawberry.union("InboxDigestResult")]
 
 
 @strawberry.type
@@ -122,3 +146,15 @@ class InboxMutation:
             return to_graphql(exc)
         await ctx.after_write()
         return InboxType(found)
+
+    @strawberry.mutation(description="Whether you want the daily e-mail about what is new in your inbox.")
+    async def set_inbox_digest(self, info: Info[Context, None], receive: bool) -> InboxDigestResult:
+        ctx = info.context
+        try:
+            async with ctx.db.write() as session:
+                setting = await service.set_digest(session, ctx.principal, receive=receive)
+                await audit.append(session, ctx.principal, [Access(AuditAccess.WRITE, info.field_name, None, None)])
+        except DomainError as exc:
+            return to_graphql(exc)
+        await ctx.after_write()
+        return InboxDigestType.of(setting, info)

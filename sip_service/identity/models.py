@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import Enum, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sip_service.kit.db import Base, enum_column, uuid_pk
@@ -48,6 +48,8 @@ class StaffMember(Base):
     # Work contact details: given to the patients and relatives of the plans they take part in.
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
+    # No daily e-mail about their inbox ("Att göra"), though they have a work e-mail (notify/digest.py).
+    digest_opt_out: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Citizen(Base):

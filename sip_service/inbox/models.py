@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sip_service.inbox.rules import ItemKind
@@ -28,3 +28,19 @@ class InboxRead(Base):
     subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     stamp: Mapped[str] = mapped_column(String(64), default="")
     read_at: Mapped[datetime]
+
+
+class InboxDigest(Base):
+    """The last daily e-mail digest of a staff member's inbox (notify/digest.py): the day it was
+    looked at (at most once a day), and the items it told of, so that the next one is sent only
+    when something new has come."""
+
+    __tablename__ = "inbox_digests"
+
+    staff_member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date]  # in Stockholm
+    checked_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]  # the last time one was sent (queued in the outbox)
+    told: Mapped[list[str]] = mapped_column(JSON, default=list)  # keys of the new items it told of

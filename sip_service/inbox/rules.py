@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
+from sip_service.kit.clock import STOCKHOLM
 from sip_service.kit.errors import Invalid
 
 
@@ -143,3 +144,19 @@ def counts(items: Sequence[Item]) -> list[Count]:
         Count(k, sum(1 for i in items if i.kind is k), sum(1 for i in items if i.kind is k and not i.read))
         for k in ORDER
     ]
+
+
+# ---- the daily digest -------------------------------------------------------------------------
+
+
+def digest_day(now: datetime, at: time) -> date | None:
+    """The Stockholm day whose digest may go out at `now`: from `at` (wall clock) on; None before."""
+    local = now.astimezone(STOCKHOLM)
+    return local.date() if local.time() >= at else None
+
+
+def news(unread_keys: Sequence[str], told: Iterable[str]) -> list[str]:
+    """What a digest tells of: the new items not told of by the one before. A digest goes out only
+    when there is any, so an item left unread does not bring an e-mail every day."""
+    before = set(told)
+    return [k for k in unread_keys if k not in before]

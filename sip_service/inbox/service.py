@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sip_service.auth import policy
 from sip_service.auth.principal import Principal, StaffPrincipal
 from sip_service.identity import repository as identity_repo
-from sip_service.identity.models import Organisation
+from sip_service.identity.models import Organisation, StaffMember
 from sip_service.inbox import repository as repo
 from sip_service.inbox import rules
 from sip_service.inbox.rules import Item, ItemKind
@@ -181,3 +181,36 @@ async def note_opened(
     """A staff member opened plans they take part in (`participation_of`): no longer new to them."""
     staff = policy.require_staff(principal)
     await repo.mark(session, staff.staff_id, ((ItemKind.NEW_PLAN, pid, "") for pid in participation_ids), now)
+
+
+# ---- the daily e-mail digest: each staff member's own setting -------------------------------
+
+
+@dataclass(frozen=True)
+class DigestSetting:
+    email: str | None  # their work e-mail, where a digest goes
+    opted_out: bool
+
+    @property
+    def receives(self) -> bool:
+        return bool(self.email) and not self.opted_out
+
+
+async def _me(session: AsyncSession, principal: Principal) -> StaffMember:
+    staff = policy.require_staff(principal)
+    me = (await identity_repo.by_ids(session, StaffMember, [staff.staff_id])).get(staff.staff_id)
+    if me is None:
+        raise NotFound("StaffMember", staff.staff_id)
+    return me
+
+
+async def digest_setting(session: AsyncSession, principal: Principal) -> DigestSetting:
+    me = await _me(session, principal)
+    return DigestSetting(me.email, me.digest_opt_out)
+
+
+async def set_digest(session: AsyncSession, principal: Principal, *, receive: bool) -> DigestSetting:
+    """A staff member says whether they want the daily e-mail about their inbox (their own only)."""
+    me = await _me(session, principal)
+    me.digest_opt_out = not receive
+    return DigestSetting(me.email, me.digest_opt_out)

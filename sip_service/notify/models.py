@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sip_service.kit.db import Base, enum_column, uuid_pk
@@ -27,18 +27,28 @@ class MessageKind(StrEnum):
     INVITATION = "INVITATION"
     UPDATE = "UPDATE"  # the meeting was rescheduled
     CANCELLATION = "CANCELLATION"
+    DIGEST = "DIGEST"  # a staff member's daily "Att göra" summary: counts only (notify/digest.py)
 
 
 class OutboxMessage(Base):
-    """One message to one participant. The body may hold a personal invite link (the raw token is
-    in no other place): this row is how the link reaches its recipient."""
+    """One message to one participant (about a meeting), or to one staff member (their digest). The
+    body may hold a personal invite link (the raw token is in no other place): this row is how the
+    link reaches its recipient."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
+        CheckConstraint("participant_id IS NOT NULL OR staff_member_id IS NOT NULL", name="recipient"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     meeting_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
-    participant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    staff_member_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[MessageKind] = mapped_column(enum_column(MessageKind))
     channel: Mapped[Channel] = mapped_column(enum_column(Channel))
     address: Mapped[str] = mapped_column(String(254))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,7 +58,7 @@ class Attachment:
 def enqueue(
     session: AsyncSession,
     *,
-    participant_id: uuid.UUID,
+    participant_id: uuid.UUID | None,
     meeting_id: uuid.UUID | None,
     kind: MessageKind,
     channel: Channel,
@@ -66,12 +66,19 @@ def enqueue(
     subject: str,
     body: str,
     attachment: Attachment | None = None,
+    staff_member_id: uuid.UUID | None = None,
+    now: datetime | None = None,
 ) -> OutboxMessage:
-    """Add a message to the caller's transaction: it is sent only if that transaction commits."""
-    now = clock.now()
+    """Add a message to the caller's transaction: it is sent only if that transaction commits. It
+    goes to a participant (about a meeting) or to a staff member (their digest); it is due `now`
+    (the caller's clock, if it has one of its own)."""
+    if (participant_id is None) == (staff_member_id is None):
+        raise ValueError("a message goes to one participant or to one staff member")
+    now = now or clock.now()
     message = OutboxMessage(
         meeting_id=meeting_id,
         participant_id=participant_id,
+        staff_member_id=staff_member_id,
         kind=kind,
         channel=channel,
         address=address,
@@ -100,7 +107,7 @@ async def latest_by_participant(
         .order_by(OutboxMessage.created_at, OutboxMessage.id)
     )
     for message in await session.scalars(stmt):
-        assert message.meeting_id is not None
+        assert message.meeting_id is not None and message.participant_id is not None
         out[message.meeting_id][message.participant_id] = message
     return out
 
@@ -141,12 +148,12 @@ async def _claim(db: Database, now: datetime, batch: int) -> list[tuple[uuid.UUI
             .with_for_update(skip_locked=True)
         )
         due = list(await session.scalars(stmt))
-        to_whom = select(Participant).where(Participant.id.in_({m.participant_id for m in due}))
+        to_whom = select(Participant).where(Participant.id.in_({m.participant_id for m in due if m.participant_id}))
         parties = {p.id: p for p in await session.scalars(to_whom)}
         waiting = await _awaiting_consent(session, parties.values(), now)
         claimed = []
         for m in due:
-            party = parties.get(m.participant_id)
+            party = parties.get(m.participant_id) if m.participant_id else None  # None: a staff member's digest
             if party is not None and not participation.takes_part(party.kind, party.wanted_by_patient):
                 # written while the patient wanted this relative, who has been refused since: withheld
                 m.status, m.last_error = MessageStatus.FAILED, WITHHELD
@@ -216,10 +223,23 @@ def paused() -> Iterator[None]:
         _paused -= 1
 
 
-async def run_forever(db: Database, senders: Senders, *, interval_s: float, max_attempts: int) -> None:
-    """The background worker started by the app: one run every `interval_s` seconds."""
+async def run_forever(
+    db: Database,
+    senders: Senders,
+    *,
+    interval_s: float,
+    max_attempts: int,
+    before: Sequence[Callable[[], Awaitable[object]]] = (),
+) -> None:
+    """The background worker started by the app: one run every `interval_s` seconds, after the jobs
+    that write messages (`before`: the daily digest), so that what they write goes out at once."""
     while True:
         if not _paused:
+            for job in before:
+                try:
+                    await job()
+                except Exception:  # one broken job must not stop the sending
+                    log.exception("a job before the outbox run failed")
             try:
                 await run_once(db, senders, max_attempts=max_attempts)
             except Exception:  # a broken run (database away) must not end the worker

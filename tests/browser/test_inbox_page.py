@@ -5,7 +5,8 @@ Anna (health centre) made Elsa's plan and added Johan; Elsa's consent does not c
 organisation yet. Per's plan (consent for both) has an action of Johan's due tomorrow, a meeting he
 is invited to and a discharge notice. Johan's header and start page count what is new; his inbox
 shows Per's plan and nothing of Elsa's. Once Elsa's consent covers him, Elsa's plan is there as
-new. He marks the action read, opens Elsa's plan (no longer new), then marks the rest read. Each
+new. He marks the action read, opens Elsa's plan (no longer new), then marks the rest read, and
+turns his daily e-mail off and on. Each
 step is checked against what the API says; axe at desktop and 360×640, no sideways scroll.
 Screenshots: test-artifacts/app-inbox-*.png.
 """
@@ -79,6 +80,7 @@ async def before_consent(
             "Nya planer (1)",
             "Insatser som ska vara klara snart (1)",
             "Möten du är kallad till (1)",
+            "E-post när något nytt väntar",
         ]
     )
     action = johan.locator("#inbox-ACTION li")
@@ -133,9 +135,21 @@ async def after_consent(johan: Page, world: Service, gql: GraphQLClient, checks:
     await checks.shot(johan, "inbox-4-all-read")
     assert (await johans_inbox(gql))["unread"] == 0
 
+    # the daily e-mail: on, to his work e-mail; he turns it off, and on again
+    receive = johan.get_by_label(re.compile("^Skicka ett brev till johan.ek@ekby.example"))
+    await expect(receive).to_be_checked()
+    await receive.uncheck()
+    await expect(johan.locator("#digest-status")).to_have_text("Sparat.")
+    assert (await johans_inbox(gql))["digest"]["receives"] is False
+    await johan.locator("#inbox-digest").scroll_into_view_if_needed()
+    await checks.shot(johan, "inbox-5-digest-off")
+    await receive.check()
+    await expect(johan.locator("#digest-status")).to_have_text("Sparat.")
+    assert (await johans_inbox(gql))["digest"]["receives"] is True
+
     # the same page in English
     await click(johan.get_by_role("button", name="Byt språk till engelska"))
     await expect(johan.get_by_role("heading", level=1)).to_have_text("To do")
     await expect(johan.locator("#inbox-summary")).to_have_text("You have seen everything. 3 things to do.")
     await settled(johan)
-    await checks.shot(johan, "inbox-5-english", phone=False)
+    await checks.shot(johan, "inbox-6-english", phone=False)

@@ -165,7 +165,7 @@ async def test_marking_read_holds_until_the_item_changes(gql: GraphQLClient, wor
     assert marked["__typename"] == "Inbox" and marked["unread"] == box["unread"] - 2
     assert {i["id"] for i in marked["items"] if i["read"]} == {soon["id"], meeting["id"]}
     again = await inbox(gql, "staff-anna")
-    assert again == {k: marked[k] for k in again}  # what the mutation answered is what is stored
+    assert {k: again[k] for k in marked if k != "__typename"} == {k: v for k, v in marked.items() if k != "__typename"}
     assert counted(again)["ACTION"] == (2, 1) and counted(again)["MEETING"] == (1, 0)
     # read marks are each person's own
     assert all(not i["read"] for i in of_kind(await inbox(gql, "staff-johan"), "MEETING"))

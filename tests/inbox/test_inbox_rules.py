@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -62,3 +62,19 @@ def test_order_is_by_kind_then_soonest_and_counts_cover_every_kind() -> None:
         (ItemKind.MEETING, 1, 1),
         (ItemKind.FOLLOW_UP_DUE, 0, 0),
     ]
+
+
+def test_the_digest_day_begins_at_its_time_of_day_in_stockholm() -> None:
+    at = time(7, 0)
+    winter = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # 07:00 in Stockholm (UTC+1)
+    assert rules.digest_day(winter - timedelta(minutes=1), at) is None
+    assert rules.digest_day(winter, at) == date(2026, 12, 1)
+    summer = datetime(2026, 6, 1, 5, 0, tzinfo=UTC)  # 07:00 in Stockholm (UTC+2)
+    assert rules.digest_day(summer, at) == date(2026, 6, 1)
+    assert rules.digest_day(datetime(2026, 12, 1, 23, 30, tzinfo=UTC), at) is None  # 00:30 the next day: wait
+
+
+def test_a_digest_tells_only_of_what_no_digest_told_before() -> None:
+    assert rules.news(["a", "b"], []) == ["a", "b"]
+    assert rules.news(["a", "b"], ["a", "b", "c"]) == []  # still unread, already told: no e-mail again
+    assert rules.news(["a", "d"], ["a", "b"]) == ["d"]

@@ -57,6 +57,19 @@ const S = {
   inboxMarkedAll: ["Alla markerade som lästa.", "All marked as read."],
   inboxMarkFailed: ["Det gick inte att markera. Listan är uppdaterad.", "Could not mark it. The list is updated."],
   inboxResponsible: ["Ansvarig: {name}", "Responsible: {name}"],
+  digestTitle: ["E-post när något nytt väntar", "E-mail when something new is waiting"],
+  digestReceive: [
+    "Skicka ett brev till {email} när något nytt väntar här (högst ett om dagen, från kl. {at})",
+    "Send an e-mail to {email} when something new is waiting here (at most one a day, from {at})",
+  ],
+  digestHint: [
+    "Brevet säger bara hur många saker det gäller, inga namn: e-post är inte en säker kanal.",
+    "The e-mail only says how many things there are, no names: e-mail is not a secure channel.",
+  ],
+  digestNoEmail: [
+    "Du har ingen e-postadress i tjänsten, så inget brev kan skickas till dig.",
+    "You have no e-mail address in the service, so no e-mail can be sent to you.",
+  ],
   inbox_DISCHARGE: ["Utskrivning – kalla till SIP-möte", "Discharge – call a SIP meeting"],
   inbox_NEW_PLAN: ["Nya planer", "New plans"],
   inbox_TO_FINALIZE: ["Klara att fastställa", "Ready to finalize"],

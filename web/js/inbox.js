@@ -24,6 +24,7 @@ async function load(view) {
   view.ctx.main.setAttribute("aria-busy", "true");
   try {
     view.box = (await request("Inbox")).inbox;
+    view.digest = view.box.digest;
   } catch (error) {
     if (!view.body.isConnected) return;
     view.ctx.main.removeAttribute("aria-busy");
@@ -40,7 +41,7 @@ function draw(view) {
   const { box } = view;
   window.dispatchEvent(new CustomEvent("sip:inbox-count", { detail: box.unread }));
   if (!box.total) {
-    replace(view.body, h("p", { class: "lead", id: "inbox-summary" }, t("inboxEmpty")));
+    replace(view.body, h("p", { class: "lead", id: "inbox-summary" }, t("inboxEmpty")), digestSection(view));
     return;
   }
   const unreadIds = box.items.filter((i) => !i.read).map((i) => i.id);
@@ -50,7 +51,42 @@ function draw(view) {
     ? h("button", { type: "button", class: "secondary", id: "inbox-mark-all", onclick: () => mark(view, unreadIds, null) }, t("inboxMarkAll"))
     : null;
   const sections = box.counts.filter((c) => c.total).map((c) => section(view, c));
-  replace(view.body, h("div", { class: "inbox-top" }, summary, markAll), sections);
+  replace(view.body, h("div", { class: "inbox-top" }, summary, markAll), sections, digestSection(view));
+}
+
+// The daily e-mail: on or off, said at once ("Sparat.") where it was changed.
+function digestSection(view) {
+  const d = view.digest;
+  const heading = h("h2", { id: "inbox-digest-h" }, t("digestTitle"));
+  if (!d) return null;
+  if (!d.email) {
+    return h("section", { class: "block", id: "inbox-digest", "aria-labelledby": heading.id }, heading, h("p", {}, t("digestNoEmail")));
+  }
+  const box = h("input", { type: "checkbox", id: "digest-receive", checked: d.receives, "aria-describedby": "digest-hint" });
+  const status = h("p", { class: "saved-note", role: "status", id: "digest-status" });
+  box.addEventListener("change", async () => {
+    const wanted = box.checked;
+    box.disabled = true;
+    status.className = "saved-note";
+    status.textContent = "";
+    try {
+      const answer = (await request("SetInboxDigest", { receive: wanted })).setInboxDigest;
+      if (answer.__typename !== "InboxDigest") throw new Error(answer.message);
+      view.digest = answer;
+      status.textContent = t("saved");
+    } catch (error) {
+      box.checked = !wanted;
+      status.className = "error";
+      status.textContent = `${t("error")}: ${error.message}`;
+    } finally {
+      box.disabled = false;
+    }
+  });
+  return h("section", { class: "block", id: "inbox-digest", "aria-labelledby": heading.id },
+    heading,
+    h("div", { class: "check" }, box, h("label", { for: box.id }, t("digestReceive", { email: d.email, at: d.sendsAt }))),
+    h("p", { class: "hint", id: "digest-hint" }, t("digestHint")),
+    status);
 }
 
 function section(view, count) {
