@@ -5,17 +5,21 @@ waiting for a condition with a deadline; another instance of the service beside 
 from __future__ import annotations
 
 import asyncio
+import email
 import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from socket import create_server
 from typing import Any, TypeVar
 
 import uvicorn
+from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +32,7 @@ from sip_service.kit import clock
 from sip_service.kit.pubsub import Broker
 from sip_service.meetings import service as meetings
 from sip_service.meetings.models import InvitationChannel, MeetingKind
+from sip_service.notify.senders import Outgoing
 from sip_service.plans import service as plans
 from sip_service.plans.models import Participant, ParticipantKind, Plan, RepresentativeKind
 from sip_service.plans.rules import Code
@@ -414,3 +419,48 @@ async def instance(world: Service, **settings_changed: Any) -> AsyncIterator[str
     """Another process of the service on the same database, with events over Redis."""
     async with serving(world, **({"redis_url": REDIS_URL} | settings_changed)) as running:
         yield running.url
+
+
+# ---- messages: a real SMTP server on loopback, and SMS as the sender was given them ----------
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.mails: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.mails.append(email.message_from_bytes(envelope.content, policy=default_policy))  # type: ignore[arg-type]
+        return "250 OK"
+
+
+@dataclass
+class Smtp:
+    """An SMTP server (aiosmtpd) that can be stopped and started again on the same port."""
+
+    port: int
+    recorder: Recorder = field(default_factory=Recorder)
+    controller: Controller | None = None
+
+    def start(self) -> None:
+        # aiosmtpd gives its thread 5 s to answer by default ("the system is too busy"); we wait longer.
+        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port, ready_timeout=WAIT_S)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def mails(self) -> list[EmailMessage]:
+        return self.recorder.mails
+
+
+class RecordingSms:
+    """An SMS provider that keeps what it was given (there is no real one to run in a test)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+
+    async def send(self, message: Outgoing) -> None:
+        self.sent.append(message)

@@ -8,19 +8,16 @@ messages existed, so it cannot send them.
 
 from __future__ import annotations
 
-import email
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.policy import default as default_policy
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from icalendar import Calendar
 from sqlalchemy import select, update
 
@@ -30,55 +27,15 @@ from sip_service.kit import clock
 from sip_service.notify import ics
 from sip_service.notify import service as outbox
 from sip_service.notify.models import MessageStatus, OutboxMessage
-from sip_service.notify.senders import Outgoing, Senders, SmtpSender
+from sip_service.notify.senders import Senders, SmtpSender
 from sip_service.plans import service as plans
 from sip_service.plans.models import Participant, ParticipantKind, Plan
 
 from conftest import GraphQLClient, Service, free_port, op
-from helpers import WAIT_S, add_family, big_plan, citizen_id, schedule_video_meeting
+from helpers import RecordingSms, Smtp, add_family, big_plan, citizen_id, schedule_video_meeting
 from helpers import staff as staff_principal
 
 LINK = re.compile(r"https?://\S+/join#t=([A-Za-z0-9_-]+)")
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.mails: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.mails.append(email.message_from_bytes(envelope.content, policy=default_policy))  # type: ignore[arg-type]
-        return "250 OK"
-
-
-@dataclass
-class Smtp:
-    """An SMTP server that can be stopped and started again on the same port."""
-
-    port: int
-    recorder: Recorder = field(default_factory=Recorder)
-    controller: Controller | None = None
-
-    def start(self) -> None:
-        # aiosmtpd gives its thread 5 s to answer by default ("the system is too busy"); we wait longer.
-        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port, ready_timeout=WAIT_S)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    @property
-    def mails(self) -> list[EmailMessage]:
-        return self.recorder.mails
-
-
-class RecordingSms:
-    def __init__(self) -> None:
-        self.sent: list[Outgoing] = []
-
-    async def send(self, message: Outgoing) -> None:
-        self.sent.append(message)
 
 
 @pytest.fixture
