@@ -183,9 +183,11 @@ async def the_lobby(browser: Any, demo: Demo, checks: Checks) -> None:
     await expect(microphones).to_be_hidden()
     await checks.shot(page, "calm-lobby", phone=False)
     # the name under one's own picture, not over it
-    picture = await page.locator("#preview").bounding_box()
-    caption = await page.locator(".self-view figcaption").bounding_box()
-    assert picture and caption and caption["y"] >= picture["y"] + picture["height"] - 1, (picture, caption)
+    picture_bottom, caption_top = await page.locator(".self-view").evaluate(
+        "f => [f.querySelector('video').getBoundingClientRect().bottom,"
+        " f.querySelector('figcaption').getBoundingClientRect().top]"
+    )
+    assert caption_top >= picture_bottom - 1, (picture_bottom, caption_top)
 
     for button, on, off in (
         ("#lobby-mute", "Mikrofonen är på", "Mikrofonen är av"),

@@ -240,10 +240,13 @@ async def test_staff_admits_the_patient_and_they_see_each_other(
             await expect(admit).to_be_hidden()
             await until("the patient is in the room", lambda: _phase_is(patient, "room"))
             await expect(patient.get_by_role("button", name="Mikrofonen är på")).to_be_visible()
-            # one's own name is under one's picture, not over it
-            own = patient.locator(".tile.self")
-            picture, name = await own.locator("video").bounding_box(), await own.locator(".tile-label").bounding_box()
-            assert picture and name and name["y"] >= picture["y"] + picture["height"] - 1, (picture, name)
+            # one's own name is under one's picture, not over it (both measured at the same moment:
+            # a line above, such as "Tryck här för att höra de andra", may come and go meanwhile)
+            picture_bottom, name_top = await patient.locator(".tile.self").evaluate(
+                "t => [t.querySelector('video').getBoundingClientRect().bottom,"
+                " t.querySelector('.tile-label').getBoundingClientRect().top]"
+            )
+            assert name_top >= picture_bottom - 1, (picture_bottom, name_top)
 
             # Both see the other's video: frames decoded keep rising.
             patient_id, staff_id = setup.patient, (await state(staff))["participantId"]
