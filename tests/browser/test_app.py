@@ -322,9 +322,8 @@ async def story(browser: Browser, world: Service, checks: Checks) -> None:
     elsa = await signed_in(browser, world, "Elsa Andersson", checks, viewport=PHONE, is_mobile=True, has_touch=True)
     await click(elsa.get_by_role("link", name="Plan för Elsa Andersson"))
     await expect(elsa.get_by_role("heading", name="Vem kontaktar jag?")).to_be_visible()
-    await expect(elsa.locator("#sec-contact")).to_contain_text(
-        "Anna Lind, Distriktssköterska på Vårdcentralen Norrbacka"
-    )
+    await expect(elsa.locator("#contact-list > li").first).to_contain_text("Anna Lind, Distriktssköterska")
+    await expect(elsa.locator("#contact-list > li").first).to_contain_text("Vårdcentralen Norrbacka – samordnar planen")
     await checks.shot(elsa, "07-patient-plan")
     await elsa.get_by_label("Mitt mål, med mina egna ord").fill("Jag vill kunna gå till affären själv.")
     await click(elsa.get_by_role("button", name="Lägg till mål"))

@@ -662,12 +662,26 @@ function participantList(view) {
         p.organisation ? `, ${p.organisation.name}` : "",
         p.staffMember && p.staffMember.title ? `, ${p.staffMember.title}` : "",
         p.isCoordinator ? ` (${t("coordinator")})` : ""),
+      contactLine(p),
       h("p", { class: "hint" }, participantState(view, p)),
       awaitsConsent(plan, p) ? h("p", { class: "note awaiting-consent", role: "note" }, awaitingConsentText(p)) : null,
       removable(view, p) ? (view.confirming === `part-${p.id}`
         ? confirmPanel(view, `part-${p.id}`, t(p.kind === "STAFF" ? "removeStaffQ" : "removePartQ", { name: p.name }), t("yesRemove"),
           () => mutate(view, "RemoveParticipant", { participantId: p.id, expectedVersion: view.plan.version }), "h-participants")
         : askButton(view, `part-${p.id}`, t("remove"), `${t("remove")}: ${p.name}`)) : null)));
+}
+
+// How to reach a participant: a staff member's work phone and e-mail, a citizen's own (none is
+// given for someone with a protected identity outside their own care: the service leaves it out).
+function contactLine(p) {
+  const who = p.staffMember || p.citizen;
+  const phone = who ? who.phone : null;
+  const email = who ? who.email : null;
+  if (!phone && !email) return null;
+  return h("p", { class: "contact-line" },
+    phone ? telLink(phone, false) : null,
+    phone && email ? " · " : null,
+    email ? h("a", { href: `mailto:${email}` }, email) : null);
 }
 
 // Staff of an organisation the patient's consent does not cover yet cannot see the plan (the
@@ -1072,13 +1086,34 @@ function changes(before, after) {
 
 // ---- patients and relatives ----------------------------------------------------------------
 
+// Whom the patient side calls: the coordinator first, then the other staff taking part, each with
+// title, organisation and a number to tap (their own, else their organisation's switchboard);
+// then who holds overall responsibility, with its switchboard.
 function contacts(view) {
   const plan = view.plan;
-  const coordinators = plan.participants.filter((p) => p.isCoordinator);
+  const staff = plan.participants.filter((p) => p.kind === "STAFF");
+  staff.sort((a, b) => Number(b.isCoordinator) - Number(a.isCoordinator));
+  const overall = plan.overallResponsibleOrganisation;
   return [
-    coordinators.map((c) => h("p", {}, t("whoToCallText", { name: c.name, title: c.staffMember ? c.staffMember.title : "", org: c.organisation ? c.organisation.name : "" }))),
-    plan.overallResponsibleOrganisation ? h("p", {}, t("overallText", { org: plan.overallResponsibleOrganisation.name })) : null,
+    staff.length ? h("ul", { class: "contacts", id: "contact-list" }, staff.map((p) => {
+      const phone = (p.staffMember && p.staffMember.phone) || (p.organisation && p.organisation.phone);
+      const email = p.staffMember && p.staffMember.email;
+      return h("li", { class: "contact" },
+        h("p", { class: "contact-name" }, h("strong", {}, p.name), p.staffMember && p.staffMember.title ? `, ${p.staffMember.title}` : ""),
+        h("p", {}, p.organisation ? p.organisation.name : "", p.isCoordinator ? ` – ${t("coordinatesPlan")}` : ""),
+        phone ? h("p", {}, telLink(phone, true)) : null,
+        email ? h("p", {}, h("a", { href: `mailto:${email}` }, email)) : null);
+    })) : null,
+    overall ? h("p", { id: "overall-contact" }, t("overallText", { org: overall.name }),
+      overall.phone ? [" ", t("switchboard", { org: overall.name }), " ", telLink(overall.phone, false)] : null) : null,
   ];
+}
+
+// A phone number to tap: tel: in international form (070-174 06 05 → +46701740605).
+function telLink(phone, large) {
+  const digits = phone.replace(/[^\d+]/g, "");
+  const uri = digits.startsWith("0") ? `+46${digits.slice(1)}` : digits;
+  return h("a", { class: large ? "tel tel-large" : "tel", href: `tel:${uri}` }, large ? `${t("call")} ${phone}` : phone);
 }
 
 function plainActions(view) {
@@ -1234,6 +1269,23 @@ function approvedLine(view) {
   return patientSide(view) ? t("approvedAt", { when }) : t("theyApproved", { patient: view.plan.patient.name, when });
 }
 
+// The head of the patient's copy: the personal number (to the patient side and staff only, never to
+// a relative), status, version, the day it was printed, the next meeting and the follow-up.
+function printFacts(view) {
+  const plan = view.plan;
+  const next = upcoming(plan).sort((a, b) => new Date(a.startsAt) - new Date(b.startsAt))[0];
+  const row = (id, label, value) => h("div", { id }, h("dt", {}, label), h("dd", {}, value));
+  return h("dl", { class: "facts", id: "print-facts" },
+    view.staff || patientSide(view) ? row("print-pnr", t("pnr"), personalNumber(plan.patient.personalNumber)) : null,
+    row("print-status", t("statusLabel"), [t(plan.status), plan.finalizedAt ? ` · ${formatDateTime(plan.finalizedAt)}` : ""]),
+    row("print-version", t("versionLabel"), String(plan.version)),
+    row("print-date", t("printedLabel"), formatDate(todayInStockholm())),
+    row("print-next", t("nextMeeting"), next
+      ? `${formatDateTime(next.startsAt)} · ${t(next.kind)}${next.location ? ` · ${next.location}` : ""}`
+      : t("noNextMeeting")),
+    row("print-followup", t("followUp"), plan.followUpDate ? formatDate(plan.followUpDate) : t("none")));
+}
+
 function printView(view) {
   const plan = view.plan;
   const patientSideIds = new Set(plan.participants.filter((p) => PATIENT_SIDE.includes(p.kind)).map((p) => p.id));
@@ -1243,14 +1295,12 @@ function printView(view) {
       h("button", { type: "button", onclick: () => window.print() }, t("print"))),
     h("article", { class: "print-plan" },
       h("h1", {}, t("planFor", { name: plan.patient.name })),
-      h("p", {}, t("statusLine", { status: t(plan.status) }),
-        plan.finalizedAt ? ` · ${formatDateTime(plan.finalizedAt)}` : ""),
+      printFacts(view),
       plan.status === "ACTIVE" ? null : h("p", { class: "alert" }, t("notFinalizedPrint")),
       h("h2", {}, t("whoToCall")), contacts(view),
       h("h2", {}, t("theGoals")),
       plan.goals.length ? h("ul", {}, plan.goals.map((g) => h("li", {}, `”${g.text}”`, patientSideIds.has(g.expressedById) ? "" : ` (${nameOf(plan, g.expressedById)})`))) : h("p", {}, t("noGoals")),
       h("h2", {}, t("whatHappens")), plainActions(view),
-      h("h2", {}, t("followUp")), h("p", {}, plan.followUpDate ? formatDate(plan.followUpDate) : t("none")),
       h("h2", {}, t("participants")),
       h("ul", {}, plan.participants.filter((p) => p.kind !== "RELATIVE" || p.wantedByPatient).map((p) =>
         h("li", {}, `${p.name} – ${t(p.kind)}${p.organisation ? `, ${p.organisation.name}` : ""}`))),
