@@ -129,6 +129,7 @@ async def a_new_draft(anna: Page, url: str, draft: str, checks: Checks) -> None:
     await expect(anna.locator(".lead .status")).to_have_text("Status: Utkast")
     blockers = await anna.locator("li.blocker").count()
     assert blockers > 0
+    print("a new draft at 1280x800:", await height(anna), "px")
     # one list of what is left: the finalize area says how much, and lists nothing again
     reasons = anna.locator("#finalize-reasons")
     await expect(reasons).to_contain_text(f"{blockers} punkter återstår i listan ovan")

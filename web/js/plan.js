@@ -298,8 +298,8 @@ function staffView(view) {
       participantList(view), removedList(view),
       editable(plan) ? disclosure("add-staff", t("addStaff"), staffForm(view, "sec")) : null,
       editable(plan) ? disclosure("add-relative", t("addRelative"), relativeForm(view, "sec")) : null),
-    section(view, "consent", t("consent"), { open: !plan.consent }, consentSummary(view), editable(plan) ? disclosure("record-consent", t("recordOral"), consentForm(view, "sec")) : null),
-    section(view, "details", t("aboutPlan"), { open: !plan.followUpDate }, planFacts(view),
+    section(view, "consent", t("consent"), {}, consentSummary(view), editable(plan) ? disclosure("record-consent", t("recordOral"), consentForm(view, "sec")) : null),
+    section(view, "details", t("aboutPlan"), {}, planFacts(view),
       editable(plan) ? disclosure("edit-followup", t("followUp"), followUpForm(view, "sec")) : null,
       editable(plan) ? disclosure("edit-overall", t("overall"), overallForm(view, "sec")) : null),
     section(view, "meetings", t("meetings"), { open: upcoming(plan).length > 0, count: plan.meetings.length },
@@ -309,6 +309,7 @@ function staffView(view) {
   ];
 }
 
+// (A missing consent or follow-up date is fixed from the checklist, so those sections stay folded.)
 // A part of the page under its heading, which folds: the heading holds a button that opens and
 // closes it (aria-expanded). What needs doing starts open, the rest closed; the reader's choice
 // holds for as long as the page is open (across live re-renders). `count` is shown beside the title.
