@@ -2,7 +2,7 @@
 #   make run   — set up, then serve the demo on the embedded SQLite default at http://127.0.0.1:8000
 #                (make run PORT=8080 for another port)
 #   make test  — set up (the machine's test prerequisites too: tests/prerequisites.sh), then run
-#                ruff, mypy and the whole test suite
+#                ruff, mypy, lint-imports (the layers in pyproject.toml) and the whole test suite
 # Dependencies are installed from the lock files, never resolved anew; `make lock` writes them.
 PYTHON ?= python3
 PORT ?= 8000
@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 prerequisites:
 	bash tests/prerequisites.sh

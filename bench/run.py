@@ -42,15 +42,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sip_service import demo
-from sip_service.auth.devprovider import DevProvider
 from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal
-from sip_service.identity.models import Citizen, StaffMember
+from sip_service.http.devprovider import DevProvider
 from sip_service.kit import clock, migrations
 from sip_service.kit.db import Database
 from sip_service.meetings import service as meetings
-from sip_service.meetings.models import InvitationChannel, MeetingKind
+from sip_service.models.identity import Citizen, StaffMember
+from sip_service.models.meetings import InvitationChannel, MeetingKind
+from sip_service.models.plans import ParticipantKind
 from sip_service.plans import service as plans
-from sip_service.plans.models import ParticipantKind
 from sip_service.settings import Settings
 
 T = TypeVar("T")

@@ -38,17 +38,17 @@ from media_peers import MediaPeer  # noqa: E402
 from run import SA_URL, build_data, cpu_seconds, free_port, recreate_database, wait_healthy  # noqa: E402
 
 from sip_service.api.operations import documents  # noqa: E402
-from sip_service.auth.devprovider import DevProvider  # noqa: E402
 from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal  # noqa: E402
-from sip_service.identity.models import StaffMember  # noqa: E402
+from sip_service.http.devprovider import DevProvider  # noqa: E402
 from sip_service.kit import clock, migrations  # noqa: E402
 from sip_service.kit.db import Database  # noqa: E402
 from sip_service.meetings import invites  # noqa: E402
 from sip_service.meetings import service as meetings  # noqa: E402
-from sip_service.meetings.models import InvitationChannel, MeetingKind  # noqa: E402
-from sip_service.meetings.models import Meeting as MeetingRow  # noqa: E402
+from sip_service.models.identity import StaffMember  # noqa: E402
+from sip_service.models.meetings import InvitationChannel, MeetingKind  # noqa: E402
+from sip_service.models.meetings import Meeting as MeetingRow  # noqa: E402
+from sip_service.models.plans import Participant, ParticipantKind, Plan  # noqa: E402
 from sip_service.plans import service as plans  # noqa: E402
-from sip_service.plans.models import Participant, ParticipantKind, Plan  # noqa: E402
 from sip_service.settings import Settings  # noqa: E402
 
 from helpers import signed_in  # noqa: E402

@@ -25,18 +25,17 @@ from strawberry.types.unset import UNSET, UnsetType
 from sip_service.api import operations
 from sip_service.api.context import Context
 from sip_service.api.schema import build_schema
-from sip_service.auth import web
-from sip_service.auth.claims import normalize_claims
-from sip_service.auth.devprovider import DevProvider, dev_provider_router
+from sip_service.auth.claims import normalize_claims, principal_from_claims
 from sip_service.auth.principal import Principal
 from sip_service.auth.tokens import TokenError, TokenValidator, http_jwks_source, static_jwks_source
-from sip_service.identity import repository as identity_repo
+from sip_service.http import auth as web
+from sip_service.http.devprovider import DevProvider, dev_provider_router
+from sip_service.http.invite import invite_router
+from sip_service.inbox import digest
 from sip_service.kit.db import Database
 from sip_service.kit.pubsub import broker_for
 from sip_service.meetings import invites
 from sip_service.meetings.room import Live
-from sip_service.meetings.routes import invite_router
-from sip_service.notify import digest
 from sip_service.notify import service as outbox
 from sip_service.notify.senders import senders_for
 from sip_service.settings import ASSETS_DIR, Settings
@@ -131,7 +130,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         except TokenError as exc:
             raise _unauthenticated(f"The token was refused ({exc.code}).") from None
         async with db.read() as session:
-            principal = await identity_repo.principal_from_claims(session, normalize_claims(claims, settings))
+            principal = await principal_from_claims(session, normalize_claims(claims, settings))
         if principal is None:
             raise _unauthenticated("The signed-in person is not known to this service.")
         return principal

@@ -138,8 +138,8 @@ def notify() -> None:
 async def _digest(settings: Settings, any_time: bool) -> tuple[int, int]:
     from datetime import time
 
+    from sip_service.inbox import digest
     from sip_service.kit.db import Database
-    from sip_service.notify import digest
 
     db = Database(settings.database_url)
     try:

@@ -13,14 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal
-from sip_service.identity.models import Citizen, Language, Organisation, OrganisationKind, StaffMember
 from sip_service.kit import clock
 from sip_service.kit.db import Database
 from sip_service.meetings import service as meetings
-from sip_service.meetings.models import InvitationChannel, MeetingKind
+from sip_service.models.identity import Citizen, Language, Organisation, OrganisationKind, StaffMember
+from sip_service.models.meetings import InvitationChannel, MeetingKind
+from sip_service.models.plans import CloseReason, ParticipantKind, Plan, RepresentativeKind
 from sip_service.plans import participation
 from sip_service.plans import service as plans
-from sip_service.plans.models import CloseReason, ParticipantKind, Plan, RepresentativeKind
 from sip_service.settings import Settings
 
 # Switchboard numbers from the range PTS keeps for fiction (08-465 004 00 to 08-465 004 99).

@@ -33,8 +33,8 @@ from sqlalchemy.pool import NullPool
 
 from sip_service.api import operations
 from sip_service.app import create_app
-from sip_service.auth.devprovider import DevProvider
 from sip_service.demo import _people
+from sip_service.http.devprovider import DevProvider
 from sip_service.kit import migrations
 from sip_service.kit.db import Database
 from sip_service.models import Base

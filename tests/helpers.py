@@ -27,14 +27,14 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from sip_service.app import create_app
 from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal
-from sip_service.identity.models import Citizen, StaffMember
 from sip_service.kit import clock
 from sip_service.kit.pubsub import Broker
 from sip_service.meetings import service as meetings
-from sip_service.meetings.models import InvitationChannel, MeetingKind
+from sip_service.models.identity import Citizen, StaffMember
+from sip_service.models.meetings import InvitationChannel, MeetingKind
+from sip_service.models.plans import Participant, ParticipantKind, Plan, RepresentativeKind
 from sip_service.notify.senders import Outgoing
 from sip_service.plans import service as plans
-from sip_service.plans.models import Participant, ParticipantKind, Plan, RepresentativeKind
 from sip_service.plans.rules import Code
 
 from conftest import GraphQLClient, Service, op, started

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sip_service.demo import seed
 from sip_service.kit import migrations
 from sip_service.kit.db import Database
-from sip_service.plans.models import Plan, PlanStatus
+from sip_service.models.plans import Plan, PlanStatus
 from sip_service.settings import Settings
 
 

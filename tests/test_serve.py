@@ -18,15 +18,15 @@ from websockets.exceptions import ConnectionClosed
 
 from sip_service.auth.principal import StaffPrincipal
 from sip_service.demo import _people
-from sip_service.identity.models import Citizen, StaffMember
 from sip_service.kit import clock, migrations
 from sip_service.kit.db import Database
 from sip_service.meetings import service as meetings
-from sip_service.meetings.models import InvitationChannel, MeetingKind
-from sip_service.notify.invitations import Letterhead
-from sip_service.notify.models import OutboxMessage
+from sip_service.meetings.invitations import Letterhead
+from sip_service.models.identity import Citizen, StaffMember
+from sip_service.models.meetings import InvitationChannel, MeetingKind
+from sip_service.models.notify import OutboxMessage
+from sip_service.models.plans import ParticipantKind
 from sip_service.plans import service as plans
-from sip_service.plans.models import ParticipantKind
 from sip_service.settings import Settings
 
 from conftest import free_port

@@ -12,9 +12,9 @@ from sip_service.api.context import Context
 from sip_service.api.errors import query_error
 from sip_service.api.identity import OrganisationType, organisation
 from sip_service.api.plans import aggregate
-from sip_service.audit import models
 from sip_service.audit import service as audit
 from sip_service.kit.errors import DomainError
+from sip_service.models import audit as models
 
 AuditAccess = strawberry.enum(models.AuditAccess)
 MAX_ENTRIES = 500

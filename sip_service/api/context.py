@@ -13,17 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from sip_service.audit.models import AuditAccess
 from sip_service.audit.service import Access
 from sip_service.auth.principal import GuestPrincipal, Principal
 from sip_service.identity import repository as identity_repo
-from sip_service.identity.models import Citizen, Organisation, StaffMember
 from sip_service.kit import clock
 from sip_service.kit.db import Database
 from sip_service.kit.pubsub import InProcessBroker
 from sip_service.meetings.room import Live
+from sip_service.models.audit import AuditAccess
+from sip_service.models.identity import Citizen, Organisation, StaffMember
+from sip_service.models.plans import Plan, Revision
 from sip_service.plans import repository as plans_repo
-from sip_service.plans.models import Plan, Revision
 from sip_service.settings import Settings
 
 K = TypeVar("K")

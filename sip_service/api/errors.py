@@ -14,13 +14,13 @@ from strawberry.types import Info
 from sip_service.api.context import Context
 from sip_service.api.readiness import BlockerType
 from sip_service.audit import service as audit
-from sip_service.audit.models import AuditAccess
 from sip_service.audit.service import Access
-from sip_service.identity.models import Language
 from sip_service.kit import errors
+from sip_service.models.audit import AuditAccess
+from sip_service.models.identity import Language
+from sip_service.models.plans import Plan
 from sip_service.plans import events as plan_events
 from sip_service.plans import rules
-from sip_service.plans.models import Plan
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -121,21 +121,21 @@ def to_graphql(exc: errors.DomainError) -> AnyError:
         return VersionConflictError(
             code=exc.code, message=exc.message, expected_version=exc.expected, actual_version=exc.actual
         )
-    if isinstance(exc, errors.NotReady):
+    if isinstance(exc, rules.NotReady):
         return NotReadyError(code=exc.code, message=exc.message, blockers=[BlockerType(b) for b in exc.blockers])
-    if isinstance(exc, errors.Refused):  # a refusal this mutation has no type of its own for
+    if isinstance(exc, rules.Refused):  # a refusal this mutation has no type of its own for
         r = exc.refusal
         return ValidationError(code=r.code, message=f"{r.message_sv} / {r.message_en}", field=None)
     return ForbiddenError(code=exc.code, message=exc.message)
 
 
-def open_plan_exists(exc: errors.Refused) -> OpenPlanExistsError | AnyError:
+def open_plan_exists(exc: rules.Refused) -> OpenPlanExistsError | AnyError:
     if isinstance(exc.refusal, rules.OpenPlanExists):
         return OpenPlanExistsError(exc.refusal)
     return to_graphql(exc)
 
 
-def not_removable(exc: errors.Refused) -> ParticipantNotRemovableError | AnyError:
+def not_removable(exc: rules.Refused) -> ParticipantNotRemovableError | AnyError:
     if isinstance(exc.refusal, rules.RemovalRefusal):
         return ParticipantNotRemovableError(exc.refusal)
     return to_graphql(exc)
@@ -152,7 +152,7 @@ async def mutate(
     info: Info[Context, None],
     change: Callable[[AsyncSession], Awaitable[T]],
     present: Callable[[T], R],
-    refused: Callable[[errors.Refused], E],
+    refused: Callable[[rules.Refused], E],
 ) -> R | AnyError | E: ...
 
 
@@ -160,10 +160,10 @@ async def mutate(
     info: Info[Context, None],
     change: Callable[[AsyncSession], Awaitable[T]],
     present: Callable[[T], R],
-    refused: Callable[[errors.Refused], E] | None = None,
+    refused: Callable[[rules.Refused], E] | None = None,
 ) -> R | AnyError | E:
     """Run one use case in its own transaction: all of it is written, or none of it. A mutation
-    with error types of its own for refusals (`errors.Refused`) passes `refused` to make them."""
+    with error types of its own for refusals (`rules.Refused`) passes `refused` to make them."""
     ctx = info.context
     try:
         async with ctx.db.write() as session:
@@ -173,7 +173,7 @@ async def mutate(
             write = Access(AuditAccess.WRITE, info.field_name, plan.id, plan.patient_id)
             await audit.append(session, ctx.principal, [write])  # in the same transaction
             news = plan_events.changed(plan.id, plan.version, info.field_name)
-    except errors.Refused as exc:
+    except rules.Refused as exc:
         return refused(exc) if refused is not None else to_graphql(exc)
     except errors.DomainError as exc:
         return to_graphql(exc)

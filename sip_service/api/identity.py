@@ -9,11 +9,11 @@ from strawberry.types import Info
 
 from sip_service.api.context import Context
 from sip_service.api.errors import query_error
-from sip_service.auth import policy
 from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal
-from sip_service.identity import models
 from sip_service.identity import repository as identity_repo
 from sip_service.kit.errors import DomainError, Forbidden, NotFound
+from sip_service.models import identity as models
+from sip_service.plans import policy
 from sip_service.plans.service import personal_number as parse_personal_number
 
 OrganisationKind = strawberry.enum(models.OrganisationKind)

@@ -12,12 +12,12 @@ from strawberry.types import Info
 from sip_service.api.context import Context
 from sip_service.api.errors import AnyError, capped, query_error, to_graphql
 from sip_service.audit import service as audit
-from sip_service.audit.models import AuditAccess
 from sip_service.audit.service import Access
 from sip_service.inbox import rules, service
 from sip_service.kit import clock
 from sip_service.kit.errors import DomainError
-from sip_service.meetings import models as meeting_models
+from sip_service.models import meetings as meeting_models
+from sip_service.models.audit import AuditAccess
 
 InboxItemKind = strawberry.enum(
     rules.ItemKind,

@@ -26,7 +26,8 @@ from sip_service.api.errors import (
     to_graphql,
 )
 from sip_service.kit import clock, errors
-from sip_service.meetings import lobby, models, room
+from sip_service.meetings import lobby, room
+from sip_service.models import meetings as models
 from sip_service.video import channel, ice
 
 MeetingPresenceState = strawberry.enum(models.Presence, name="MeetingPresenceState")

@@ -17,12 +17,13 @@ from sip_service.api.errors import AnyError, capped, mutate
 from sip_service.api.identity import StaffMemberType, staff_member
 from sip_service.api.plans import PlanType, aggregate
 from sip_service.kit import clock
-from sip_service.meetings import invites, models, service
-from sip_service.notify import models as notify_models
+from sip_service.meetings import invites, service
+from sip_service.meetings.invitations import Letterhead, not_sent_reason
+from sip_service.models import meetings as models
+from sip_service.models import notify as notify_models
+from sip_service.models.plans import ParticipantKind
 from sip_service.notify import service as outbox
-from sip_service.notify.invitations import Letterhead, not_sent_reason
 from sip_service.plans import service as plans_service
-from sip_service.plans.models import ParticipantKind
 from sip_service.settings import Settings
 
 MeetingKind = strawberry.enum(models.MeetingKind)

@@ -10,6 +10,7 @@ import strawberry
 from sqlalchemy import inspect as sa_inspect
 from strawberry.scalars import JSON
 from strawberry.types import Info
+from strawberry.types.lazy_type import LazyType
 
 from sip_service.api.context import Context
 from sip_service.api.errors import (
@@ -33,12 +34,10 @@ from sip_service.api.identity import (
 from sip_service.api.readiness import ReadinessType
 from sip_service.inbox import service as inbox
 from sip_service.kit.errors import DomainError, Invalid, NotFound
-from sip_service.plans import models, service
+from sip_service.models import plans as models
 from sip_service.plans import repository as repo
+from sip_service.plans import service
 from sip_service.plans.service import KEEP
-
-if TYPE_CHECKING:
-    from sip_service.api.meetings import MeetingType
 
 PlanStatus = strawberry.enum(models.PlanStatus)
 CloseReason = strawberry.enum(models.CloseReason)
@@ -49,7 +48,13 @@ ConsentMethod = strawberry.enum(models.ConsentMethod)
 AttentionReason = strawberry.enum(repo.Attention, name="AttentionReason")
 
 WHOLE_PLAN = frozenset({"participants", "goals", "actions", "consents", "approvals", "meetings"})
-MeetingRef = Annotated["MeetingType", strawberry.lazy("sip_service.api.meetings")]
+# The type graph is cyclic (Plan.meetings, Meeting.plan); the module graph is not: api.meetings
+# imports this module, and this one names MeetingType only through strawberry's lazy reference.
+_MEETING_TYPE: LazyType[str, str] = LazyType("MeetingType", "sip_service.api.meetings")
+if TYPE_CHECKING:
+    MeetingRef = Any  # mypy cannot see through the lazy reference without importing api.meetings
+else:
+    MeetingRef = Annotated["MeetingType", strawberry.lazy("sip_service.api.meetings")]  # noqa: F821 (lazy)
 
 
 def keep(value: Any) -> Any:
@@ -331,9 +336,8 @@ class PlanType:
 
     @strawberry.field
     async def meetings(self, info: Info[Context, None]) -> list[MeetingRef]:
-        from sip_service.api.meetings import MeetingType
-
-        return [MeetingType(m) for m in (await self._whole(info)).meetings]
+        meeting_type = _MEETING_TYPE.resolve_type()
+        return [meeting_type(m) for m in (await self._whole(info)).meetings]
 
     @strawberry.field
     async def revisions(self, info: Info[Context, None]) -> list[RevisionType]:

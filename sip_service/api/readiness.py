@@ -6,7 +6,7 @@ import uuid
 
 import strawberry
 
-from sip_service.identity.models import Language
+from sip_service.models.identity import Language
 from sip_service.plans import rules
 
 ReadinessCode = strawberry.enum(rules.Code, name="ReadinessCode")

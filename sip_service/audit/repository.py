@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sip_service.audit.models import AuditEvent
+from sip_service.models.audit import AuditEvent
 
 
 async def for_plan(session: AsyncSession, plan_id: uuid.UUID, limit: int) -> list[AuditEvent]:

@@ -18,13 +18,13 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sip_service.audit import repository as audit_repo
-from sip_service.audit.models import AuditAccess, AuditEvent
-from sip_service.auth import policy
 from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
 from sip_service.identity import repository as identity_repo
 from sip_service.kit import clock
 from sip_service.kit.errors import Forbidden, Invalid
-from sip_service.plans.models import Plan
+from sip_service.models.audit import AuditAccess, AuditEvent
+from sip_service.models.plans import Plan
+from sip_service.plans import policy
 
 GENESIS = "0" * 64
 _CHAIN_LOCK = 0x5349_5041  # "SIPA": any constant shared by all writers

@@ -11,6 +11,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
+from sip_service.models.identity import Citizen, StaffMember
 from sip_service.settings import Settings
 
 _PERSONAL_NUMBER = re.compile(r"\d{12}")
@@ -49,3 +54,24 @@ def _personal_number(value: Any) -> str | None:
         return None
     digits = value.strip().replace("-", "").replace("+", "")
     return digits if _PERSONAL_NUMBER.fullmatch(digits) else None
+
+
+async def principal_from_claims(session: AsyncSession, claims: Mapping[str, Any]) -> Principal | None:
+    """Map validated token claims to a known staff member or citizen; unknown people get nothing."""
+    if hsa_id := claims.get("hsa_id"):
+        staff = await session.scalar(select(StaffMember).where(StaffMember.hsa_id == hsa_id))
+        if staff is not None:
+            roles = claims.get("sip_roles") or []
+            return StaffPrincipal(
+                staff.id,
+                staff.organisation_id,
+                staff.hsa_id,
+                staff.name,
+                roles=frozenset(r for r in roles if isinstance(r, str)),
+            )
+        return None
+    if personal_number := claims.get("personal_number"):
+        citizen = await session.scalar(select(Citizen).where(Citizen.personal_number == personal_number))
+        if citizen is not None:
+            return CitizenPrincipal(citizen.id, citizen.name)
+    return None

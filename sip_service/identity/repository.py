@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
-from sip_service.identity.models import Citizen, Organisation, StaffMember
+from sip_service.models.identity import Citizen, Organisation, StaffMember
 
 T = TypeVar("T", Organisation, StaffMember, Citizen)
 
@@ -22,27 +21,6 @@ async def by_ids(session: AsyncSession, model: type[T], ids: Sequence[uuid.UUID]
 
 async def organisations(session: AsyncSession) -> list[Organisation]:
     return list(await session.scalars(select(Organisation).order_by(Organisation.name)))
-
-
-async def principal_from_claims(session: AsyncSession, claims: Mapping[str, Any]) -> Principal | None:
-    """Map validated token claims to a known staff member or citizen; unknown people get nothing."""
-    if hsa_id := claims.get("hsa_id"):
-        staff = await session.scalar(select(StaffMember).where(StaffMember.hsa_id == hsa_id))
-        if staff is not None:
-            roles = claims.get("sip_roles") or []
-            return StaffPrincipal(
-                staff.id,
-                staff.organisation_id,
-                staff.hsa_id,
-                staff.name,
-                roles=frozenset(r for r in roles if isinstance(r, str)),
-            )
-        return None
-    if personal_number := claims.get("personal_number"):
-        citizen = await session.scalar(select(Citizen).where(Citizen.personal_number == personal_number))
-        if citizen is not None:
-            return CitizenPrincipal(citizen.id, citizen.name)
-    return None
 
 
 async def citizen_by_personal_number(session: AsyncSession, personal_number: str) -> Citizen | None:

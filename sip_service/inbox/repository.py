@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from sip_service.auth.principal import StaffPrincipal
-from sip_service.identity.models import Citizen
-from sip_service.inbox.models import InboxRead
 from sip_service.inbox.rules import ACTION_WINDOW, ItemKind
-from sip_service.meetings.models import Invitation, Meeting, MeetingStatus
-from sip_service.plans.models import Action, ActionStatus, Approval, Participant, ParticipantKind, Plan, PlanStatus
+from sip_service.models.identity import Citizen
+from sip_service.models.inbox import InboxRead
+from sip_service.models.meetings import Invitation, Meeting, MeetingStatus
+from sip_service.models.plans import Action, ActionStatus, Approval, Participant, ParticipantKind, Plan, PlanStatus
 from sip_service.plans.repository import Attention, attention_condition, readable_condition
 
 AnyRow = Row[*tuple[Any, ...]]  # each query's docstring names its columns, in order

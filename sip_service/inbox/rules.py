@@ -11,20 +11,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from enum import StrEnum
 
 from sip_service.kit.clock import STOCKHOLM
 from sip_service.kit.errors import Invalid
-
-
-class ItemKind(StrEnum):
-    NEW_PLAN = "NEW_PLAN"  # a plan I take part in that I have not opened since I was added
-    ACTION = "ACTION"  # my organisation's planned or ongoing action, due soon or overdue
-    MEETING = "MEETING"  # an upcoming meeting I am invited to
-    TO_FINALIZE = "TO_FINALIZE"  # I coordinate; the patient approved this version and it is ready
-    DISCHARGE = "DISCHARGE"  # after a discharge notice, a SIP meeting must be called within 3 days
-    FOLLOW_UP_DUE = "FOLLOW_UP_DUE"  # the plan's follow-up date is near or past
-
+from sip_service.models.inbox import ItemKind as ItemKind  # the kinds are stored with each read mark
 
 # Shown in this order: what the law times first, then what only I can do, then the rest.
 ORDER = (

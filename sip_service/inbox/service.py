@@ -16,17 +16,17 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sip_service.auth import policy
 from sip_service.auth.principal import Principal, StaffPrincipal
 from sip_service.identity import repository as identity_repo
-from sip_service.identity.models import Organisation, StaffMember
 from sip_service.inbox import repository as repo
 from sip_service.inbox import rules
 from sip_service.inbox.rules import Item, ItemKind
 from sip_service.kit.errors import NotFound
+from sip_service.models.identity import Organisation, StaffMember
+from sip_service.models.plans import Plan
+from sip_service.plans import policy
 from sip_service.plans import repository as plans_repo
 from sip_service.plans import service as plans_service
-from sip_service.plans.models import Plan
 
 
 @dataclass(frozen=True)

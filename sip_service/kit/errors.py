@@ -1,12 +1,7 @@
-"""Domain errors. Services raise them; the API turns each into a typed GraphQL error."""
+"""Domain errors. Services raise them; the API turns each into a typed GraphQL error.
 
-from __future__ import annotations
-
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sip_service.plans.rules import Blocker, Refusal
+The plan's own refusals (`NotReady`, `Refused`) live beside their rules in `plans/rules.py`: kit knows
+no domain."""
 
 
 class DomainError(Exception):
@@ -58,21 +53,3 @@ class VersionConflict(DomainError):
         super().__init__(message)
         self.expected = expected
         self.actual = actual
-
-
-class NotReady(DomainError):
-    code = "NOT_READY"
-
-    def __init__(self, blockers: Sequence[Blocker]) -> None:
-        super().__init__("the plan cannot be finalized yet: " + ", ".join(b.code for b in blockers))
-        self.blockers = list(blockers)
-
-
-class Refused(DomainError):
-    """The principal may do this kind of thing, but this time it would break a rule of the plan:
-    `refusal` says which (its code is stable) and what to do instead, in Swedish and English."""
-
-    def __init__(self, refusal: Refusal) -> None:
-        super().__init__(refusal.message_en)
-        self.code = refusal.code
-        self.refusal = refusal

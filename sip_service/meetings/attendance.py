@@ -11,15 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sip_service.audit import service as audit
-from sip_service.audit.models import AuditAccess
 from sip_service.audit.service import Access
 from sip_service.auth.principal import AuthMethod, CitizenPrincipal, GuestPrincipal, Principal, StaffPrincipal
-from sip_service.identity.models import Citizen, StaffMember
 from sip_service.kit.db import Database
-from sip_service.meetings.models import Attendance, AttendanceMethod, Meeting
+from sip_service.models.audit import AuditAccess
+from sip_service.models.identity import Citizen, StaffMember
+from sip_service.models.meetings import Attendance, AttendanceMethod, Meeting
+from sip_service.models.plans import Participant, Plan
 from sip_service.plans import events
 from sip_service.plans.events import PlanChange
-from sip_service.plans.models import Participant, Plan
 
 NO_LINK = uuid.UUID(int=0)
 

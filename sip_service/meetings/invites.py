@@ -22,17 +22,16 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sip_service.audit import service as audit
-from sip_service.audit.models import AuditAccess
 from sip_service.audit.service import Access
-from sip_service.auth import policy
 from sip_service.auth.principal import GuestPrincipal, Principal
-from sip_service.identity.models import Citizen
 from sip_service.kit import clock
 from sip_service.kit.errors import DomainError, Invalid, NotFound
-from sip_service.meetings.models import InviteLink, Meeting, MeetingStatus
-from sip_service.meetings.service import _meeting  # the same lookup, scope and checks as every meeting change
-from sip_service.plans import participation
-from sip_service.plans.models import Participant, ParticipantKind, Plan, PlanStatus
+from sip_service.meetings.access import meeting_for_change  # the same lookup, scope and checks as every change
+from sip_service.models.audit import AuditAccess
+from sip_service.models.identity import Citizen
+from sip_service.models.meetings import InviteLink, Meeting, MeetingStatus
+from sip_service.models.plans import Participant, ParticipantKind, Plan, PlanStatus
+from sip_service.plans import participation, policy
 
 # The link opens an hour before the meeting (or when issued, if later) and closes an hour after it.
 OPENS_BEFORE = timedelta(hours=1)
@@ -97,7 +96,7 @@ async def issue_link(
     A relative the patient has not chosen gets none (RELATIVE_NOT_CHOSEN), even if invited before
     the patient refused them.
     """
-    plan, meeting = await _meeting(session, principal, meeting_id, expected_version)  # staff of the plan
+    plan, meeting = await meeting_for_change(session, principal, meeting_id, expected_version)  # staff of the plan
     staff = policy.require_staff(principal)
     participant = next((p for p in plan.participants if p.id == participant_id), None)
     if participant is None:
@@ -132,7 +131,7 @@ async def issue_link(
 async def revoke_link(
     session: AsyncSession, principal: Principal, meeting_id: uuid.UUID, expected_version: int, participant_id: uuid.UUID
 ) -> Meeting:
-    plan, meeting = await _meeting(session, principal, meeting_id, expected_version)  # staff of the plan
+    plan, meeting = await meeting_for_change(session, principal, meeting_id, expected_version)  # staff of the plan
     if participant_id not in {p.id for p in plan.participants}:
         raise NotFound("Participant", participant_id)
     links = await _unrevoked(session, meeting_id, participant_id)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sip_service.kit.errors import Invalid
-from sip_service.meetings.models import Presence
+from sip_service.models.meetings import Presence
 
 Event = dict[str, Any]
 MAX_SIGNAL_BYTES = 64 * 1024  # an SDP with every candidate in it fits easily

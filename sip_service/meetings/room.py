@@ -12,18 +12,17 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sip_service.auth import policy
 from sip_service.auth.principal import CitizenPrincipal, GuestPrincipal, Principal, StaffPrincipal
-from sip_service.identity.models import Citizen, StaffMember
 from sip_service.kit import clock
 from sip_service.kit.errors import Forbidden, Invalid, NotFound
 from sip_service.kit.pubsub import Broker
+from sip_service.kit.ratelimit import SlidingWindowLimiter
 from sip_service.meetings import invites, lobby
-from sip_service.meetings.models import Meeting, MeetingAdmission, MeetingStatus, Presence
-from sip_service.meetings.routes import SlidingWindowLimiter
-from sip_service.plans import participation
+from sip_service.models.identity import Citizen, StaffMember
+from sip_service.models.meetings import Meeting, MeetingAdmission, MeetingStatus, Presence
+from sip_service.models.plans import Participant, ParticipantKind, Plan
+from sip_service.plans import participation, policy
 from sip_service.plans import repository as plans_repo
-from sip_service.plans.models import Participant, ParticipantKind, Plan
 
 
 @dataclass

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sip_service.auth import policy
 from sip_service.auth.principal import Principal
 from sip_service.kit import clock
-from sip_service.kit.errors import Invalid, NotFound, VersionConflict
-from sip_service.meetings.models import (
+from sip_service.kit.checks import text
+from sip_service.kit.errors import Invalid, NotFound
+from sip_service.meetings import invitations
+from sip_service.meetings.access import meeting_for_change, open_plan
+from sip_service.meetings.invitations import Letterhead
+from sip_service.models.meetings import (
     Attendance,
     AttendanceMethod,
     Invitation,
@@ -23,14 +25,9 @@ from sip_service.meetings.models import (
     MeetingPurpose,
     MeetingStatus,
 )
-from sip_service.notify.models import MessageKind
-from sip_service.plans import participation
-from sip_service.plans import repository as plans_repo
-from sip_service.plans.models import ParticipantKind, Plan, PlanStatus
-from sip_service.plans.service import text
-
-if TYPE_CHECKING:
-    from sip_service.notify.invitations import Letterhead
+from sip_service.models.notify import MessageKind
+from sip_service.models.plans import ParticipantKind, Plan
+from sip_service.plans import participation, policy
 
 MAX_MEETING_LENGTH = timedelta(hours=8)
 # In-person attendance can be attested once the meeting is about to start, not days ahead.
@@ -39,35 +36,8 @@ ATTEST_EARLIEST = timedelta(minutes=30)
 
 def invited_by(kind: ParticipantKind, chosen: InvitationChannel) -> InvitationChannel:
     """How an invitation goes: staff by work e-mail (with the calendar file), whatever was chosen for
-    the citizens in the same invitation; everyone else as chosen (`notify.invitations.contact`)."""
+    the citizens in the same invitation; everyone else as chosen (`meetings.invitations.contact`)."""
     return InvitationChannel.EMAIL if kind is ParticipantKind.STAFF else chosen
-
-
-async def _open_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> Plan:
-    plan = await plans_repo.get_aggregate(session, principal, clock.today(), plan_id)
-    if plan.status is PlanStatus.CLOSED:
-        raise Invalid("the plan is closed")
-    policy.require_plan_staff(principal, plan)
-    return plan
-
-
-async def _meeting(
-    session: AsyncSession, principal: Principal, meeting_id: uuid.UUID, expected_version: int
-) -> tuple[Plan, Meeting]:
-    plan_id = await plans_repo.plan_id_of(session, Meeting, meeting_id)
-    if plan_id is None:
-        raise NotFound("Meeting", meeting_id)
-    try:
-        plan = await _open_plan(session, principal, plan_id)
-    except NotFound:
-        raise NotFound("Meeting", meeting_id) from None
-    meeting = next(m for m in plan.meetings if m.id == meeting_id)
-    if meeting.version != expected_version:
-        raise VersionConflict("Meeting", meeting_id, expected_version, meeting.version)
-    if meeting.status is MeetingStatus.CANCELLED:
-        raise Invalid("the meeting is cancelled")
-    meeting.updated_at = clock.now()
-    return plan, meeting
 
 
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:
@@ -90,9 +60,6 @@ async def _notify(
     Without a letterhead (bulk tools, tests of other things) nobody is told."""
     if letterhead is None:
         return
-    # Imported here: notify uses the invite links, which use this module.
-    from sip_service.notify import invitations
-
     staff = policy.require_staff(principal)
     await invitations.queue(
         session, plan, meeting, participant_ids, kind, letterhead=letterhead, staff_id=staff.staff_id
@@ -111,7 +78,7 @@ async def schedule_meeting(
     location: str = "",
     agenda: str = "",
 ) -> Meeting:
-    plan = await _open_plan(session, principal, plan_id)
+    plan = await open_plan(session, principal, plan_id)
     staff = policy.require_staff(principal)
     _check_times(starts_at, ends_at)
     if kind is not MeetingKind.VIDEO and not location.strip():
@@ -152,7 +119,7 @@ async def invite(
 
     All or nothing: a relative the patient has not chosen (`participation.takes_part`) refuses the
     whole list with RELATIVE_NOT_CHOSEN, before anything is written."""
-    plan, meeting = await _meeting(session, principal, meeting_id, expected_version)
+    plan, meeting = await meeting_for_change(session, principal, meeting_id, expected_version)
     staff = policy.require_staff(principal)
     if not participant_ids:
         raise Invalid("choose whom to invite", field="participantIds")
@@ -190,7 +157,7 @@ async def reschedule_meeting(
     letterhead: Letterhead | None = None,
 ) -> Meeting:
     """A new time; everyone invited is told (calendar SEQUENCE + 1, new personal links)."""
-    plan, meeting = await _meeting(session, principal, meeting_id, expected_version)
+    plan, meeting = await meeting_for_change(session, principal, meeting_id, expected_version)
     policy.require_staff(principal)
     _check_times(starts_at, ends_at)
     meeting.starts_at, meeting.ends_at = starts_at, ends_at
@@ -211,7 +178,7 @@ async def attest_attendance(
     session: AsyncSession, principal: Principal, meeting_id: uuid.UUID, expected_version: int, participant_id: uuid.UUID
 ) -> Meeting:
     """A named staff member attests that a participant was present in the room."""
-    plan, meeting = await _meeting(session, principal, meeting_id, expected_version)
+    plan, meeting = await meeting_for_change(session, principal, meeting_id, expected_version)
     staff = policy.require_staff(principal)
     if meeting.kind is MeetingKind.VIDEO:
         raise Invalid("attendance in a video meeting is recorded from the video itself", field="meetingId")
@@ -242,7 +209,7 @@ async def cancel_meeting(
     letterhead: Letterhead | None = None,
 ) -> Meeting:
     """Cancel; everyone invited is told (a calendar CANCEL), and their links stop working."""
-    plan, meeting = await _meeting(session, principal, meeting_id, expected_version)
+    plan, meeting = await meeting_for_change(session, principal, meeting_id, expected_version)
     meeting.status = MeetingStatus.CANCELLED
     meeting.sequence += 1
     await _notify(

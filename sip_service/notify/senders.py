@@ -9,7 +9,7 @@ from typing import Protocol
 
 import aiosmtplib
 
-from sip_service.notify.models import Channel
+from sip_service.models.notify import Channel
 from sip_service.settings import Settings
 
 log = logging.getLogger("sip_service.notify")

@@ -25,11 +25,11 @@ from sqlalchemy.orm import selectinload
 
 from sip_service.kit import clock
 from sip_service.kit.db import Database
-from sip_service.notify.models import Channel, MessageKind, MessageStatus, OutboxMessage
+from sip_service.models.notify import Channel, MessageKind, MessageStatus, OutboxMessage
+from sip_service.models.plans import Consent, Participant, ParticipantKind, Plan
 from sip_service.notify.senders import Outgoing, Senders
 from sip_service.plans import participation
 from sip_service.plans import service as plans_service
-from sip_service.plans.models import Consent, Participant, ParticipantKind, Plan
 
 log = logging.getLogger("sip_service.notify")
 

@@ -15,11 +15,11 @@ from datetime import datetime
 
 from babel.dates import format_date
 
-from sip_service.identity.models import Language
 from sip_service.kit import clock
-from sip_service.meetings.models import MeetingKind, MeetingPurpose
-from sip_service.notify.models import MessageKind
-from sip_service.plans.models import ParticipantKind
+from sip_service.models.identity import Language
+from sip_service.models.meetings import MeetingKind, MeetingPurpose
+from sip_service.models.notify import MessageKind
+from sip_service.models.plans import ParticipantKind
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ not see the plan. Everyone else takes part by their role: a legal representative
 relative, and acts for the patient.
 
 Who asks: `meetings.service` (invite, attest attendance), `meetings.invites` (issue a link; a link
-stops working when its relative is refused), `meetings.room` (the lobby), `notify.invitations`
+stops working when its relative is refused), `meetings.room` (the lobby), `meetings.invitations`
 (messages) and `notify.service` (the outbox does not send what was written before a refusal). The
 readable scope (`plans.repository.readable_condition`) says the same in SQL, and
 `tests/api/test_relatives.py` holds the two together.
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from sip_service.kit.errors import Invalid
-from sip_service.plans.models import ParticipantKind
+from sip_service.models.plans import ParticipantKind
 
 
 def takes_part(kind: ParticipantKind, wanted_by_patient: bool | None) -> bool:

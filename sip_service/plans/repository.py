@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
-from sip_service.identity.models import Citizen, StaffMember
 from sip_service.kit.errors import Invalid, NotFound
-from sip_service.meetings.models import InviteLink, Meeting, MeetingAdmission, MeetingStatus, Presence
-from sip_service.notify.models import MessageStatus, OutboxMessage
-from sip_service.plans.models import (
+from sip_service.models.identity import Citizen, StaffMember
+from sip_service.models.meetings import InviteLink, Meeting, MeetingAdmission, MeetingStatus, Presence
+from sip_service.models.notify import MessageStatus, OutboxMessage
+from sip_service.models.plans import (
     Action,
     Approval,
     Consent,

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from sip_service.identity.models import OrganisationKind as OrgKind
-from sip_service.plans.models import ParticipantKind as Role
+from sip_service.kit.errors import DomainError
+from sip_service.models.identity import OrganisationKind as OrgKind
+from sip_service.models.plans import ParticipantKind as Role
 
 # The patient, or a legal representative acting for them.
 PATIENT_SIDE = frozenset({Role.PATIENT, Role.REPRESENTATIVE})
@@ -427,3 +428,21 @@ def another_open_plan(open_plans: Sequence[OpenPlan], *, allowed: bool) -> OpenP
         "The patient already has an open plan, which you do not have access to. Ask the patient who "
         "coordinates it. Create another only if two plans are really needed.",
     )
+
+
+class NotReady(DomainError):
+    code = "NOT_READY"
+
+    def __init__(self, blockers: Sequence[Blocker]) -> None:
+        super().__init__("the plan cannot be finalized yet: " + ", ".join(b.code for b in blockers))
+        self.blockers = list(blockers)
+
+
+class Refused(DomainError):
+    """The principal may do this kind of thing, but this time it would break a rule of the plan:
+    `refusal` says which (its code is stable) and what to do instead, in Swedish and English."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message_en)
+        self.code = refusal.code
+        self.refusal = refusal

@@ -12,16 +12,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from sip_service.auth import policy
 from sip_service.auth.principal import Principal, StaffPrincipal
 from sip_service.identity import repository as identity_repo
-from sip_service.identity.models import Citizen, Organisation, OrganisationKind, StaffMember
 from sip_service.kit import clock
-from sip_service.kit.errors import Forbidden, Invalid, NotFound, NotReady, Refused, VersionConflict
-from sip_service.meetings.models import MeetingPurpose, MeetingStatus
-from sip_service.plans import repository as repo
-from sip_service.plans import rules
-from sip_service.plans.models import (
+from sip_service.kit.checks import text
+from sip_service.kit.errors import Forbidden, Invalid, NotFound, VersionConflict
+from sip_service.models.identity import Citizen, Organisation, OrganisationKind, StaffMember
+from sip_service.models.meetings import MeetingPurpose, MeetingStatus
+from sip_service.models.plans import (
     Action,
     ActionStatus,
     Approval,
@@ -37,9 +35,10 @@ from sip_service.plans.models import (
     RepresentativeKind,
     Revision,
 )
+from sip_service.plans import policy, rules
+from sip_service.plans import repository as repo
 from sip_service.plans.repository import FOLLOW_UP_WINDOW, Attention
 
-MAX_TEXT = 4000
 MAX_NAME = 200
 
 
@@ -51,15 +50,6 @@ KEEP = Keep()
 
 
 # ---- input checks -------------------------------------------------------------------------
-
-
-def text(value: str, field_name: str, *, max_len: int = MAX_TEXT, required: bool = True) -> str:
-    value = value.strip()
-    if required and not value:
-        raise Invalid(f"{field_name} must not be empty", field=field_name)
-    if len(value) > max_len:
-        raise Invalid(f"{field_name} is longer than {max_len} characters", field=field_name)
-    return value
 
 
 def personal_number(value: str) -> str:
@@ -148,7 +138,7 @@ async def create_plan(
         open_plans = await repo.open_plans_of(session, principal, clock.today(), patient_id)
         refusal = rules.another_open_plan(open_plans, allowed=False)
         if refusal is not None:
-            raise Refused(refusal)
+            raise rules.Refused(refusal)
     member = await session.get(StaffMember, staff.staff_id)
     now = clock.now()
     plan = Plan(
@@ -310,7 +300,7 @@ async def remove_participant(
     participant = _participant(plan, participant_id)
     refusal = rules.removal_refusal(plan_facts(plan, {}, clock.today()), participant.id)
     if refusal is not None:
-        raise Refused(refusal)
+        raise rules.Refused(refusal)
     now = clock.now()
     participant.removed_at, participant.removed_by_staff_id = now, staff.staff_id
     # Out of the list of those who take part, as a reload would show it; the row is kept
@@ -783,7 +773,7 @@ async def finalize_plan(session: AsyncSession, principal: Principal, plan_id: uu
         raise Invalid("the plan is already finalized")
     result = await readiness(session, plan)
     if not result.ready:
-        raise NotReady(result.blockers)
+        raise rules.NotReady(result.blockers)
     approval = next(a for a in plan.approvals if a.plan_version == plan.version)
     number = (await session.scalar(select(func.max(Revision.number)).where(Revision.plan_id == plan.id)) or 0) + 1
     now = clock.now()

@@ -31,8 +31,8 @@ from websockets.asyncio.client import connect
 
 from sip_service.api.schema import build_schema
 from sip_service.auth.principal import CitizenPrincipal
+from sip_service.models.plans import Plan
 from sip_service.plans import service as plans
-from sip_service.plans.models import Plan
 from sip_service.settings import Settings
 
 from conftest import GraphQLClient, Service, op

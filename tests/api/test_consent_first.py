@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import select
 
 from sip_service.kit import clock
+from sip_service.models.notify import MessageStatus, OutboxMessage
+from sip_service.models.plans import ParticipantKind
 from sip_service.notify import service as outbox
-from sip_service.notify.models import MessageStatus, OutboxMessage
 from sip_service.notify.senders import Outgoing, Senders
 from sip_service.plans import service as plans
-from sip_service.plans.models import ParticipantKind
 
 from conftest import GraphQLClient, Service, op
 from helpers import citizen_id, schedule_video_meeting, staff

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from sip_service.auth.principal import CitizenPrincipal
+from sip_service.models.plans import ParticipantKind, Plan
 from sip_service.plans import service as plans
-from sip_service.plans.models import ParticipantKind, Plan
 
 from conftest import GraphQLClient, Service, op
 from helpers import add_family, big_plan, citizen_id, staff

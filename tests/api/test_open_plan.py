@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from sip_service.plans.models import Plan
+from sip_service.models.plans import Plan
 
 from conftest import GraphQLClient, Service, op
 

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select, update
 
 from sip_service.demo import _Cast, _ready_plan, seed
-from sip_service.identity.models import Citizen, StaffMember
 from sip_service.kit import clock
 from sip_service.models import Base
-from sip_service.plans.models import Plan
+from sip_service.models.identity import Citizen, StaffMember
+from sip_service.models.plans import Plan
 
 from conftest import GraphQLClient, Service, op
 

@@ -20,17 +20,17 @@ from sqlalchemy import func, select, update
 
 from sip_service.auth.principal import CitizenPrincipal
 from sip_service.demo import seed
-from sip_service.identity.models import Citizen
 from sip_service.kit import clock, migrations
 from sip_service.kit.db import Database
 from sip_service.meetings import invites
-from sip_service.meetings.models import Invitation, InvitationChannel, InviteLink
+from sip_service.models.identity import Citizen
+from sip_service.models.meetings import Invitation, InvitationChannel, InviteLink
+from sip_service.models.notify import MessageStatus, OutboxMessage
+from sip_service.models.plans import Participant, ParticipantKind, Plan
 from sip_service.notify import service as outbox
-from sip_service.notify.models import MessageStatus, OutboxMessage
 from sip_service.notify.senders import Outgoing, Senders
 from sip_service.plans import participation
 from sip_service.plans import repository as plans_repo
-from sip_service.plans.models import Participant, ParticipantKind, Plan
 from sip_service.settings import Settings
 
 from conftest import GraphQLClient, Service, op

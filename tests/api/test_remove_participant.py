@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from sip_service.audit.models import AuditAccess, AuditEvent
 from sip_service.demo import seed
-from sip_service.identity.models import Citizen
 from sip_service.models import Base
-from sip_service.notify.models import MessageStatus, OutboxMessage
+from sip_service.models.audit import AuditAccess, AuditEvent
+from sip_service.models.identity import Citizen
+from sip_service.models.notify import MessageStatus, OutboxMessage
+from sip_service.models.plans import Participant, ParticipantKind, Plan
 from sip_service.plans import service as plans
-from sip_service.plans.models import Participant, ParticipantKind, Plan
 
 from conftest import GraphQLClient, Service, op
 from helpers import big_plan, staff, token_of

@@ -14,12 +14,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from sip_service.audit import service as audit
-from sip_service.audit.models import AuditAccess, AuditEvent
 from sip_service.auth.principal import CitizenPrincipal
 from sip_service.kit import migrations
 from sip_service.kit.db import Database
+from sip_service.models.audit import AuditAccess, AuditEvent
+from sip_service.models.plans import ParticipantKind, Plan
 from sip_service.plans import service as plans
-from sip_service.plans.models import ParticipantKind, Plan
 
 from conftest import GraphQLClient, Service, op
 from helpers import big_plan, citizen_id, staff, within

@@ -22,7 +22,6 @@ from fastapi import FastAPI, Request, Response
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from sip_service.auth.devprovider import DevProvider, dev_provider_router
 from sip_service.auth.tokens import (
     JwksSource,
     TokenError,
@@ -30,6 +29,7 @@ from sip_service.auth.tokens import (
     http_jwks_source,
     static_jwks_source,
 )
+from sip_service.http.devprovider import DevProvider, dev_provider_router
 from sip_service.kit import clock
 from sip_service.settings import Mode, Settings
 

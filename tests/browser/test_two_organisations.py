@@ -31,8 +31,8 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy import select
 from test_app import DESKTOP, STOCKHOLM, Checks, blocker, click, open_fix, settled, signed_in
 
+from sip_service.models.notify import OutboxMessage
 from sip_service.notify import service as outbox
-from sip_service.notify.models import OutboxMessage
 from sip_service.notify.senders import Senders, SmtpSender
 
 from browsing import ARGS, ARTIFACTS, axe_source, chromium

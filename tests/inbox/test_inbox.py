@@ -10,15 +10,15 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from sip_service.audit.models import AuditEvent
 from sip_service.auth.principal import CitizenPrincipal
 from sip_service.demo import _Cast, _ready_plan
-from sip_service.identity.models import Citizen, StaffMember
 from sip_service.kit import clock
 from sip_service.meetings import service as meetings
-from sip_service.meetings.models import Meeting, MeetingKind
+from sip_service.models.audit import AuditEvent
+from sip_service.models.identity import Citizen, StaffMember
+from sip_service.models.meetings import Meeting, MeetingKind
+from sip_service.models.plans import Action, ParticipantKind, Plan
 from sip_service.plans import service as plans
-from sip_service.plans.models import Action, ParticipantKind, Plan
 
 from conftest import GraphQLClient, Service, op
 from helpers import busy_plan, citizen_id, consent_for_both, plan_added_to, staff

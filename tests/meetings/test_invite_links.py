@@ -23,11 +23,12 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 from sqlalchemy import select, text
 
-from sip_service.audit.models import AuditEvent
 from sip_service.auth.principal import AuthMethod
+from sip_service.http.invite import invite_router
 from sip_service.kit import clock
+from sip_service.kit.ratelimit import SlidingWindowLimiter
 from sip_service.meetings import invites
-from sip_service.meetings.routes import SlidingWindowLimiter, invite_router
+from sip_service.models.audit import AuditEvent
 
 from conftest import GraphQLClient, Service, op, started
 from helpers import citizen_id, issue, plan_with_meetings, token_of

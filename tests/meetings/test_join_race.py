@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import delete, func, select
 
-from sip_service.meetings.models import Meeting, MeetingAdmission
+from sip_service.models.meetings import Meeting, MeetingAdmission
 
 from conftest import GraphQLClient, Service, op
 from helpers import big_plan

@@ -17,8 +17,8 @@ import pytest
 from sip_service.kit import clock
 from sip_service.kit.pubsub import InProcessBroker
 from sip_service.meetings import lobby
-from sip_service.meetings.models import Presence
 from sip_service.meetings.room import Live
+from sip_service.models.meetings import Presence
 
 from conftest import GraphQLClient, Service
 from helpers import guest_token, plan_with_meetings, signed_in, subscribed, within

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from sip_service.notify.models import Channel
+from sip_service.models.notify import Channel
 from sip_service.notify.senders import ConsoleSender, Outgoing, senders_for
 from sip_service.settings import Settings
 

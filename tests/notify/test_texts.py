@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sip_service.identity.models import Language
 from sip_service.kit import clock
-from sip_service.meetings.models import MeetingKind, MeetingPurpose
+from sip_service.models.identity import Language
+from sip_service.models.meetings import MeetingKind, MeetingPurpose
+from sip_service.models.notify import MessageKind
+from sip_service.models.plans import ParticipantKind
 from sip_service.notify import texts
-from sip_service.notify.models import MessageKind
-from sip_service.plans.models import ParticipantKind
 
 ANNA = texts.Inviter("Anna Lind", "Distriktssköterska", "Vårdcentralen Norrbacka", "070-174 06 05")
 LINK = "https://sip.regionsormark.example/join#t=" + "A" * 43  # as long as a real one, or longer

@@ -7,8 +7,8 @@ import dataclasses
 import uuid
 from datetime import date
 
+from sip_service.models.plans import ParticipantKind as Kind
 from sip_service.plans import rules
-from sip_service.plans.models import ParticipantKind as Kind
 from sip_service.plans.rules import ActionFacts, OpenPlan, ParticipantFacts, PlanFacts, RemovalCode
 
 REGION, MUNI = uuid.uuid4(), uuid.uuid4()

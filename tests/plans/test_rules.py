@@ -9,9 +9,9 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sip_service.identity.models import OrganisationKind
+from sip_service.models.identity import OrganisationKind
+from sip_service.models.plans import ParticipantKind
 from sip_service.plans import rules
-from sip_service.plans.models import ParticipantKind
 from sip_service.plans.rules import ActionFacts, Code, GoalFacts, ParticipantFacts, PlanFacts
 
 TODAY = date(2026, 11, 24)

@@ -23,10 +23,10 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from sip_service import cli
-from sip_service.audit.models import AuditEvent
 from sip_service.kit import clock
 from sip_service.kit.pubsub import RedisBroker
 from sip_service.meetings import lobby
+from sip_service.models.audit import AuditEvent
 from sip_service.video.media import MAX_FPS
 from sip_service.video.sfu import Sfu
 

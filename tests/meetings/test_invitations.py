@@ -22,14 +22,14 @@ from icalendar import Calendar
 from sqlalchemy import select, update
 
 from sip_service.auth.principal import CitizenPrincipal
-from sip_service.identity.models import Citizen, StaffMember
 from sip_service.kit import clock
+from sip_service.models.identity import Citizen, StaffMember
+from sip_service.models.notify import MessageStatus, OutboxMessage
+from sip_service.models.plans import Participant, ParticipantKind, Plan
 from sip_service.notify import ics
 from sip_service.notify import service as outbox
-from sip_service.notify.models import MessageStatus, OutboxMessage
 from sip_service.notify.senders import Senders, SmtpSender
 from sip_service.plans import service as plans
-from sip_service.plans.models import Participant, ParticipantKind, Plan
 
 from conftest import GraphQLClient, Service, free_port, op
 from helpers import RecordingSms, Smtp, add_family, big_plan, citizen_id, schedule_video_meeting

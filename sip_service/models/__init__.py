@@ -1,12 +1,12 @@
 """Every table, imported in one place so that the mapper and Alembic see them all."""
 
-from sip_service.audit.models import AuditEvent
-from sip_service.identity.models import Citizen, Organisation, StaffMember
-from sip_service.inbox.models import InboxDigest, InboxRead
 from sip_service.kit.db import Base
-from sip_service.meetings.models import Attendance, Invitation, InviteLink, Meeting
-from sip_service.notify.models import OutboxMessage
-from sip_service.plans.models import (
+from sip_service.models.audit import AuditEvent
+from sip_service.models.identity import Citizen, Organisation, StaffMember
+from sip_service.models.inbox import InboxDigest, InboxRead
+from sip_service.models.meetings import Attendance, Invitation, InviteLink, Meeting
+from sip_service.models.notify import OutboxMessage
+from sip_service.models.plans import (
     Action,
     Approval,
     Consent,

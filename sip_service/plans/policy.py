@@ -10,7 +10,7 @@ import uuid
 
 from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
 from sip_service.kit.errors import Forbidden
-from sip_service.plans.models import Participant, ParticipantKind, Plan
+from sip_service.models.plans import Participant, ParticipantKind, Plan
 from sip_service.plans.rules import PATIENT_SIDE
 
 

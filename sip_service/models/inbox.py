@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sip_service.inbox.rules import ItemKind
 from sip_service.kit.db import Base, enum_column
+
+
+class ItemKind(StrEnum):
+    NEW_PLAN = "NEW_PLAN"  # a plan I take part in that I have not opened since I was added
+    ACTION = "ACTION"  # my organisation's planned or ongoing action, due soon or overdue
+    MEETING = "MEETING"  # an upcoming meeting I am invited to
+    TO_FINALIZE = "TO_FINALIZE"  # I coordinate; the patient approved this version and it is ready
+    DISCHARGE = "DISCHARGE"  # after a discharge notice, a SIP meeting must be called within 3 days
+    FOLLOW_UP_DUE = "FOLLOW_UP_DUE"  # the plan's follow-up date is near or past
 
 
 class InboxRead(Base):
@@ -31,7 +40,7 @@ class InboxRead(Base):
 
 
 class InboxDigest(Base):
-    """The last daily e-mail digest of a staff member's inbox (notify/digest.py): the day it was
+    """The last daily e-mail digest of a staff member's inbox (inbox/digest.py): the day it was
     looked at (at most once a day), and the items it told of, so that the next one is sent only
     when something new has come."""
 

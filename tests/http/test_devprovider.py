@@ -20,12 +20,12 @@ import pytest_asyncio
 import uvicorn
 from fastapi import FastAPI
 
-from sip_service.auth.devprovider import (
+from sip_service.auth.tokens import TokenValidator, http_jwks_source, static_jwks_source
+from sip_service.http.devprovider import (
     DevProvider,
     _redirect_uri_allowed,
     dev_provider_router,
 )
-from sip_service.auth.tokens import TokenValidator, http_jwks_source, static_jwks_source
 from sip_service.settings import Mode, Settings
 
 from conftest import started

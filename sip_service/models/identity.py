@@ -48,7 +48,7 @@ class StaffMember(Base):
     # Work contact details: given to the patients and relatives of the plans they take part in.
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
-    # No daily e-mail about their inbox ("Att göra"), though they have a work e-mail (notify/digest.py).
+    # No daily e-mail about their inbox ("Att göra"), though they have a work e-mail (inbox/digest.py).
     digest_opt_out: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sip_service.kit.db import Base, enum_column, uuid_pk
 
 if TYPE_CHECKING:
-    from sip_service.meetings.models import Meeting
+    from sip_service.models.meetings import Meeting
 
 
 class PlanStatus(StrEnum):
@@ -243,8 +243,3 @@ class Revision(Base):
     finalized_by_staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
     approved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("participants.id"))
     approved_at: Mapped[datetime | None]
-
-
-# Plan.meetings names Meeting by string: make sure it is mapped whenever plans are, whoever imports
-# this module first (the CLI, a script, a test).
-from sip_service.meetings import models as _meetings  # noqa: E402, F401

@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from sip_service.app import create_app
-from sip_service.auth.web import safe_next
+from sip_service.http.auth import safe_next
 from sip_service.kit.db import Database
 from sip_service.settings import Mode, Settings
 

@@ -14,21 +14,20 @@ from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import select, update
-from test_invitations import RecordingSms, Smtp
 from typer.testing import CliRunner
 
 from sip_service.cli import app as cli
-from sip_service.identity.models import StaffMember
+from sip_service.inbox import digest
 from sip_service.kit import clock
-from sip_service.notify import digest
+from sip_service.models.identity import StaffMember
+from sip_service.models.notify import MessageKind, MessageStatus, OutboxMessage
+from sip_service.models.plans import ParticipantKind, Plan
 from sip_service.notify import service as outbox
-from sip_service.notify.models import MessageKind, MessageStatus, OutboxMessage
 from sip_service.notify.senders import Senders, SmtpSender
 from sip_service.plans import service as plans
-from sip_service.plans.models import ParticipantKind, Plan
 
 from conftest import GraphQLClient, Service, free_port, op
-from helpers import consent_for_both, plan_added_to, staff, until, within
+from helpers import RecordingSms, Smtp, consent_for_both, plan_added_to, staff, until, within
 
 AT = time(7, 0)
 JOHAN = "johan.ek@ekby.example"

@@ -20,14 +20,14 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sip_service.auth.principal import AuthMethod, StaffPrincipal
-from sip_service.identity.models import StaffMember
 from sip_service.inbox import rules
 from sip_service.inbox import service as inbox
-from sip_service.inbox.models import InboxDigest
 from sip_service.inbox.rules import Count, ItemKind
 from sip_service.kit import clock
 from sip_service.kit.db import Database
-from sip_service.notify.models import Channel, MessageKind
+from sip_service.models.identity import StaffMember
+from sip_service.models.inbox import InboxDigest
+from sip_service.models.notify import Channel, MessageKind
 from sip_service.notify.service import enqueue
 
 log = logging.getLogger("sip_service.notify")

@@ -16,15 +16,15 @@ from email.utils import parseaddr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sip_service.identity.models import Citizen, Language, Organisation, StaffMember
 from sip_service.kit import clock
 from sip_service.meetings import invites
-from sip_service.meetings.models import InvitationChannel, InviteLink, Meeting, MeetingKind
+from sip_service.models.identity import Citizen, Language, Organisation, StaffMember
+from sip_service.models.meetings import InvitationChannel, InviteLink, Meeting, MeetingKind
+from sip_service.models.notify import Channel, MessageKind
+from sip_service.models.plans import Participant, ParticipantKind, Plan
 from sip_service.notify import ics, texts
-from sip_service.notify.models import Channel, MessageKind
 from sip_service.notify.service import Attachment, enqueue
 from sip_service.plans import participation
-from sip_service.plans.models import Participant, ParticipantKind, Plan
 
 # Citizens join with a personal invite link; staff sign in and open the meeting page.
 LINK_KINDS = frozenset({ParticipantKind.PATIENT, ParticipantKind.RELATIVE, ParticipantKind.REPRESENTATIVE})

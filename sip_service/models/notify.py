@@ -27,7 +27,7 @@ class MessageKind(StrEnum):
     INVITATION = "INVITATION"
     UPDATE = "UPDATE"  # the meeting was rescheduled
     CANCELLATION = "CANCELLATION"
-    DIGEST = "DIGEST"  # a staff member's daily "Att göra" summary: counts only (notify/digest.py)
+    DIGEST = "DIGEST"  # a staff member's daily "Att göra" summary: counts only (inbox/digest.py)
 
 
 class OutboxMessage(Base):

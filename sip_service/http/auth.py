@@ -31,10 +31,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sip_service.auth.claims import normalize_claims
+from sip_service.auth.claims import normalize_claims, principal_from_claims
 from sip_service.auth.principal import Principal, StaffPrincipal
 from sip_service.auth.tokens import TokenError, TokenValidator
-from sip_service.identity import repository as identity_repo
 from sip_service.kit.db import Database
 from sip_service.settings import Settings
 
@@ -139,7 +138,7 @@ class BrowserSignIn:
         if not user:
             return None
         async with self.db.read() as session:
-            return await identity_repo.principal_from_claims(session, user)
+            return await principal_from_claims(session, user)
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["auth"])
