@@ -1,27 +1,32 @@
 """A realistic demo: a region with two health centres, a municipality with home care and social
 services, staff, patients with relatives, and plans in every status — made through the same use
-cases the API runs, so the demo can never hold a plan the rules would not allow."""
+cases the API runs, by the same runner (`usecases.run`), so the demo can never hold a plan the rules
+would not allow, and its plans have the audit trail real ones would."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal
+from sip_service import usecases
+from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
 from sip_service.kit import clock
 from sip_service.kit.db import Database
 from sip_service.meetings import service as meetings
 from sip_service.models.identity import Citizen, Language, Organisation, OrganisationKind, StaffMember
 from sip_service.models.meetings import InvitationChannel, MeetingKind
-from sip_service.models.plans import CloseReason, ParticipantKind, Plan, RepresentativeKind
+from sip_service.models.plans import CloseReason, Participant, ParticipantKind, Plan, RepresentativeKind
 from sip_service.plans import participation
 from sip_service.plans import service as plans
 from sip_service.settings import Settings
+
+T = TypeVar("T")
 
 # Switchboard numbers from the range PTS keeps for fiction (08-465 004 00 to 08-465 004 99).
 ORGANISATIONS: list[dict[str, Any]] = [
@@ -113,6 +118,12 @@ class _Cast:
         return CitizenPrincipal(c.id, c.name)
 
 
+async def _seeded(db: Database, principal: Principal, change: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """One step of the demo as the use-case runner runs any change: one transaction, audited (as
+    seedDemo), so the demo plans have the history real ones would. Nobody listens yet: no event."""
+    return await usecases.run(db, principal, "seedDemo", change, broker=None)
+
+
 async def _ready_plan(
     db: Database,
     cast: _Cast,
@@ -128,7 +139,8 @@ async def _ready_plan(
     anna, johan = cast.staff["Anna"], cast.staff["Johan"]
     patient_side = cast.citizen(representative or patient)
     now = clock.now()
-    async with db.write() as s:
+
+    async def drafted(s: AsyncSession) -> tuple[Plan, Participant]:
         plan = await plans.create_plan(
             s,
             anna,
@@ -205,8 +217,14 @@ async def _ready_plan(
             ),
         )
         await s.flush()
-    async with db.write() as s:
-        plan = await plans.editable_plan(s, johan, pid, plan.version)
+        return plan, side
+
+    plan, side = await _seeded(db, anna, drafted)
+    pid = plan.id
+    version = plan.version
+
+    async def johan_acts(s: AsyncSession) -> Plan:
+        plan = await plans.editable_plan(s, johan, pid, version)
         await plans.add_action(
             s,
             johan,
@@ -219,14 +237,25 @@ async def _ready_plan(
             ),
         )
         await s.flush()
-    async with db.write() as s:  # the patient side chooses the relatives before anyone is invited
-        plan = await plans.editable_plan(s, patient_side, pid, plan.version)
+        return plan
+
+    plan = await _seeded(db, johan, johan_acts)
+    # the patient side chooses the relatives before anyone is invited
+    version = plan.version
+
+    async def patient_decides(s: AsyncSession) -> Plan:
+        plan = await plans.editable_plan(s, patient_side, pid, version)
         await plans.add_goal(s, patient_side, pid, plan.version, goal_text=goal)
         await s.flush()
         wanted_ids = [p.id for p in plan.participants if p.citizen_id in {cast.citizens[w].id for w in wanted}]
         await plans.record_relatives_decision(s, patient_side, pid, plan.version, wanted_ids)
-    async with db.write() as s:
-        plan = await plans.editable_plan(s, anna, pid, plan.version)
+        return plan
+
+    plan = await _seeded(db, patient_side, patient_decides)
+    version = plan.version
+
+    async def met(s: AsyncSession) -> Plan:
+        plan = await plans.editable_plan(s, anna, pid, version)
         meeting = await meetings.schedule_meeting(
             s,
             anna,
@@ -245,12 +274,25 @@ async def _ready_plan(
         await meetings.invite(s, anna, meeting.id, meeting.version, invitees, InvitationChannel.LETTER)
         await s.flush()
         await meetings.attest_attendance(s, anna, meeting.id, meeting.version, side.id)
-    async with db.write() as s:
-        plan = await plans.editable_plan(s, patient_side, pid, plan.version)
+        return plan
+
+    plan = await _seeded(db, anna, met)
+    version = plan.version
+
+    async def approved(s: AsyncSession) -> Plan:
+        plan = await plans.editable_plan(s, patient_side, pid, version)
         await plans.approve_plan(s, patient_side, pid, plan.version)
-    async with db.write() as s:
-        plan = await plans.editable_plan(s, anna, pid, plan.version)
+        return plan
+
+    plan = await _seeded(db, patient_side, approved)
+    version = plan.version
+
+    async def finalized(s: AsyncSession) -> Plan:
+        plan = await plans.editable_plan(s, anna, pid, version)
         await plans.finalize_plan(s, anna, pid, plan.version)
+        return plan
+
+    await _seeded(db, anna, finalized)
     return pid
 
 
@@ -280,10 +322,13 @@ async def seed(db: Database, settings: Settings) -> bool:
         goal="Gustav vill komma ut i trädgården varje dag.",
         background="Gustav, 89, har demenssjukdom. God man: Maria Svensson.",
     )
-    async with db.write() as s:  # a plan being revised after a change in Gustav's health
+
+    async def revised(s: AsyncSession) -> Plan:  # after a change in Gustav's health
         current = await s.get(Plan, gustav)
         assert current is not None
-        await plans.revise_plan(s, cast.staff["Anna"], gustav, current.version)
+        return await plans.revise_plan(s, cast.staff["Anna"], gustav, current.version)
+
+    await _seeded(db, cast.staff["Anna"], revised)
     olle = await _ready_plan(
         db,
         cast,
@@ -291,16 +336,22 @@ async def seed(db: Database, settings: Settings) -> bool:
         goal="Jag vill klara mig själv igen efter operationen.",
         background="Olle, 81, opererad för höftfraktur; behövde stöd efter hemgång.",
     )
-    async with db.write() as s:
+
+    async def closed(s: AsyncSession) -> Plan:
         current = await s.get(Plan, olle)
         assert current is not None
-        await plans.close_plan(s, cast.staff["Anna"], olle, current.version, CloseReason.GOALS_MET)
-    async with db.write() as s:  # a discharge waiting for its SIP meeting: needs attention today
-        await plans.create_plan(
+        return await plans.close_plan(s, cast.staff["Anna"], olle, current.version, CloseReason.GOALS_MET)
+
+    await _seeded(db, cast.staff["Anna"], closed)
+
+    async def discharged(s: AsyncSession) -> Plan:  # waiting for its SIP meeting: needs attention today
+        return await plans.create_plan(
             s,
             cast.staff["Karin"],
             patient_id=cast.citizens["Birgitta"].id,
             background="Birgitta, 79, är utskrivningsklar från medicinavdelningen efter stroke.",
             discharge_ready_at=clock.now() - timedelta(days=2),
         )
+
+    await _seeded(db, cast.staff["Karin"], discharged)
     return True

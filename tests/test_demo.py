@@ -7,9 +7,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from sip_service.audit import service as audit
 from sip_service.demo import seed
 from sip_service.kit import migrations
 from sip_service.kit.db import Database
+from sip_service.models.audit import AuditAccess, AuditEvent
 from sip_service.models.plans import Plan, PlanStatus
 from sip_service.settings import Settings
 
@@ -24,5 +26,25 @@ async def test_demo_has_every_status_and_seeds_once(empty_database: str, tmp_pat
         async with db.read() as session:
             statuses = {p.status for p in await session.scalars(select(Plan))}
         assert statuses == set(PlanStatus)
+    finally:
+        await db.dispose()
+
+
+async def test_the_demo_runs_through_the_use_case_runner(empty_database: str, tmp_path: Path) -> None:
+    """Every demo plan was written the way any entry point writes one: each change audited as a
+    WRITE in its own transaction, with an intact chain."""
+    await asyncio.to_thread(migrations.upgrade, empty_database)
+    db = Database(empty_database)
+    settings = Settings(database_url=empty_database, dev_oidc_key_file=tmp_path / "k.json")
+    try:
+        assert await seed(db, settings)
+        async with db.read() as session:
+            plans = set(await session.scalars(select(Plan.id)))
+            writes = list(await session.scalars(select(AuditEvent).where(AuditEvent.access == AuditAccess.WRITE)))
+            verdict = await audit.verify(session)
+        assert {w.plan_id for w in writes} == plans
+        assert {w.action for w in writes} == {"seedDemo"}
+        assert {w.actor_kind for w in writes} == {"STAFF", "CITIZEN"}  # staff plan, the patient side decides
+        assert verdict.intact and verdict.checked == len(writes)
     finally:
         await db.dispose()

@@ -11,15 +11,11 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
+from sip_service import usecases
 from sip_service.api.context import Context
 from sip_service.api.readiness import BlockerType
-from sip_service.audit import service as audit
-from sip_service.audit.service import Access
 from sip_service.kit import errors
-from sip_service.models.audit import AuditAccess
 from sip_service.models.identity import Language
-from sip_service.models.plans import Plan
-from sip_service.plans import events as plan_events
 from sip_service.plans import rules
 
 T = TypeVar("T")
@@ -162,23 +158,18 @@ async def mutate(
     present: Callable[[T], R],
     refused: Callable[[rules.Refused], E] | None = None,
 ) -> R | AnyError | E:
-    """Run one use case in its own transaction: all of it is written, or none of it. A mutation
-    with error types of its own for refusals (`rules.Refused`) passes `refused` to make them."""
+    """Run one use case through the runner (`usecases.run`: one transaction, the audit write, the
+    change event) and answer with its result or a typed error. A mutation with error types of its
+    own for refusals (`rules.Refused`) passes `refused` to make them."""
     ctx = info.context
     try:
-        async with ctx.db.write() as session:
-            result = await change(session)
-            await session.flush()  # new parts get their plan ids
-            plan = await _plan_changed(session, result)
-            write = Access(AuditAccess.WRITE, info.field_name, plan.id, plan.patient_id)
-            await audit.append(session, ctx.principal, [write])  # in the same transaction
-            news = plan_events.changed(plan.id, plan.version, info.field_name)
+        result = await usecases.run(
+            ctx.db, ctx.principal, info.field_name, change, broker=ctx.live.broker, committed=ctx.after_write
+        )
     except rules.Refused as exc:
         return refused(exc) if refused is not None else to_graphql(exc)
     except errors.DomainError as exc:
         return to_graphql(exc)
-    await ctx.after_write()
-    await ctx.live.broker.publish(plan_events.channel(plan.id), news)  # committed: others read it again
     return present(result)
 
 
@@ -190,17 +181,6 @@ def capped(ids: Sequence[T], limit: int = MAX_IDS) -> Sequence[T]:
     if len(ids) > limit:
         raise errors.Invalid(f"at most {limit} at a time")
     return ids
-
-
-async def _plan_changed(session: AsyncSession, result: object) -> Plan:
-    """The plan a use case changed: it returns the plan, a part of it, or (plan, part)."""
-    if isinstance(result, tuple):
-        result = result[0]
-    if isinstance(result, Plan):
-        return result
-    plan = await session.get(Plan, result.plan_id)  # type: ignore[attr-defined]  # already in the session
-    assert plan is not None
-    return plan
 
 
 def query_error(exc: errors.DomainError) -> GraphQLError:
