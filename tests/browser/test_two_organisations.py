@@ -143,7 +143,7 @@ class Story:
             await relative.get_by_label("Personnummer (12 siffror)").fill(number)
             await click(relative.get_by_role("button", name="Lägg till närstående"))
             await expect(anna.locator("#participant-list")).to_contain_text(name)
-        follow_up = (datetime.now(STOCKHOLM) + timedelta(days=90)).date()
+        follow_up = self.follow_up = (datetime.now(STOCKHOLM) + timedelta(days=90)).date()
         fix = await open_fix(anna, "FOLLOW_UP")
         await fix.get_by_label("Uppföljningsdatum").fill(follow_up.isoformat())
         await click(fix.get_by_role("button", name="Spara"))
@@ -350,6 +350,15 @@ class Story:
         printed = anna.locator(".print-plan")
         await expect(printed).to_contain_text(GOAL)
         await expect(printed).to_contain_text("Hemtjänst morgon och kväll")
+        # the patient's copy: her personal number, the version, when it was printed, what comes next,
+        # whom to call, and her consent and approval said to her
+        today = format_date(datetime.now(STOCKHOLM).date(), "d MMMM yyyy", locale="sv")
+        follow_up = format_date(self.follow_up, "d MMMM yyyy", locale="sv")
+        await expect(printed.locator("#print-version dd")).to_have_text("1")
+        for said in ("19400312-2388", today, follow_up, "Anna Lind", "Du gav ditt samtycke digitalt"):
+            await expect(printed).to_contain_text(said)
+        assert PHONE_NUMBER.search(await printed.inner_text()), await printed.inner_text()
+        await expect(printed).to_contain_text("Du godkände den här versionen")
         await anna.emulate_media(media="print")
         await anna.screenshot(path=ARTIFACTS / f"app-story-10-print-{self.world.backend}.png", full_page=True)
         await anna.emulate_media(media="screen")

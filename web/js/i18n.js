@@ -303,7 +303,6 @@ const S = {
   approveText: ["Har du läst planen och tycker att den stämmer? Då kan du godkänna den.", "Have you read the plan and think it is right? Then you can approve it."],
   approve: ["Jag godkänner planen", "I approve the plan"],
   approvedAt: ["Du godkände den här versionen {when}.", "You approved this version {when}."],
-  approvedStaff: ["Patienten godkände den här versionen {when}.", "The patient approved this version {when}."],
   approveHint: [
     "Patienten godkänner själv, inloggad. Varje ändring i planen gör att den behöver godkännas igen.",
     "The patient approves it themselves, signed in. Every change to the plan means it must be approved again.",

@@ -1156,9 +1156,8 @@ function citizenView(view) {
 }
 
 // The consent as a patient (or god man) reads it ("Du gav ditt samtycke …") or a relative ("Elsa gav …").
-function citizenConsent(view) {
+function citizenConsent(view, mine = Boolean(patientSide(view))) {
   const c = view.plan.consent;
-  const mine = patientSide(view);
   const patient = view.plan.patient.name;
   if (!c) return h("p", { id: "consent-summary" }, mine ? t("youNoConsent") : t("theyNoConsent", { patient }));
   const oral = c.method !== "DIGITAL";
@@ -1264,10 +1263,9 @@ function accessLog(view) {
 
 // ---- print ---------------------------------------------------------------------------------
 
-function approvedLine(view) {
+function approvedLine(view, mine = Boolean(patientSide(view))) {
   const when = formatDateTime(view.plan.approval.approvedAt);
-  if (view.staff) return t("approvedStaff", { when });
-  return patientSide(view) ? t("approvedAt", { when }) : t("theyApproved", { patient: view.plan.patient.name, when });
+  return mine ? t("approvedAt", { when }) : t("theyApproved", { patient: view.plan.patient.name, when });
 }
 
 // The head of the patient's copy: the personal number (to the patient side and staff only, never to
@@ -1275,11 +1273,13 @@ function approvedLine(view) {
 function printFacts(view) {
   const plan = view.plan;
   const next = upcoming(plan).sort((a, b) => new Date(a.startsAt) - new Date(b.startsAt))[0];
+  const finalized = Math.max(0, ...plan.revisions.map((r) => r.number));
   const row = (id, label, value) => h("div", { id }, h("dt", {}, label), h("dd", {}, value));
   return h("dl", { class: "facts", id: "print-facts" },
     view.staff || patientSide(view) ? row("print-pnr", t("pnr"), personalNumber(plan.patient.personalNumber)) : null,
     row("print-status", t("statusLabel"), [t(plan.status), plan.finalizedAt ? ` · ${formatDateTime(plan.finalizedAt)}` : ""]),
-    row("print-version", t("versionLabel"), String(plan.version)),
+    // the version people speak of is the finalized one (1, 2 …), not the change counter
+    row("print-version", t("versionLabel"), finalized ? String(finalized) : t("noRevisions")),
     row("print-date", t("printedLabel"), formatDate(todayInStockholm())),
     row("print-next", t("nextMeeting"), next
       ? `${formatDateTime(next.startsAt)} · ${t(next.kind)}${next.location ? ` · ${next.location}` : ""}`
@@ -1289,6 +1289,8 @@ function printFacts(view) {
 
 function printView(view) {
   const plan = view.plan;
+  // the patient's copy speaks to the patient ("du"), also when staff print it; a relative's to them
+  const toPatient = view.staff || Boolean(patientSide(view));
   const patientSideIds = new Set(plan.participants.filter((p) => PATIENT_SIDE.includes(p.kind)).map((p) => p.id));
   return [
     h("p", { class: "no-print" },
@@ -1305,7 +1307,7 @@ function printView(view) {
       h("h2", {}, t("participants")),
       h("ul", {}, plan.participants.filter((p) => p.kind !== "RELATIVE" || p.wantedByPatient).map((p) =>
         h("li", {}, `${p.name} – ${t(p.kind)}${p.organisation ? `, ${p.organisation.name}` : ""}`))),
-      h("h2", {}, t("consent")), consentSummary(view),
-      plan.approval ? h("p", {}, approvedLine(view)) : null),
+      h("h2", {}, t("consent")), citizenConsent(view, toPatient),
+      plan.approval ? h("p", {}, approvedLine(view, toPatient)) : null),
   ];
 }
