@@ -101,7 +101,7 @@ const S = {
   colPatient: ["Patient", "Patient"],
   colStatus: ["Status", "Status"],
   colNext: ["Nästa steg", "Next step"],
-  colAttention: ["Att göra", "To do"],
+  colAttention: ["Behöver åtgärd", "Needs attention"],
   colFollowUp: ["Uppföljning", "Follow-up"],
   noPlans: ["Inga planer att visa.", "No plans to show."],
   readyToFinalize: ["Klar att fastställas.", "Ready to be finalized."],
