@@ -1,15 +1,17 @@
 """The use-case runner: one unit of work for every entry point (GraphQL, HTTP routes, the CLI, the demo).
 
-A use case is a function of a session that changes one plan through the domains' services (which never
-commit) and returns the plan, a part of it, or (plan, part). Whoever asks, the runner keeps what every
-change must keep: all of it is written or none of it; the WRITE audit event goes into the same
-transaction; and after the commit the plan's change event is published, so that open pages read the
-plan again. A new entry point (a FHIR route, a worker) calls `run` and gets the same guarantees.
+`run` runs a change. A use case is a function of a session that changes one plan through the domains'
+services (which never commit) and returns the plan, a part of it, or (plan, part). Whoever asks, the
+runner keeps what every change must keep: all of it is written or none of it; the WRITE audit event
+goes into the same transaction; and after the commit the plan's change event is published, so that
+open pages read the plan again. `record_reads` writes what an answer read (READ events) before it
+leaves. A new entry point (a FHIR route, a worker) calls these and gets the same guarantees.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Collection
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sip_service.audit import service as audit
 from sip_service.audit.service import Access
 from sip_service.auth.principal import Principal
+from sip_service.inbox import service as inbox
+from sip_service.kit import clock
 from sip_service.kit.db import Database
 from sip_service.kit.pubsub import Broker
 from sip_service.models.audit import AuditAccess
@@ -50,6 +54,21 @@ async def run(
     if broker is not None:
         await broker.publish(plan_events.channel(plan.id), news)  # committed: others read it again
     return result
+
+
+async def record_reads(
+    db: Database, principal: Principal, reads: Collection[Access], opened: Collection[uuid.UUID] = ()
+) -> None:
+    """Write what an answer read (READ audit events) in one transaction, before the answer leaves: if
+    this raises, the caller withholds the answer, so nobody reads plan data without a trace. `opened`:
+    the participations of staff who opened a plan they take part in, marked seen in their inbox in
+    the same transaction."""
+    if not reads:
+        return
+    async with db.write() as session:
+        await audit.append(session, principal, reads)
+        if opened:
+            await inbox.note_opened(session, principal, opened, clock.now())
 
 
 async def _plan_changed(session: AsyncSession, result: object) -> Plan:

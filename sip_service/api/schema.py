@@ -20,6 +20,7 @@ from strawberry.extensions.max_aliases import create_validator as alias_validato
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 
+from sip_service import usecases
 from sip_service.api.audit import AuditQuery
 from sip_service.api.identity import IdentityQuery
 from sip_service.api.inbox import InboxMutation, InboxQuery
@@ -28,9 +29,6 @@ from sip_service.api.meetings import MeetingMutation
 from sip_service.api.operations import KnownOperationsOnly
 from sip_service.api.plan_live import PlanSubscription
 from sip_service.api.plans import PlanMutation, PlanQuery
-from sip_service.audit import service as audit
-from sip_service.inbox import service as inbox
-from sip_service.kit import clock
 from sip_service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -72,13 +70,8 @@ class AuditReadsExtension(SchemaExtension):
             yield
         finally:
             await ctx.read_session.close()  # the answer is complete: give the connection back now
-        if not ctx.reads.pending:
-            return
         try:
-            async with ctx.db.write() as session:
-                await audit.append(session, ctx.principal, ctx.reads.pending.values())
-                if ctx.reads.opened:
-                    await inbox.note_opened(session, ctx.principal, ctx.reads.opened, clock.now())
+            await usecases.record_reads(ctx.db, ctx.principal, list(ctx.reads.pending.values()), ctx.reads.opened)
         except Exception:
             logger.exception("audit trail write failed; the answer is withheld")
             result = self.execution_context.result
