@@ -6,6 +6,9 @@ clears it and `finalizePlan` can refuse with exactly the same list.
 
 Below them, the rules that refuse a change outright (`Refusal`): removing a participant the plan
 cannot do without, and creating a second open plan for a patient without saying so.
+
+Over 400 lines on purpose: the ten rules, their facts and the refusals are one statement of what a
+plan must be, read together (and listed in ARCHITECTURE.md); each function is short.
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ are folded into one more offer after it.
 
 Rooms work one message at a time each (their own task), so a slow room does not hold up the others
 and a participant's messages are handled in the order they were sent.
+
+Over 400 lines on purpose: Peer, Room and Sfu are one negotiation (offers, answers, renegotiation
+folded while an answer waits), read top to bottom; MediaAttendance is the first to move out if it grows.
 """
 
 from __future__ import annotations
