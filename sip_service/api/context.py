@@ -19,10 +19,14 @@ from sip_service.identity import repository as identity_repo
 from sip_service.kit import clock
 from sip_service.kit.db import Database
 from sip_service.kit.pubsub import InProcessBroker
+from sip_service.meetings import invites
 from sip_service.meetings.room import Live
 from sip_service.models.audit import AuditAccess
 from sip_service.models.identity import Citizen, Organisation, StaffMember
+from sip_service.models.meetings import InviteLink
+from sip_service.models.notify import OutboxMessage
 from sip_service.models.plans import Plan, Revision
+from sip_service.notify import service as outbox
 from sip_service.plans import repository as plans_repo
 from sip_service.settings import Settings
 
@@ -100,7 +104,19 @@ class Loaders:
         self.organisation: DataLoader[uuid.UUID, Organisation | None] = self._loader(organisations)
         self.staff_member: DataLoader[uuid.UUID, StaffMember | None] = self._loader(staff)
         self.citizen: DataLoader[uuid.UUID, Citizen | None] = self._loader(citizens)
+
+        async def invite_links(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[InviteLink]]:
+            return await invites.active_links(session, ids, clock.now())
+
+        async def deliveries(
+            session: AsyncSession, ids: Sequence[uuid.UUID]
+        ) -> dict[uuid.UUID, dict[uuid.UUID, OutboxMessage]]:
+            return await outbox.latest_by_participant(session, ids)
+
         self.care_organisations: DataLoader[uuid.UUID, set[uuid.UUID] | None] = self._loader(care_organisations)
+        # By meeting id: its working invite links, and each participant's latest message about it.
+        self.invite_links: DataLoader[uuid.UUID, list[InviteLink] | None] = self._loader(invite_links)
+        self.deliveries: DataLoader[uuid.UUID, dict[uuid.UUID, OutboxMessage] | None] = self._loader(deliveries)
 
     def _loader(self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]]) -> DataLoader[K, V | None]:
         async def load(keys: list[K]) -> list[V | None]:

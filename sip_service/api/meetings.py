@@ -6,23 +6,19 @@ import uuid
 from datetime import datetime
 from enum import Enum
 from typing import Annotated
-from weakref import WeakKeyDictionary
 
 import strawberry
-from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from sip_service.api.context import Context, Loaders
+from sip_service.api.context import Context
 from sip_service.api.errors import AnyError, capped, mutate
 from sip_service.api.identity import StaffMemberType, staff_member
 from sip_service.api.plans import PlanType, aggregate
-from sip_service.kit import clock
 from sip_service.meetings import invites, service
 from sip_service.meetings.invitations import Letterhead, not_sent_reason
 from sip_service.models import meetings as models
 from sip_service.models import notify as notify_models
 from sip_service.models.plans import ParticipantKind
-from sip_service.notify import service as outbox
 from sip_service.plans import service as plans_service
 from sip_service.settings import Settings
 
@@ -115,7 +111,7 @@ class InvitationType:
 
     @strawberry.field(description="The invitation message, and any update since.")
     async def delivery(self, info: Info[Context, None]) -> DeliveryType:
-        latest = await _deliveries(info.context).load(self.meeting_id)
+        latest = await info.context.loaders.deliveries.load(self.meeting_id) or {}
         message = latest.get(self.participant_id)
         return _delivery(message, self.channel, self.participant_kind, self.waiting_for_consent)
 
@@ -157,43 +153,6 @@ class InviteLinkStatusType:
     valid_from: datetime
     expires_at: datetime
     last_used_at: datetime | None
-
-
-# Per request like the context's loaders, and renewed with them after a write (they are the key).
-_INVITE_LINK_LOADERS: WeakKeyDictionary[Loaders, DataLoader[uuid.UUID, list[models.InviteLink]]] = WeakKeyDictionary()
-
-
-def _invite_links(ctx: Context) -> DataLoader[uuid.UUID, list[models.InviteLink]]:
-    loader = _INVITE_LINK_LOADERS.get(ctx.loaders)
-    if loader is None:
-        reads = ctx.read_session
-
-        async def load(meeting_ids: list[uuid.UUID]) -> list[list[models.InviteLink]]:
-            async with reads.session() as session:
-                found = await invites.active_links(session, meeting_ids, clock.now())
-            return [found[m] for m in meeting_ids]
-
-        loader = _INVITE_LINK_LOADERS[ctx.loaders] = DataLoader(load_fn=load)
-    return loader
-
-
-_DELIVERY_LOADERS: WeakKeyDictionary[Loaders, DataLoader[uuid.UUID, dict[uuid.UUID, notify_models.OutboxMessage]]] = (
-    WeakKeyDictionary()
-)
-
-
-def _deliveries(ctx: Context) -> DataLoader[uuid.UUID, dict[uuid.UUID, notify_models.OutboxMessage]]:
-    loader = _DELIVERY_LOADERS.get(ctx.loaders)
-    if loader is None:
-        reads = ctx.read_session
-
-        async def load(meeting_ids: list[uuid.UUID]) -> list[dict[uuid.UUID, notify_models.OutboxMessage]]:
-            async with reads.session() as session:
-                found = await outbox.latest_by_participant(session, meeting_ids)
-            return [found[m] for m in meeting_ids]
-
-        loader = _DELIVERY_LOADERS[ctx.loaders] = DataLoader(load_fn=load)
-    return loader
 
 
 def letterhead(settings: Settings) -> Letterhead:
@@ -275,7 +234,7 @@ class MeetingType:
                 expires_at=link.expires_at,
                 last_used_at=link.last_used_at,
             )
-            for link in await _invite_links(info.context).load(self._m.id)
+            for link in await info.context.loaders.invite_links.load(self._m.id) or []
         ]
 
     @strawberry.field
