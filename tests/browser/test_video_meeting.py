@@ -371,6 +371,66 @@ async def _decoding(page: Page, participant_id: str) -> int:
     return (await frames(page)).get(participant_id, 0)
 
 
+async def test_one_language_for_the_plan_app_and_the_meeting_page(
+    video_service: Running, chromium: str, axe_source: str
+) -> None:
+    """The language is chosen once for the whole service (web/lib/language.js): English chosen in
+    the plan app holds on the meeting page, and Swedish chosen there holds in the plan app. A choice
+    stored by the meeting page before they shared it (its old key) is not lost."""
+    assert video_service.service is not None
+    world = video_service.service
+    shots = Shots(world.backend, axe_source)
+    async with httpx.AsyncClient(base_url=world.url, timeout=30) as http:
+        gql = GraphQLClient(http, world)
+        setup = await plan_with_meetings(gql, world, timedelta(minutes=5))
+        meeting_id = setup.meetings[0]["id"]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=ARGS)
+        try:
+            context: BrowserContext = await browser.new_context(locale="sv-SE", viewport=DESKTOP)
+            page = await context.new_page()
+            # Someone chose English on the meeting page before the apps shared the choice.
+            await page.goto(f"{world.url}/join#t=not-a-real-token")
+            await expect(page.get_by_role("heading", name="Länken fungerar inte")).to_be_visible()
+            await page.evaluate("localStorage.clear(); localStorage.setItem('sipVideoLanguage', 'en')")
+            problems: list[str] = []
+            watch_console(page, problems)  # from here on (the made-up link above was refused)
+
+            await page.goto(f"{world.url}/auth/login?next=/app/")
+            await page.get_by_role("button", name=re.compile("Anna Lind")).click()
+            await page.wait_for_url(re.compile(r"/app/"))
+            await expect(page.get_by_role("heading", level=1)).to_have_text("My plans")  # kept
+            assert await page.evaluate("localStorage.getItem('sipVideoLanguage')") is None  # read once
+
+            await page.get_by_role("button", name="Change language to Swedish").click()
+            await expect(page.get_by_role("heading", level=1)).to_have_text("Mina planer")
+            await page.goto(f"{world.url}/video/?m={meeting_id}")
+            await expect(page.get_by_role("button", name="Gå in i mötet")).to_be_visible()
+            assert await page.evaluate("document.documentElement.lang") == "sv"
+
+            # English in the plan app: the meeting page is English too.
+            await page.goto(f"{world.url}/app/")
+            await page.get_by_role("button", name="Byt språk till engelska").click()
+            await expect(page.get_by_role("heading", level=1)).to_have_text("My plans")
+            await page.goto(f"{world.url}/video/?m={meeting_id}")
+            await expect(page.get_by_role("button", name="Enter the meeting")).to_be_visible()
+            await expect(page.get_by_role("button", name="På svenska")).to_be_visible()
+            assert await page.evaluate("document.documentElement.lang") == "en"
+            await shots.take(page, "staff-lobby-english-desktop", DESKTOP)
+
+            # And back: Swedish on the meeting page, Swedish in the plan app.
+            await page.get_by_role("button", name="På svenska").click()
+            await expect(page.get_by_role("button", name="Gå in i mötet")).to_be_visible()
+            await page.goto(f"{world.url}/app/")
+            await expect(page.get_by_role("heading", level=1)).to_have_text("Mina planer")
+            assert await page.evaluate("document.documentElement.lang") == "sv"
+            await context.close()
+        finally:
+            await browser.close()
+    assert problems == [], problems
+    assert shots.problems == [], json.dumps(shots.problems, indent=1, ensure_ascii=False)
+
+
 async def test_a_link_that_does_not_work_says_so_plainly(
     video_service: Running, chromium: str, axe_source: str
 ) -> None:
@@ -418,7 +478,7 @@ def test_the_page_names_only_known_operations() -> None:
     /graphql/operations.json), and names only ones that exist."""
     known = operations.documents()
     named: set[str] = set()
-    for module in (REPO_ROOT / "video" / "js").glob("*.js"):
+    for module in [*(REPO_ROOT / "video" / "js").rglob("*.js"), REPO_ROOT / "web" / "lib" / "gql.js"]:
         text = module.read_text(encoding="utf-8")
         named |= set(re.findall(r"(?:request|subscribe)\(\s*'([A-Za-z]+)'", text))
         assert not re.search(r"\b(query|mutation|subscription|fragment)\s+[A-Z]\w*\s*[({]", text), module.name

@@ -1,6 +1,6 @@
 // Texts in Swedish (default) and English. Plain words, short sentences.
 
-const STORE_KEY = 'sipVideoLanguage';
+import { language, setLanguage } from '/app/lib/language.js';
 
 const TEXTS = {
   sv: {
@@ -223,36 +223,16 @@ const TEXTS = {
   },
 };
 
-function stored() {
-  try {
-    return localStorage.getItem(STORE_KEY);
-  } catch {
-    return null; // storage off (private mode on some phones): Swedish
-  }
-}
-
-let current = stored() === 'en' ? 'en' : 'sv';
-
-export function language() {
-  return current;
-}
-
-export function setLanguage(lang) {
-  current = lang === 'en' ? 'en' : 'sv';
-  try {
-    localStorage.setItem(STORE_KEY, current);
-  } catch {
-    // not remembered; fine
-  }
-}
+// The one stored choice, shared with the plan app (/app/lib/language.js).
+export { language, setLanguage };
 
 export function has(key) {
-  return Object.hasOwn(TEXTS[current], key);
+  return Object.hasOwn(TEXTS[language()], key);
 }
 
 /** The text for `key`, with {placeholders} filled in. */
 export function t(key, values = {}) {
-  const text = TEXTS[current][key] ?? TEXTS.sv[key] ?? key;
+  const text = TEXTS[language()][key] ?? TEXTS.sv[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ''));
 }
 
@@ -260,12 +240,12 @@ export function t(key, values = {}) {
 export function pickHalf(message) {
   const parts = String(message || '').split(' / ');
   if (parts.length !== 2) return String(message || '');
-  return current === 'en' ? parts[1] : parts[0];
+  return language() === 'en' ? parts[1] : parts[0];
 }
 
 /** Fill every [data-i18n] element's text (and [data-i18n-label] aria-labels). */
 export function translatePage(root = document) {
-  document.documentElement.lang = current;
+  document.documentElement.lang = language();
   document.title = t('title');
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));

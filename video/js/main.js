@@ -1,7 +1,9 @@
 // The video meeting page: a guest's invite link (/join#t=…) or a signed-in person's meeting
 // (/video/?m=<meeting id>) → lobby with a device check → the room. See video/README.md.
 
-import { GraphQLSocket, Problem, exchangeInvite, isProblem, loadOperations, signedIn, socketUrl } from './gql.js';
+import { GraphQLSocket, Problem, isProblem, loadOperations, signedIn, socketUrl } from '/app/lib/gql.js';
+import { h } from '/app/lib/dom.js';
+import { exchangeInvite } from './invite.js';
 import { has, language, pickHalf, setLanguage, t, translatePage } from './i18n.js';
 import { Level, LocalMedia, MediaSession, sharedAudioContext, unlockAudio } from './media.js';
 
@@ -802,17 +804,10 @@ function renderWaiting() {
   list.replaceChildren();
   list.hidden = !waiting.length;
   for (const person of waiting) {
-    const li = document.createElement('li');
-    const who = document.createElement('p');
-    who.className = 'waiting-who';
-    who.textContent = person.name;
-    const what = document.createElement('span');
-    what.textContent = person.role || kindLabel(person.kind);
-    who.append(what);
+    const who = h('p', { class: 'waiting-who' }, person.name, h('span', {}, person.role || kindLabel(person.kind)));
     const admitButton = button(t('admit'), person.name, 'btn btn-primary', (b) => admit(person.participantId, b));
     const removeButton = button(t('remove'), person.name, 'btn', (b) => removeParticipant(person.participantId, b));
-    li.append(who, admitButton, removeButton);
-    list.append(li);
+    list.append(h('li', {}, who, admitButton, removeButton));
   }
   if (hadFocus) {
     const next = list.querySelector('button');
@@ -826,16 +821,8 @@ function renderWaiting() {
 
 /** A button whose name says whom it is about: "Släpp in Elsa Andersson". */
 function button(label, whom, className, onClick) {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.className = className;
-  b.append(label);
-  if (whom) {
-    const hidden = document.createElement('span');
-    hidden.className = 'visually-hidden';
-    hidden.textContent = ` ${whom}`;
-    b.append(hidden);
-  }
+  const b = h('button', { type: 'button', class: className }, label,
+    whom ? h('span', { class: 'visually-hidden' }, ` ${whom}`) : null);
   b.addEventListener('click', () => onClick(b));
   return b;
 }
@@ -881,28 +868,19 @@ function renderTiles() {
 }
 
 function makeTile(id) {
-  const li = document.createElement('li');
-  li.className = id === 'self' ? 'tile self' : 'tile';
   const video = document.createElement('video');
   video.autoplay = true;
   video.playsInline = true;
   video.muted = true; // sound comes from the <audio> element
   video.setAttribute('playsinline', '');
   video.setAttribute('aria-hidden', 'true');
-  const placeholder = document.createElement('p');
-  placeholder.className = 'tile-placeholder';
-  const speaking = document.createElement('p');
-  speaking.className = 'tile-speaking';
-  const label = document.createElement('div');
-  label.className = 'tile-label';
-  const name = document.createElement('p');
-  name.className = 'tile-name';
-  const role = document.createElement('p');
-  role.className = 'tile-role';
-  const state = document.createElement('p');
-  state.className = 'tile-state';
-  label.append(name, role, state);
-  li.append(video, placeholder, speaking, label);
+  const placeholder = h('p', { class: 'tile-placeholder' });
+  const speaking = h('p', { class: 'tile-speaking' });
+  const name = h('p', { class: 'tile-name' });
+  const role = h('p', { class: 'tile-role' });
+  const state = h('p', { class: 'tile-state' });
+  const li = h('li', { class: id === 'self' ? 'tile self' : 'tile' },
+    video, placeholder, speaking, h('div', { class: 'tile-label' }, name, role, state));
   const tile = { li, video, placeholder, speaking, name, role, state, audio: null, videoTrack: null,
     audioTrack: null, level: null, removeButton: null };
   if (id !== 'self') {

@@ -1,7 +1,7 @@
 // Create a plan (staff): find the patient by personal identity number, then background and dates.
 // A patient who already has an open plan: the page warns, links to it and offers another one anyway.
-import { h, field, setTitle } from "./dom.js";
-import { request } from "./gql.js";
+import { h, field, setTitle } from "../lib/dom.js";
+import { request } from "../lib/gql.js";
 import { t, lang, todayInStockholm, stockholmToIso } from "./i18n.js";
 
 export function renderCreate(ctx) {

@@ -1,13 +1,13 @@
 // Swedish by default, English on request (remembered). Dates and times in Europe/Stockholm.
-const KEY = "sip.language";
-export let lang = localStorage.getItem(KEY) === "en" ? "en" : "sv";
+import { language, setLanguage as choose } from "../lib/language.js";
+
+// The one stored choice, shared with the video page (../lib/language.js); `lang` follows it.
+export let lang = language();
 
 export function setLanguage(value) {
-  lang = value === "en" ? "en" : "sv";
-  localStorage.setItem(KEY, lang);
-  document.documentElement.lang = lang;
+  choose(value);
+  lang = language();
 }
-document.documentElement.lang = lang;
 
 const S = {
   appName: ["SIP – samordnad individuell plan", "SIP – coordinated individual plan"],

@@ -1,8 +1,8 @@
 // "Att göra" (staff): what there is to do now, by kind, the most urgent first; each item links to its
 // plan and is new until seen (opening the plan, or "Markera som läst"). The service decides what is
 // here and in what order (inbox/rules.py); the page only says it.
-import { h, replace, setTitle, announce } from "./dom.js";
-import { request } from "./gql.js";
+import { h, replace, setTitle, announce } from "../lib/dom.js";
+import { request } from "../lib/gql.js";
 import { t, formatDate, formatDateTime } from "./i18n.js";
 
 const MAX_IDS = 100; // markInboxRead takes at most this many at a time

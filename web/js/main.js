@@ -1,6 +1,6 @@
 // The shell: who is signed in, language, navigation, and routing by hash (#/plans, #/plans/<id>, #/new, #/inbox).
-import { h, setTitle, append, replace } from "./dom.js";
-import { signedIn, request } from "./gql.js";
+import { h, setTitle, append, replace } from "../lib/dom.js";
+import { signedIn, request } from "../lib/gql.js";
 import { t, lang, setLanguage } from "./i18n.js";
 import { renderQueue } from "./queue.js";
 import { renderPlan } from "./plan.js";

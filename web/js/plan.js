@@ -1,8 +1,8 @@
 // The plan page: staff work through the readiness checklist; patients and relatives read the plan in
 // plain language, write their own goals, decide about consent and relatives, and approve.
 // Live: PlanChanges over the websocket makes the page read the plan again.
-import { h, field, options, setTitle, announce, append } from "./dom.js";
-import { request, live } from "./gql.js";
+import { h, field, options, setTitle, announce, append } from "../lib/dom.js";
+import { request, live } from "../lib/gql.js";
 import { t, lang, formatDate, formatDateTime, formatTime, todayInStockholm, stockholmToIso, isoToStockholm } from "./i18n.js";
 
 const PATIENT_SIDE = ["PATIENT", "REPRESENTATIVE"];

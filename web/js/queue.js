@@ -1,8 +1,8 @@
 // The work queue (staff) or "my plans" (patients, relatives): status, patient, next step.
-import { h, field, options, replace } from "./dom.js";
-import { request } from "./gql.js";
+import { h, field, options, replace } from "../lib/dom.js";
+import { request } from "../lib/gql.js";
 import { t, lang, formatDate } from "./i18n.js";
-import { setTitle } from "./dom.js";
+import { setTitle } from "../lib/dom.js";
 
 const ATTENTION = ["NO_MEETING", "DISCHARGE_MEETING_NOT_CALLED", "FOLLOW_UP_DUE", "AWAITING_PATIENT_APPROVAL"];
 const STATUSES = ["DRAFT", "ACTIVE", "REVISING", "CLOSED"];

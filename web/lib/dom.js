@@ -1,4 +1,5 @@
 // Building DOM without innerHTML: text is always text.
+// Shared by both apps (web/ and video/): import from /app/lib/dom.js.
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
