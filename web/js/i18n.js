@@ -1,4 +1,6 @@
 // Swedish by default, English on request (remembered). Dates and times in Europe/Stockholm.
+// Over 400 lines for a reason: the texts, both languages side by side, are most of it (the code is
+// the last 70 lines); one table keeps a text and its translation from drifting apart.
 import { language, setLanguage as choose } from "../lib/language.js";
 
 // The one stored choice, shared with the video page (../lib/language.js); `lang` follows it.
