@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         worker = None
+        stop_worker = asyncio.Event()
         if settings.notify_interval_s > 0:  # sends the outbox: invitations, new times, cancellations
             # and, before each round, the staff's daily digests that are due (counts only)
             jobs = [lambda: digest.run_once(db, public_url=settings.public_url, at=settings.digest_at)]
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                     interval_s=settings.notify_interval_s,
                     max_attempts=settings.notify_max_attempts,
                     before=jobs if settings.digest_enabled else [],
+                    stop=stop_worker,
                 ),
                 name="outbox-worker",
             )
@@ -179,6 +181,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if relay is not None:
             await relay.stop()
         if worker is not None:
+            stop_worker.set()  # ends it between rounds even if a busy library swallows the cancel
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker

@@ -12,6 +12,7 @@ each other's rows (FOR UPDATE SKIP LOCKED). A message to a relative the patient 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -230,10 +231,14 @@ async def run_forever(
     interval_s: float,
     max_attempts: int,
     before: Sequence[Callable[[], Awaitable[object]]] = (),
+    stop: asyncio.Event | None = None,
 ) -> None:
     """The background worker started by the app: one run every `interval_s` seconds, after the jobs
-    that write messages (`before`: the daily digest), so that what they write goes out at once."""
-    while True:
+    that write messages (`before`: the daily digest), so that what they write goes out at once.
+    It ends when `stop` is set (between rounds): a cancel alone is delivered once, and a library
+    busy at that moment may turn it into an error of its own, which the loop would outlive."""
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
         if not _paused:
             for job in before:
                 try:
@@ -244,4 +249,5 @@ async def run_forever(
                 await run_once(db, senders, max_attempts=max_attempts)
             except Exception:  # a broken run (database away) must not end the worker
                 log.exception("the outbox run failed")
-        await asyncio.sleep(interval_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)

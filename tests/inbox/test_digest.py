@@ -169,8 +169,9 @@ async def test_the_outbox_worker_sends_the_digest_of_its_own_accord(world: Servi
     """The server's background loop: before each round it queues the digests that are due."""
     await plan_added_to(world, consent=True)
     job = [lambda: digest.run_once(world.db, public_url=world.url, at=time(0, 0))]
+    stop = asyncio.Event()
     worker = asyncio.create_task(
-        outbox.run_forever(world.db, senders(smtp), interval_s=0.05, max_attempts=3, before=job)
+        outbox.run_forever(world.db, senders(smtp), interval_s=0.05, max_attempts=3, before=job, stop=stop)
     )
     try:
 
@@ -179,6 +180,7 @@ async def test_the_outbox_worker_sends_the_digest_of_its_own_accord(world: Servi
 
         await until(arrived, "the digest sent by the worker")
     finally:
+        stop.set()  # as the app stops it
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await within(worker, "the worker to stop")
