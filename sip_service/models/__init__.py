@@ -8,10 +8,13 @@ from sip_service.models.meetings import Attendance, Invitation, InviteLink, Meet
 from sip_service.models.notify import OutboxMessage
 from sip_service.models.plans import (
     Action,
+    ActionReview,
     Approval,
     Consent,
     ConsentOrganisation,
+    FollowUp,
     Goal,
+    GoalRating,
     Participant,
     Plan,
     Revision,
@@ -19,6 +22,7 @@ from sip_service.models.plans import (
 
 __all__ = [
     "Action",
+    "ActionReview",
     "Approval",
     "Attendance",
     "AuditEvent",
@@ -26,7 +30,9 @@ __all__ = [
     "Citizen",
     "Consent",
     "ConsentOrganisation",
+    "FollowUp",
     "Goal",
+    "GoalRating",
     "InboxDigest",
     "InboxRead",
     "Invitation",

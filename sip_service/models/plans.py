@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sip_service.kit.db import Base, enum_column, uuid_pk
@@ -50,6 +50,14 @@ class ActionStatus(StrEnum):
     ONGOING = "ONGOING"
     DONE = "DONE"
     CANCELLED = "CANCELLED"
+
+
+class ActionOutcome(StrEnum):
+    """What a follow-up decided about an action."""
+
+    DONE = "DONE"  # finished: the action is marked DONE
+    CONTINUED = "CONTINUED"  # goes on as it is
+    CHANGED = "CHANGED"  # the team will change it with the patient
 
 
 class ConsentMethod(StrEnum):
@@ -108,6 +116,9 @@ class Plan(Base):
     meetings: Mapped[list[Meeting]] = relationship(
         lazy="raise", order_by="Meeting.starts_at", cascade="all, delete-orphan"
     )
+    follow_ups: Mapped[list[FollowUp]] = relationship(
+        lazy="raise", order_by="(FollowUp.held_on, FollowUp.recorded_at)", cascade="all, delete-orphan"
+    )
 
 
 class Participant(Base):
@@ -165,6 +176,13 @@ class Goal(Base):
     expressed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("participants.id", ondelete="SET NULL"))
     target_date: Mapped[date | None]
     created_at: Mapped[datetime]
+    # Goal Attainment Scaling ("målskala"): each level described in plain words, set with the goal
+    # or at the latest at the first follow-up. A follow-up rates the goal on this scale.
+    gas_much_less: Mapped[str | None] = mapped_column(Text)  # -2
+    gas_less: Mapped[str | None] = mapped_column(Text)  # -1
+    gas_expected: Mapped[str | None] = mapped_column(Text)  # 0, the expected level
+    gas_more: Mapped[str | None] = mapped_column(Text)  # +1
+    gas_much_more: Mapped[str | None] = mapped_column(Text)  # +2
 
 
 class Action(Base):
@@ -243,3 +261,55 @@ class Revision(Base):
     finalized_by_staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
     approved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("participants.id"))
     approved_at: Mapped[datetime | None]
+
+
+class FollowUp(Base):
+    """A follow-up of the plan: the goals rated together with the patient, the actions reviewed."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    # The follow-up meeting (purpose FOLLOW_UP, video or in person), or none when it was held in
+    # person without a scheduled meeting.
+    meeting_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"))
+    held_on: Mapped[date]
+    # The plan's follow-up date when this was recorded: was it on time?
+    due_on: Mapped[date | None]
+    next_follow_up_date: Mapped[date | None]
+    summary: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
+    recorded_at: Mapped[datetime]
+
+    ratings: Mapped[list[GoalRating]] = relationship(
+        lazy="raise", order_by="GoalRating.created_at", cascade="all, delete-orphan"
+    )
+    action_reviews: Mapped[list[ActionReview]] = relationship(lazy="raise", cascade="all, delete-orphan")
+
+
+class GoalRating(Base):
+    """One goal rated at one follow-up, -2 ... +2 against the expected level, in the patient's words."""
+
+    __tablename__ = "goal_ratings"
+    __table_args__ = (
+        UniqueConstraint("follow_up_id", "goal_id"),
+        CheckConstraint("score BETWEEN -2 AND 2", name="score"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    follow_up_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("follow_ups.id", ondelete="CASCADE"), index=True)
+    goal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"), index=True)
+    score: Mapped[int] = mapped_column(SmallInteger)
+    patient_words: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class ActionReview(Base):
+    """What one follow-up decided about one action."""
+
+    __tablename__ = "action_reviews"
+
+    follow_up_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("follow_ups.id", ondelete="CASCADE"), primary_key=True)
+    action_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), primary_key=True)
+    outcome: Mapped[ActionOutcome] = mapped_column(enum_column(ActionOutcome))
+    note: Mapped[str] = mapped_column(Text, default="")
