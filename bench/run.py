@@ -16,9 +16,11 @@ import cProfile
 import json
 import multiprocessing as mp
 import os
+import re
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +44,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sip_service import demo
+from sip_service.api.operations import documents
 from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal
 from sip_service.http.devprovider import DevProvider
 from sip_service.kit import clock, migrations
@@ -169,6 +172,17 @@ async def build_data(settings: Settings) -> tuple[uuid.UUID, uuid.UUID]:
             small = await step(s, plans.create_plan(s, anna, patient_id=people[f"Testperson {i:02d}"]))
             for new in (P(K.STAFF, staff_member_id=johan.staff_id), P(K.RELATIVE, citizen_id=people["Per Andersson"])):
                 await step(s, plans.add_participant(s, anna, small.id, small.version, new))
+            # one action of Anna's organisation due within the week: an ACTION item in her inbox
+            due = plans.ActionDetails(
+                description="Ring upp efter hemgång",
+                responsible_org_id=anna.organisation_id,
+                responsible_participant_id=None,
+                responsible_person=None,
+                goal_id=None,
+                start_date=today,
+                due_date=today + timedelta(days=3),
+            )
+            await step(s, plans.add_action(s, anna, small.id, small.version, due))
     await db.dispose()
     return pid, anna.organisation_id
 
@@ -345,15 +359,89 @@ def free_port() -> int:
         return port
 
 
-def wait_healthy(port: int) -> None:
-    deadline = time.monotonic() + 30
+def wait_healthy(port: int, graphql: bool = False) -> None:
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+            if graphql:  # PostGraphile has no health route: a trivial query
+                ok = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{__typename}"}).status_code
+            else:
+                ok = httpx.get(f"http://127.0.0.1:{port}/healthz").status_code
+            if ok == 200:
                 return
         except httpx.TransportError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     raise SystemExit(f"the server on port {port} did not start")
+
+
+# ---- the third side: PostGraphile 4 on the same database, no access rule, no audit --------------
+
+BENCH_DIR = Path(__file__).resolve().parent
+POSTGRAPHILE = BENCH_DIR / "node_modules" / "postgraphile" / "cli.js"
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d")
+NAME = "staffMemberByStaffMemberId { name } citizenByCitizenId { name } externalName"
+PG_DETAIL_QUERY = """query PlanDetail($id: UUID!) { planById(id: $id) {
+  id version status background followUpDate dischargeReadyAt createdAt updatedAt finalizedAt closedAt
+  patient: citizenByPatientId { id name } createdByOrganisation: organisationByCreatedByOrgId { id name }
+  overallResponsibleOrganisation: organisationByOverallResponsibleOrgId { id name }
+  participants: participantsByPlanId(orderBy: CREATED_AT_ASC) { nodes { id kind NAME role isCoordinator
+    wantedByPatient representativeKind organisation: organisationByOrganisationId { id name kind } } }
+  goals: goalsByPlanId(orderBy: CREATED_AT_ASC) { nodes { id text targetDate expressedById } }
+  actions: actionsByPlanId(orderBy: CREATED_AT_ASC) { nodes { id description status
+    responsibleOrganisation: organisationByResponsibleOrgId { id name } responsibleParticipantId responsiblePerson
+    goalId startDate dueDate } }
+  meetings: meetingsByPlanId(orderBy: STARTS_AT_ASC) { nodes { id version kind purpose status startsAt endsAt
+    location agenda invitations: invitationsByMeetingId(orderBy: INVITED_AT_ASC) { nodes { participantId channel
+    invitedAt } }
+    attendances: attendancesByMeetingId(orderBy: JOINED_AT_ASC) { nodes { participantId method joinedAt leftAt
+    attestedBy: staffMemberByAttestedByStaffId { id name } } } } } } }""".replace("NAME", NAME)
+PG_PAGE_QUERY = """query Plans { allPlans(first: 50, orderBy: [CREATED_AT_DESC, ID_DESC]) {
+  nodes { id status followUpDate updatedAt patient: citizenByPatientId { name }
+    participants: participantsByPlanId(orderBy: CREATED_AT_ASC) { nodes { kind NAME } } }
+  pageInfo { hasNextPage endCursor } } }""".replace("NAME", NAME)
+
+
+def _pg_name(p: dict[str, Any]) -> str:
+    for part in (p.pop("staffMemberByStaffMemberId"), p.pop("citizenByCitizenId")):
+        if part is not None:
+            p.pop("externalName")
+            return str(part["name"])
+    return str(p.pop("externalName") or "")
+
+
+def _pg_nodes(value: Any) -> Any:
+    """PostGraphile's connections ({"nodes": [...]}) as plain lists, and participant names as ours."""
+    if isinstance(value, dict):
+        if set(value) == {"nodes"}:
+            return [_pg_nodes(v) for v in value["nodes"]]
+        if "staffMemberByStaffMemberId" in value:
+            value = dict(value)
+            value["name"] = _pg_name(value)
+        return {k: _pg_nodes(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_pg_nodes(v) for v in value]
+    if isinstance(value, str) and TIMESTAMP.fullmatch(value):  # it trims trailing zeros of the microseconds
+        return datetime.fromisoformat(value).isoformat()
+    return value
+
+
+def as_ours(body: dict[str, Any]) -> dict[str, Any]:
+    """A PostGraphile answer in the shape of ours (to check the data; its cursors are its own)."""
+    data = _pg_nodes(body["data"])
+    if "planById" in data:
+        return {"plan": data["planById"]}
+    page = data["allPlans"]
+    return {"plans": {"nodes": page["nodes"], "pageInfo": {"hasNextPage": page["pageInfo"]["hasNextPage"]}}}
+
+
+def start_postgraphile(port: int) -> subprocess.Popen[bytes]:
+    """node bench/node_modules/postgraphile/cli.js: one node process (its CPU is read from /proc)."""
+    if not POSTGRAPHILE.exists():
+        raise SystemExit("PostGraphile is not installed: cd bench && npm ci")
+    argv = ["node", str(POSTGRAPHILE), "--connection", DSN, "--schema", "public", "--host", "127.0.0.1"]
+    argv += ["--port", str(port), "--disable-query-log", "--disable-default-mutations"]
+    return subprocess.Popen(argv, cwd=BENCH_DIR, stdout=subprocess.DEVNULL)  # noqa: S603  # our own argv
 
 
 def cpu_seconds(pid: int) -> float:
@@ -416,6 +504,19 @@ async def load(name: str, pid: int, send: Send, args: argparse.Namespace, counts
         return Result(name, len(latencies), elapsed, latencies, server_cpu, client_cpu, per_request)
 
 
+def difference(a: Any, b: Any, path: str = "") -> str:
+    """Where two normalised answers first differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if a.get(k, "<missing>") != b.get(k, "<missing>"):
+                return difference(a.get(k, "<missing>"), b.get(k, "<missing>"), f"{path}.{k}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return difference(x, y, f"{path}[{i}]")
+    return f"{path}: {json.dumps(a)[:300]} != {json.dumps(b)[:300]}"
+
+
 def normalised(value: Any) -> Any:
     """JSON with every list in a canonical order: rows with equal ORDER BY keys may come in either order."""
     if isinstance(value, dict):
@@ -425,49 +526,120 @@ def normalised(value: Any) -> Any:
     return value
 
 
-async def measure(args: argparse.Namespace, plan_id: uuid.UUID, token: str, ports: dict[str, int]) -> list[Result]:
-    gql, raw = (f"http://127.0.0.1:{ports[side]}" for side in ("graphql", "asyncpg"))
-    headers = {"Authorization": f"Bearer {token}"}
+@dataclass
+class Case:
+    name: str
+    sides: dict[str, Send]  # graphql, and where it exists asyncpg and postgraphile
+    check: dict[str, Callable[[dict[str, Any]], dict[str, Any]]]  # side -> its answer as our `data`
 
-    def graphql(query: str, variables: dict[str, Any]) -> Send:
-        body = json.dumps({"query": query, "variables": variables}).encode()
-        return lambda c: c.post(f"{gql}/graphql", content=body, headers=headers | {"Content-Type": "application/json"})
+
+async def measure(
+    args: argparse.Namespace, ids: dict[str, uuid.UUID], tokens: dict[str, str], ports: dict[str, int]
+) -> list[Result]:
+    url = {side: f"http://127.0.0.1:{ports[side]}" for side in SIDES if side in ports}
+    plan_id = ids["plan"]
+
+    def graphql(query: str, variables: dict[str, Any], who: str = "staff-anna", operation: str | None = None) -> Send:
+        body = json.dumps({"query": query, "variables": variables, "operationName": operation}).encode()
+        headers = {"Authorization": f"Bearer {tokens[who]}", "Content-Type": "application/json"}
+        return lambda c: c.post(f"{url['graphql']}/graphql", content=body, headers=headers)
+
+    def known(operation: str, variables: dict[str, Any], who: str = "staff-anna") -> Send:
+        return graphql(documents()[operation], variables, who, operation)  # as the browser sends it
 
     def rest(path: str) -> Send:
-        return lambda c: c.get(f"{raw}{path}", headers=headers)
+        return lambda c: c.get(f"{url['asyncpg']}{path}")
 
+    def postgraphile(query: str, variables: dict[str, Any]) -> Send:
+        body = json.dumps({"query": query, "variables": variables}).encode()
+        return lambda c: c.post(
+            f"{url['postgraphile']}/graphql", content=body, headers={"Content-Type": "application/json"}
+        )
+
+    def page_without_cursor(d: dict[str, Any]) -> dict[str, Any]:
+        d["plans"]["pageInfo"].pop("endCursor", None)
+        return d
+
+    pg = "postgraphile" in url
     cases = [
-        ("plan detail", graphql(DETAIL_QUERY, {"id": str(plan_id)}), rest(f"/plans/{plan_id}")),
-        ("plans page of 50", graphql(PAGE_QUERY, {}), rest("/plans?first=50")),
+        Case(
+            "plan detail",
+            {"graphql": graphql(DETAIL_QUERY, {"id": str(plan_id)}), "asyncpg": rest(f"/plans/{plan_id}")}
+            | ({"postgraphile": postgraphile(PG_DETAIL_QUERY, {"id": str(plan_id)})} if pg else {}),
+            {"asyncpg": lambda b: b["data"], "postgraphile": as_ours},
+        ),
+        Case(
+            "plans page of 50",
+            {"graphql": graphql(PAGE_QUERY, {}), "asyncpg": rest("/plans?first=50")}
+            | ({"postgraphile": postgraphile(PG_PAGE_QUERY, {})} if pg else {}),
+            {"asyncpg": lambda b: page_without_cursor(b["data"]), "postgraphile": as_ours},
+        ),
+        Case("work queue (AppWorkQueue, 50)", {"graphql": known("AppWorkQueue", {"first": 50, "language": "SV"})}, {}),
+        Case("inbox (Inbox)", {"graphql": known("Inbox", {})}, {}),
+        Case(
+            "patient's page (AppPlanPage, Elsa)",
+            {"graphql": known("AppPlanPage", {"id": str(plan_id), "language": "SV"}, "citizen-elsa")},
+            {},
+        ),
     ]
     results: list[Result] = []
-    async with httpx.AsyncClient() as c:
-        for name, send_gql, send_raw in cases:
-            a, b = (await send_gql(c)).json(), (await send_raw(c)).json()
-            if "errors" in a or normalised(a) != normalised(b):
-                raise SystemExit(f"{name}: the two sides disagree\n{json.dumps(a)[:3000]}\n{json.dumps(b)[:3000]}")
-            print(f"{name}: both sides return the same data ({len(json.dumps(a))} bytes of JSON)")
-        for name, send_gql, send_raw in cases:
-            results.append(
-                await load(f"{name} / graphql", ports["graphql pid"], send_gql, args, f"{gql}/_bench/counts")
-            )
-            results.append(await load(f"{name} / asyncpg", ports["asyncpg pid"], send_raw, args))
+    async with httpx.AsyncClient(timeout=60) as c:
+        for case in cases:
+            ours = (await case.sides["graphql"](c)).json()
+            if "errors" in ours:
+                raise SystemExit(f"{case.name}: {json.dumps(ours)[:3000]}")
+            for side, to_ours in case.check.items():
+                if side not in case.sides:
+                    continue
+                theirs = to_ours((await case.sides[side](c)).json())
+                mine = page_without_cursor(ours["data"]) if "plans" in theirs else ours["data"]
+                if normalised(mine) != normalised(theirs):
+                    raise SystemExit(
+                        f"{case.name}: graphql and {side} disagree at "
+                        + difference(normalised(mine), normalised(theirs))
+                    )
+            others = [s for s in case.check if s in case.sides]
+            same = f"same data from graphql and {', '.join(others)}" if others else "graphql only"
+            print(f"{case.name}: {len(json.dumps(ours))} bytes of JSON, {same}")
+        for case in cases:
+            for side, send in case.sides.items():
+                counts = f"{url['graphql']}/_bench/counts" if side == "graphql" else None
+                results.append(await load(f"{case.name} / {side}", ports[f"{side} pid"], send, args, counts))
     return results
+
+
+SIDES = ("graphql", "asyncpg", "postgraphile")
+KNOWN_SQL = {
+    "asyncpg": {"plan detail": 7, "plans page of 50": 2},
+    "postgraphile": {"plan detail": 1, "plans page of 50": 1},
+}
 
 
 def report(results: list[Result], args: argparse.Namespace) -> None:
     when = time.strftime("%Y-%m-%d %H:%M")
-    print(f"\n{when}, {os.cpu_count()} CPUs, {args.concurrency} clients, {args.seconds:g} s per side after warm-up")
+    load_avg = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"\n{when}, {os.cpu_count()} CPUs, load average {load_avg}, {args.concurrency} clients, "
+        f"{args.seconds:g} s per side after warm-up"
+    )
     counted = "".join(f"{c + '/req':>13}" for c in COUNTED.values())
-    print(f"{'':27}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'server CPU ms/req':>19}{'client CPU ms/req':>19}{counted}")
+    print(f"{'':52}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'server CPU ms/req':>19}{'client CPU ms/req':>19}{counted}")
     for r in results:
         server, client = (1000 * t / r.requests for t in (r.server_cpu_s, r.client_cpu_s))
-        events = "".join(f"{v:13.2f}" for v in r.per_request.values())
-        print(f"{r.name:27}{r.rps:7.1f}{r.ms(0.5):8.1f}{r.ms(0.99):8.1f}{server:19.2f}{client:19.2f}{events}")
-    for g, a in zip(results[::2], results[1::2], strict=True):
-        cpu = (a.server_cpu_s / a.requests) / (g.server_cpu_s / g.requests)
-        case = g.name.split(" / ")[0]
-        print(f"{case}: GraphQL/asyncpg {g.rps / a.rps:.2f} in req/s, {cpu:.2f} in server CPU per request (aim >= 0.5)")
+        case, side = r.name.split(" / ")
+        if r.per_request:
+            events = "".join(f"{v:13.2f}" for v in r.per_request.values())
+        else:
+            events = f"{'(' + str(KNOWN_SQL.get(side, {}).get(case, '?')) + ')':>13}"
+        print(f"{r.name:52}{r.rps:7.1f}{r.ms(0.5):8.1f}{r.ms(0.99):8.1f}{server:19.2f}{client:19.2f}{events}")
+    by_name = {r.name: r for r in results}
+    for r in results:
+        case, side = r.name.split(" / ")
+        base = by_name.get(f"{case} / asyncpg")
+        if side == "asyncpg" or base is None:
+            continue
+        cpu = (r.server_cpu_s / r.requests) / (base.server_cpu_s / base.requests)
+        print(f"{case}: {side}/asyncpg {r.rps / base.rps:.2f} in req/s, {cpu:.2f}x its server CPU per request")
 
 
 def main() -> None:
@@ -476,18 +648,21 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds before each measurement (2)")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent keep-alive clients (16)")
     parser.add_argument("--profile", type=Path, help="run the GraphQL server under cProfile and write stats here")
+    parser.add_argument("--no-postgraphile", action="store_true", help="leave out the PostGraphile side")
     args = parser.parse_args()
 
     asyncio.run(recreate_database())
     tmp = Path(tempfile.mkdtemp(prefix="sip-bench-"))
     procs: list[mp.process.BaseProcess] = []
+    node: subprocess.Popen[bytes] | None = None
     try:
         migrations.upgrade(SA_URL)
         settings = Settings(database_url=SA_URL, dev_oidc_key_file=tmp / "dev-oidc-key.json")
         t0 = time.perf_counter()
         plan_id, org_id = asyncio.run(build_data(settings))
         print(f"data built through the service layer in {time.perf_counter() - t0:.1f} s")
-        token = DevProvider(settings).issue_token("staff-anna")  # also writes the key file the server reads
+        provider = DevProvider(settings)  # also writes the key file the server reads
+        tokens = {who: provider.issue_token(who) for who in ("staff-anna", "citizen-elsa")}
         ports: dict[str, int] = {}
         servers: dict[str, tuple[Callable[..., None], tuple[Any, ...]]] = {
             "graphql": (serve_graphql, (settings.dev_oidc_key_file, args.profile)),
@@ -499,8 +674,16 @@ def main() -> None:
             procs[-1].start()
             ports |= {side: port, f"{side} pid": procs[-1].pid or 0}
             wait_healthy(port)
-        report(uvloop.run(measure(args, plan_id, token, ports)), args)
+        if not args.no_postgraphile:
+            port = free_port()
+            node = start_postgraphile(port)
+            ports |= {"postgraphile": port, "postgraphile pid": node.pid}
+            wait_healthy(port, graphql=True)
+        report(uvloop.run(measure(args, {"plan": plan_id}, tokens, ports)), args)
     finally:
+        if node is not None:
+            node.terminate()
+            node.wait(15)
         for proc in procs:
             proc.terminate()
             proc.join(15)
