@@ -10,8 +10,11 @@ leaves. A new entry point (a FHIR route, a worker) calls these and gets the same
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,16 +62,98 @@ async def run(
 async def record_reads(
     db: Database, principal: Principal, reads: Collection[Access], opened: Collection[uuid.UUID] = ()
 ) -> None:
-    """Write what an answer read (READ audit events) in one transaction, before the answer leaves: if
-    this raises, the caller withholds the answer, so nobody reads plan data without a trace. `opened`:
-    the participations of staff who opened a plan they take part in, marked seen in their inbox in
-    the same transaction."""
+    """Write what an answer read (READ audit events) before the answer leaves: this returns once
+    they are committed, and if it raises, the caller withholds the answer, so nobody reads plan data
+    without a trace. `opened`: the participations of staff who opened a plan they take part in,
+    marked seen in their inbox in the same transaction. Requests that record at the same time
+    share one transaction (see `ReadRecorder`)."""
     if not reads:
         return
-    async with db.write() as session:
-        await audit.append(session, principal, reads)
-        if opened:
-            await inbox.note_opened(session, principal, opened, clock.now())
+    await _recorder(db).record(principal, list(reads), list(opened))
+
+
+@dataclass
+class _Reads:
+    principal: Principal
+    reads: list[Access]
+    opened: list[uuid.UUID]
+    written: asyncio.Future[None]
+
+
+class ReadRecorder:
+    """Group commit for READ events. A request hands its reads over and waits; one writer at a time
+    takes everything handed over so far and writes it in one transaction (one chain lock, one look
+    at the chain's end, one INSERT), then confirms to each request. Reads handed over meanwhile go
+    in the next transaction. With one request at a time this is the plain write it replaces; under
+    load, one transaction serves many requests. If a shared transaction fails, each request's reads
+    are tried again on their own, so one request's failure withholds no other answer."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._waiting: list[_Reads] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, principal: Principal, reads: list[Access], opened: list[uuid.UUID]) -> None:
+        loop = asyncio.get_running_loop()
+        entry = _Reads(principal, reads, opened, loop.create_future())
+        self._waiting.append(entry)
+        if self._writer is None or self._writer.done() or self._writer.get_loop() is not loop:
+            self._writer = loop.create_task(self._write_all())
+        await entry.written
+
+    async def _write_all(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self._write_batch(batch)
+            finally:  # cancelled (the server stops): nobody waits for ever, and no answer leaves
+                for entry in batch:
+                    _settle(entry, RuntimeError("the audit writer stopped"))
+
+    async def _write_batch(self, batch: list[_Reads]) -> None:
+        try:
+            await self._write(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0], exc)
+                return
+            for entry in batch:  # on their own, so that one failure withholds only its answer
+                try:
+                    await self._write([entry])
+                except Exception as alone:  # handed to the request that waits
+                    _settle(entry, alone)
+                else:
+                    _settle(entry, None)
+        else:
+            for entry in batch:
+                _settle(entry, None)
+
+    async def _write(self, batch: list[_Reads]) -> None:
+        async with self._db.write() as session:
+            await audit.append_many(session, [(e.principal, e.reads) for e in batch])
+            now = clock.now()
+            for e in batch:
+                if e.opened:
+                    await inbox.note_opened(session, e.principal, e.opened, now)
+
+
+def _settle(entry: _Reads, error: BaseException | None) -> None:
+    if entry.written.done():  # the request stopped waiting (its client went away)
+        return
+    if error is None:
+        entry.written.set_result(None)
+    else:
+        entry.written.set_exception(error)
+
+
+_recorders: weakref.WeakKeyDictionary[Database, ReadRecorder] = weakref.WeakKeyDictionary()
+
+
+def _recorder(db: Database) -> ReadRecorder:
+    recorder = _recorders.get(db)
+    if recorder is None:
+        recorder = _recorders[db] = ReadRecorder(db)
+    return recorder
 
 
 async def _plan_changed(session: AsyncSession, result: object) -> Plan:

@@ -65,8 +65,13 @@ def chain_hash(prev_hash: str, event: AuditEvent) -> str:
 
 async def append(session: AsyncSession, principal: Principal, accesses: Iterable[Access]) -> None:
     """Write the events in the caller's transaction: if this fails, the request fails."""
-    accesses = list(accesses)
-    if not accesses:
+    await append_many(session, [(principal, list(accesses))])
+
+
+async def append_many(session: AsyncSession, entries: Sequence[tuple[Principal, Sequence[Access]]]) -> None:
+    """Write several principals' events in the caller's transaction, chained in the order given:
+    one lock, one look at the chain's end and one INSERT, however many entries."""
+    if not any(accesses for _, accesses in entries):
         return
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
@@ -74,31 +79,32 @@ async def append(session: AsyncSession, principal: Principal, accesses: Iterable
         await session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
     ).first()
     seq, prev = (last[0], last[1]) if last else (0, GENESIS)
-    if isinstance(principal, StaffPrincipal):
-        kind, actor, org = "STAFF", principal.staff_id, principal.organisation_id
-    elif isinstance(principal, CitizenPrincipal):
-        kind, actor, org = "CITIZEN", principal.citizen_id, None
-    else:  # a guest let in by an invite link: known by their place in the plan
-        kind, actor, org = "GUEST", principal.participant_id, None
     now = clock.now()
-    for a in accesses:
-        seq += 1
-        event = AuditEvent(
-            seq=seq,
-            occurred_at=now,
-            actor_kind=kind,
-            actor_id=actor,
-            actor_name=principal.name,
-            organisation_id=org,
-            auth_method=principal.method.value,
-            access=a.access,
-            action=a.action,
-            plan_id=a.plan_id,
-            patient_id=a.patient_id,
-            prev_hash=prev,
-        )
-        event.hash = prev = chain_hash(prev, event)
-        session.add(event)
+    for principal, accesses in entries:
+        if isinstance(principal, StaffPrincipal):
+            kind, actor, org = "STAFF", principal.staff_id, principal.organisation_id
+        elif isinstance(principal, CitizenPrincipal):
+            kind, actor, org = "CITIZEN", principal.citizen_id, None
+        else:  # a guest let in by an invite link: known by their place in the plan
+            kind, actor, org = "GUEST", principal.participant_id, None
+        for a in accesses:
+            seq += 1
+            event = AuditEvent(
+                seq=seq,
+                occurred_at=now,
+                actor_kind=kind,
+                actor_id=actor,
+                actor_name=principal.name,
+                organisation_id=org,
+                auth_method=principal.method.value,
+                access=a.access,
+                action=a.action,
+                plan_id=a.plan_id,
+                patient_id=a.patient_id,
+                prev_hash=prev,
+            )
+            event.hash = prev = chain_hash(prev, event)
+            session.add(event)
     await session.flush()
 
 

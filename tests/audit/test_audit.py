@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from sip_service import usecases
 from sip_service.audit import service as audit
 from sip_service.auth.principal import CitizenPrincipal
 from sip_service.kit import migrations
@@ -92,10 +93,81 @@ async def test_the_answer_is_withheld_when_the_audit_write_fails(
     async def broken(*_: object) -> None:
         raise RuntimeError("audit store down")
 
-    monkeypatch.setattr(audit, "append", broken)
+    monkeypatch.setattr(audit, "append_many", broken)
     body = (await gql.raw(op("PlanDetail"), {"id": str(plan_id)}, as_="staff-anna")).json()
     assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
     assert "Elsa" not in str(body)
+    # Several at once (they share the writer's transaction): every answer is withheld.
+    bodies = await asyncio.gather(
+        *(gql.raw(op("PlanDetail"), {"id": str(plan_id)}, as_=who) for who in ["staff-anna", "staff-johan"] * 4)
+    )
+    for b in (r.json() for r in bodies):
+        assert b["data"] is None and b["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE", b
+
+
+async def test_concurrent_reads_share_a_transaction_and_the_chain_holds(gql: GraphQLClient, world: Service) -> None:
+    plan_id = await plan_with_wanted_relative(world)
+    roles = {"staff-anna": "Anna Lind", "staff-johan": "Johan Ek", "citizen-elsa": "Elsa Andersson"}
+    before = len(await events(world, plan_id))
+    whos = list(roles) * 8
+    answers = await asyncio.gather(*(gql(op("PlanDetail"), {"id": str(plan_id)}, as_=who) for who in whos))
+    assert all(a["plan"]["id"] == str(plan_id) for a in answers)
+    new = (await events(world, plan_id))[before:]  # each answer confirmed only after its event was written
+    assert sorted(e.actor_name for e in new) == sorted(roles[w] for w in whos)
+    assert {(e.access, e.action) for e in new} == {(AuditAccess.READ, "plan.read")}
+    async with world.db.read() as s:
+        assert (await audit.verify(s)).intact
+
+
+async def test_one_failing_request_in_a_shared_write_withholds_only_its_own_answer(world: Service) -> None:
+    anna, elsa = await staff(world, "Anna"), CitizenPrincipal(await citizen_id(world, "Elsa"), "Elsa Andersson")
+    marker = f"test.batch.{uuid.uuid4().hex[:8]}"
+    read = [audit.Access(AuditAccess.READ, marker, None, None)]
+    begins = []
+    listener = lambda *_: begins.append(1)  # noqa: E731
+    event.listen(world.db.engine.sync_engine, "begin", listener)
+    try:
+        # A citizen cannot open a plan as staff: their part of the shared write fails (Forbidden).
+        outcomes = await asyncio.gather(
+            *(usecases.record_reads(world.db, anna, read) for _ in range(5)),
+            usecases.record_reads(world.db, elsa, read, opened=[uuid.uuid4()]),
+            *(usecases.record_reads(world.db, anna, read) for _ in range(5)),
+            return_exceptions=True,
+        )
+    finally:
+        event.remove(world.db.engine.sync_engine, "begin", listener)
+    assert [type(o).__name__ for o in outcomes] == ["NoneType"] * 5 + ["Forbidden"] + ["NoneType"] * 5
+    async with world.db.read() as s:
+        written = (await s.scalars(select(AuditEvent).where(AuditEvent.action == marker))).all()
+        assert [e.actor_name for e in written] == ["Anna Lind"] * 10
+        assert (await audit.verify(s)).intact
+    assert len(begins) == 1 + 11  # the shared try, then each on its own
+
+
+async def test_reads_at_the_same_time_are_written_in_one_transaction(world: Service) -> None:
+    anna = await staff(world, "Anna")
+    marker = f"test.group.{uuid.uuid4().hex[:8]}"
+    begins = []
+    listener = lambda *_: begins.append(1)  # noqa: E731
+    event.listen(world.db.engine.sync_engine, "begin", listener)
+    try:
+        with world.statements.counting() as counted:
+            await asyncio.gather(
+                *(
+                    usecases.record_reads(world.db, anna, [audit.Access(AuditAccess.READ, marker, None, None)])
+                    for _ in range(20)
+                )
+            )
+    finally:
+        event.remove(world.db.engine.sync_engine, "begin", listener)
+    assert len(begins) == 1
+    assert counted.count <= 3  # (lock,) the chain's end, one INSERT
+    async with world.db.read() as s:
+        seqs = (
+            await s.scalars(select(AuditEvent.seq).where(AuditEvent.action == marker).order_by(AuditEvent.seq))
+        ).all()
+        assert len(seqs) == 20 and seqs == list(range(seqs[0], seqs[0] + 20))
+        assert (await audit.verify(s)).intact
 
 
 async def test_the_patient_sees_who_looked_and_an_auditor_reviews_their_own_care_giver(
