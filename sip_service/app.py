@@ -25,6 +25,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from sip_service.api import operations
 from sip_service.api.context import Context
 from sip_service.api.schema import build_schema
+from sip_service.auth.cache import PrincipalCache
 from sip_service.auth.claims import normalize_claims, principal_from_claims
 from sip_service.auth.principal import Principal
 from sip_service.auth.tokens import TokenError, TokenValidator, http_jwks_source, static_jwks_source
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         )
 
     validator = validator_for(settings.oidc_audience)  # access tokens; ID tokens are for our client id
+    principals = PrincipalCache(settings.principal_cache_seconds)  # tokens and sessions → who they are
 
     live = Live(broker_for(settings.redis_url))  # lobby and signaling events, shared over Redis if set
     meeting_secret = (
@@ -125,6 +127,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # A guest's meeting token (from an invite link) is ours; anything else is the provider's.
         if (guest := invites.guest_principal_from_meeting_token(token.strip(), meeting_secret)) is not None:
             return guest
+        key = principals.key("token", token.strip())
+        if (known := principals.get(key)) is not None:  # validated and looked up a moment ago
+            return known
         try:
             claims = await validator.validate(token.strip())
         except TokenError as exc:
@@ -133,6 +138,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             principal = await principal_from_claims(session, normalize_claims(claims, settings))
         if principal is None:
             raise _unauthenticated("The signed-in person is not known to this service.")
+        exp = claims.get("exp")
+        principals.put(key, principal, float(exp) if isinstance(exp, int | float) else None)
         return principal
 
     async def sign_in_websocket(context: Context, params: dict[str, object], connection: HTTPConnection) -> None:
@@ -198,7 +205,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings, app.state.db, app.state.dev_provider, app.state.live = settings, db, dev, live
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    browser = web.install(app, settings, db, validator_for(settings.oidc_client_id))
+    browser = web.install(app, settings, db, validator_for(settings.oidc_client_id), principals)
     app.include_router(invite_router(db, settings, meeting_secret))
     if not settings.is_production:
         # The IDE page itself needs no sign-in (its requests do: add the bearer token under Headers).

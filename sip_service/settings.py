@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     oidc_audience: str = "sip-service"
     oidc_algorithms: list[str] = ["RS256", "ES256", "PS256"]
     oidc_leeway_seconds: int = 30
+    # A validated token or session → its principal is remembered this long (and never past the
+    # token's expiry); a change of a person in this process forgets it at once (auth/cache.py). 0: off.
+    principal_cache_seconds: float = 10
     dev_oidc_key_file: Path = Path("./var/dev-oidc-key.json")
     demo_identities_file: Path = ASSETS_DIR / "auth" / "demo-identities.json"
 

@@ -31,6 +31,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sip_service.auth.cache import PrincipalCache
 from sip_service.auth.claims import normalize_claims, principal_from_claims
 from sip_service.auth.principal import Principal, StaffPrincipal
 from sip_service.auth.tokens import TokenError, TokenValidator
@@ -91,8 +92,11 @@ class SessionCookie:
 class BrowserSignIn:
     """The relying party for browsers, and the cookie path to a principal."""
 
-    def __init__(self, settings: Settings, db: Database, id_tokens: TokenValidator) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, id_tokens: TokenValidator, principals: PrincipalCache | None = None
+    ) -> None:
         self.settings, self.db, self.id_tokens = settings, db, id_tokens
+        self.principals = principals or PrincipalCache(settings.principal_cache_seconds)
         public = urlsplit(settings.public_url)
         self.origin = f"{public.scheme}://{public.netloc}".lower()
         self.redirect_uri = f"{settings.public_url.rstrip('/')}/auth/callback"
@@ -137,8 +141,14 @@ class BrowserSignIn:
     async def _resolve(self, user: Mapping[str, Any] | None) -> Principal | None:
         if not user:
             return None
+        key = self.principals.key("session", json.dumps(user, sort_keys=True, default=str))
+        if (known := self.principals.get(key)) is not None:
+            return known
         async with self.db.read() as session:
-            return await principal_from_claims(session, user)
+            principal = await principal_from_claims(session, user)
+        if principal is not None:
+            self.principals.put(key, principal)
+        return principal
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["auth"])
@@ -226,14 +236,16 @@ class BrowserSignIn:
         return router
 
 
-def install(app: FastAPI, settings: Settings, db: Database, id_tokens: TokenValidator) -> BrowserSignIn | None:
+def install(
+    app: FastAPI, settings: Settings, db: Database, id_tokens: TokenValidator, principals: PrincipalCache | None = None
+) -> BrowserSignIn | None:
     """Mount browser sign-in and its session cookie; None (bearer tokens only) in production
     without SIP_SESSION_SECRET: the cookie key must outlive a process and be shared by replicas."""
     if settings.session_secret is None and settings.is_production:
         log.warning("SIP_SESSION_SECRET is not set: browser sign-in is off")
         return None
     secret = settings.session_secret.get_secret_value() if settings.session_secret else secrets.token_urlsafe(32)
-    web = BrowserSignIn(settings, db, id_tokens)
+    web = BrowserSignIn(settings, db, id_tokens, principals)
     app.add_middleware(SessionCookie, secret=secret, secure=settings.is_production)
     app.include_router(web.router(), prefix="/auth")
     return web
