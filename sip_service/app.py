@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
@@ -33,6 +34,7 @@ from sip_service.http import auth as web
 from sip_service.http.devprovider import DevProvider, dev_provider_router
 from sip_service.http.invite import invite_router
 from sip_service.inbox import digest
+from sip_service.kit import jsonenc
 from sip_service.kit.db import Database
 from sip_service.kit.pubsub import broker_for
 from sip_service.meetings import invites
@@ -288,6 +290,19 @@ class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):
         kwargs["subscription_protocols"] = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)  # the current protocol only
         super().__init__(*args, **kwargs)
         self._sign_in = sign_in
+
+    def encode_json(self, data: object) -> str:
+        return jsonenc.dumps(data).decode()  # text: websocket frames of graphql-transport-ws are text
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        """As strawberry's, with the answer encoded by orjson straight to bytes."""
+        response = Response(
+            jsonenc.dumps(response_data), media_type="application/json", status_code=sub_response.status_code or 200
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        return response
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         assert context.request is not None
