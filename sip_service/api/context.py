@@ -25,7 +25,7 @@ from sip_service.models.audit import AuditAccess
 from sip_service.models.identity import Citizen, Organisation, StaffMember
 from sip_service.models.meetings import InviteLink
 from sip_service.models.notify import OutboxMessage
-from sip_service.models.plans import Plan, Revision
+from sip_service.models.plans import FollowUp, Plan, Revision
 from sip_service.notify import service as outbox
 from sip_service.plans import repository as plans_repo
 from sip_service.settings import Settings
@@ -83,6 +83,9 @@ class Loaders:
         async def revisions(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Revision]]:
             return await plans_repo.revisions_of(session, ids)
 
+        async def follow_ups(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[FollowUp]]:
+            return await plans_repo.follow_ups_of(session, ids)
+
         async def organisations(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Organisation]:
             return await identity_repo.by_ids(session, Organisation, ids)
 
@@ -101,6 +104,8 @@ class Loaders:
         self.plan: DataLoader[uuid.UUID, Plan | None] = self._loader(plans)
         self.participants: DataLoader[uuid.UUID, plans_repo.Roster | None] = self._loader(participants)
         self.revisions: DataLoader[uuid.UUID, list[Revision] | None] = self._loader(revisions)
+        # By plan id (a plan already read through the scope): its follow-ups, ratings and reviews.
+        self.follow_ups: DataLoader[uuid.UUID, list[FollowUp] | None] = self._loader(follow_ups)
         self.organisation: DataLoader[uuid.UUID, Organisation | None] = self._loader(organisations)
         self.staff_member: DataLoader[uuid.UUID, StaffMember | None] = self._loader(staff)
         self.citizen: DataLoader[uuid.UUID, Citizen | None] = self._loader(citizens)

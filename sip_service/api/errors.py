@@ -16,7 +16,7 @@ from sip_service.api.context import Context
 from sip_service.api.readiness import BlockerType
 from sip_service.kit import errors
 from sip_service.models.identity import Language
-from sip_service.plans import rules
+from sip_service.plans import attainment, rules
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -108,6 +108,30 @@ class ParticipantNotRemovableError(Error):
         return _said(self._refusal, language)
 
 
+FollowUpRefusal = strawberry.enum(attainment.FollowUpCode, name="FollowUpRefusal")
+
+
+@strawberry.type(
+    description="The follow-up cannot be recorded as given; `reason` (the same as `code`) says why, `subjectId` "
+    "names the goal, action or meeting and `field` the input. Nothing was written."
+)
+class FollowUpRefusedError(Error):
+    _refusal: strawberry.Private[attainment.FollowUpRefusal]
+    code: str
+    reason: attainment.FollowUpCode
+    subject_id: uuid.UUID | None
+    field: str | None
+
+    def __init__(self, refusal: attainment.FollowUpRefusal) -> None:
+        self._refusal, self.code, self.reason = refusal, refusal.code, refusal.code
+        self.subject_id, self.field = refusal.subject_id, refusal.field
+
+    # Error.message, resolved in the language asked for (as a blocker's message is)
+    @strawberry.field(description="Plain language; Swedish unless English is asked for.")  # type: ignore[misc]
+    def message(self, language: Language = Language.SV) -> str:
+        return _said(self._refusal, language)
+
+
 def to_graphql(exc: errors.DomainError) -> AnyError:
     if isinstance(exc, errors.NotFound):
         return NotFoundError(code=exc.code, message=exc.message, kind=exc.kind, id=exc.id)
@@ -128,6 +152,12 @@ def to_graphql(exc: errors.DomainError) -> AnyError:
 def open_plan_exists(exc: rules.Refused) -> OpenPlanExistsError | AnyError:
     if isinstance(exc.refusal, rules.OpenPlanExists):
         return OpenPlanExistsError(exc.refusal)
+    return to_graphql(exc)
+
+
+def follow_up_refused(exc: rules.Refused) -> FollowUpRefusedError | AnyError:
+    if isinstance(exc.refusal, attainment.FollowUpRefusal):
+        return FollowUpRefusedError(exc.refusal)
     return to_graphql(exc)
 
 

@@ -23,6 +23,7 @@ from sip_service.models.plans import (
     Approval,
     Consent,
     ConsentOrganisation,
+    FollowUp,
     Goal,
     Participant,
     ParticipantKind,
@@ -211,6 +212,38 @@ async def revisions_of(session: AsyncSession, plan_ids: Sequence[uuid.UUID]) -> 
     for r in rows:
         out[r.plan_id].append(r)
     return out
+
+
+async def follow_ups_of(session: AsyncSession, plan_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[FollowUp]]:
+    """Follow-ups (with their ratings and action reviews) of plans the caller has already read through
+    the readable scope, oldest first: three statements for any number of plans and follow-ups."""
+    out: dict[uuid.UUID, list[FollowUp]] = {pid: [] for pid in plan_ids}
+    rows = await session.scalars(
+        select(FollowUp)
+        .where(FollowUp.plan_id.in_(plan_ids))
+        .options(selectinload(FollowUp.ratings), selectinload(FollowUp.action_reviews))
+        .order_by(FollowUp.plan_id, FollowUp.held_on, FollowUp.recorded_at)
+    )
+    for f in rows:
+        out[f.plan_id].append(f)
+    return out
+
+
+@dataclass(frozen=True)
+class FollowUpHistory:
+    last_held_on: date | None  # the plan's latest follow-up
+    meeting_followed_up: bool  # a follow-up was recorded for the meeting asked about
+
+
+async def follow_up_history(session: AsyncSession, plan_id: uuid.UUID, meeting_id: uuid.UUID | None) -> FollowUpHistory:
+    """What a new follow-up of a plan (already read through the scope) must fit after, in one statement."""
+    used = exists().where(FollowUp.meeting_id == meeting_id) if meeting_id is not None else false()
+    last, meeting_used = (
+        await session.execute(
+            select(select(func.max(FollowUp.held_on)).where(FollowUp.plan_id == plan_id).scalar_subquery(), used)
+        )
+    ).one()
+    return FollowUpHistory(last, bool(meeting_used))
 
 
 class Attention(StrEnum):

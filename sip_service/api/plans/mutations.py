@@ -12,9 +12,11 @@ from strawberry.types import Info
 from sip_service.api.context import Context
 from sip_service.api.errors import (
     AnyError,
+    FollowUpRefusedError,
     OpenPlanExistsError,
     ParticipantNotRemovableError,
     capped,
+    follow_up_refused,
     mutate,
     not_removable,
     open_plan_exists,
@@ -24,18 +26,23 @@ from sip_service.api.plans.inputs import (
     AddParticipantInput,
     ConsentInput,
     CreatePlanInput,
+    FollowUpInput,
     GoalInput,
     UpdateGoalInput,
     UpdatePlanInput,
     action_details,
+    ratings,
+    reviews,
 )
 from sip_service.api.plans.types import ActionType, CloseReason, ConsentType, GoalType, ParticipantType, PlanType, keep
 from sip_service.models import plans as models
 from sip_service.plans import service
+from sip_service.plans.attainment import Levels
 from sip_service.plans.service import KEEP
 
 PlanResult = Annotated[PlanType | AnyError, strawberry.union("PlanResult")]
 CreatePlanResult = Annotated[PlanType | AnyError | OpenPlanExistsError, strawberry.union("CreatePlanResult")]
+RecordFollowUpResult = Annotated[PlanType | AnyError | FollowUpRefusedError, strawberry.union("RecordFollowUpResult")]
 RemoveParticipantResult = Annotated[
     PlanType | AnyError | ParticipantNotRemovableError, strawberry.union("RemoveParticipantResult")
 ]
@@ -179,6 +186,7 @@ class PlanMutation:
                     goal_text=input.text,
                     expressed_by_id=input.expressed_by_id,
                     target_date=input.target_date,
+                    levels=input.levels.levels() if input.levels else None,
                 ),
             ),
             lambda pair: GoalSaved(goal=GoalType(pair[1]), plan=PlanType(pair[0])),
@@ -201,6 +209,9 @@ class PlanMutation:
                     expected_version,
                     goal_text=goal_text,
                     target_date=keep(input.target_date),
+                    levels=KEEP
+                    if input.levels is strawberry.UNSET
+                    else (input.levels.levels() if input.levels else Levels()),
                 ),
             ),
             _plan,
@@ -239,6 +250,38 @@ class PlanMutation:
     async def remove_action(self, info: Info[Context, None], action_id: uuid.UUID, expected_version: int) -> PlanResult:
         p = info.context.principal
         return await mutate(info, lambda s: service.remove_action(s, p, action_id, expected_version), _plan)
+
+    @strawberry.mutation(
+        description="Record a follow-up of an ACTIVE or REVISING plan (staff who may edit it): every goal rated with "
+        "the patient on its scale (or explicitly not rated), every planned or ongoing action reviewed (DONE marks it "
+        "done; CHANGED puts an ACTIVE plan into revision, to be approved and finalized again), and the next "
+        "follow-up date, which becomes the plan's. Refused with FollowUpRefusedError; nothing is written then."
+    )
+    async def record_follow_up(
+        self, info: Info[Context, None], plan_id: uuid.UUID, expected_version: int, input: FollowUpInput
+    ) -> RecordFollowUpResult:
+        p = info.context.principal
+        return await mutate(
+            info,
+            lambda s: _with_plan(
+                s,
+                plan_id,
+                service.record_follow_up(
+                    s,
+                    p,
+                    plan_id,
+                    expected_version,
+                    held_on=input.held_on,
+                    next_follow_up_date=input.next_follow_up_date,
+                    ratings=capped(ratings(input)),
+                    reviews=capped(reviews(input)),
+                    meeting_id=input.meeting_id,
+                    summary=input.summary,
+                ),
+            ),
+            lambda pair: PlanType(pair[0]),
+            follow_up_refused,
+        )
 
     @strawberry.mutation(description="The patient gives consent; or staff write down an oral consent.")
     async def record_consent(

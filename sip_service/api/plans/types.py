@@ -28,8 +28,8 @@ from sip_service.api.identity import (
 from sip_service.api.readiness import ReadinessType
 from sip_service.kit.errors import NotFound
 from sip_service.models import plans as models
+from sip_service.plans import attainment, service
 from sip_service.plans import repository as repo
-from sip_service.plans import service
 from sip_service.plans.service import KEEP
 
 PlanStatus = strawberry.enum(models.PlanStatus)
@@ -39,6 +39,12 @@ RepresentativeKind = strawberry.enum(models.RepresentativeKind)
 ActionStatus = strawberry.enum(models.ActionStatus)
 ConsentMethod = strawberry.enum(models.ConsentMethod)
 AttentionReason = strawberry.enum(repo.Attention, name="AttentionReason")
+ActionOutcome = strawberry.enum(models.ActionOutcome)
+AttainmentLevel = strawberry.enum(
+    attainment.Attainment,
+    description="A goal's rating in words: MUCH_LESS (-2), LESS (-1), EXPECTED (0, what was hoped for), MORE (+1), "
+    "MUCH_MORE (+2).",
+)
 
 WHOLE_PLAN = frozenset({"participants", "goals", "actions", "consents", "approvals", "meetings"})
 # The type graph is cyclic (Plan.meetings, Meeting.plan); the module graph is not: api.meetings
@@ -108,20 +114,66 @@ class ParticipantType:
         return await staff_member(info, self._p.removed_by_staff_id)
 
 
+@strawberry.type(
+    name="GasLevels",
+    description="A goal's scale (Goal Attainment Scaling, målskala): each level in plain words, null where not "
+    "described yet. All five are described before the goal is rated.",
+)
+class GasLevelsType:
+    much_less: str | None = strawberry.field(description="-2: much less than hoped for.")
+    less: str | None = strawberry.field(description="-1: less than hoped for (often where the patient starts).")
+    expected: str | None = strawberry.field(description="0: the expected level, what is hoped for.")
+    more: str | None = strawberry.field(description="+1: more than hoped for.")
+    much_more: str | None = strawberry.field(description="+2: much more than hoped for.")
+
+
+@strawberry.type(name="GoalRating", description="A goal rated at a follow-up, with the patient's own words.")
+class GoalRatingType:
+    goal_id: uuid.UUID
+    follow_up_id: uuid.UUID
+    held_on: date = strawberry.field(description="The day of the follow-up.")
+    score: int = strawberry.field(description="-2 ... +2 against the expected level (0).")
+    attainment: AttainmentLevel = strawberry.field(description="The score in words.")  # type: ignore[valid-type]
+    patient_words: str = strawberry.field(description="How it went, in the patient's own words.")
+
+    def __init__(self, rating: models.GoalRating, follow_up: models.FollowUp) -> None:
+        self.goal_id, self.follow_up_id, self.held_on = rating.goal_id, follow_up.id, follow_up.held_on
+        self.score, self.attainment, self.patient_words = (
+            rating.score,
+            attainment.Attainment.of(rating.score),
+            rating.patient_words,
+        )
+
+
 @strawberry.type(name="Goal", description="The patient's own goal, in their own words.")
 class GoalType:
+    _g: strawberry.Private[models.Goal]
     id: uuid.UUID
     text: str
     target_date: date | None
     expressed_by_id: uuid.UUID | None
+    levels: GasLevelsType
 
     def __init__(self, goal: models.Goal) -> None:
+        self._g = goal
         self.id, self.text, self.target_date, self.expressed_by_id = (
             goal.id,
             goal.text,
             goal.target_date,
             goal.expressed_by_id,
         )
+        self.levels = GasLevelsType(
+            much_less=goal.gas_much_less,
+            less=goal.gas_less,
+            expected=goal.gas_expected,
+            more=goal.gas_more,
+            much_more=goal.gas_much_more,
+        )
+
+    @strawberry.field(description="How it went: the goal's ratings at the plan's follow-ups, oldest first.")
+    async def ratings(self, info: Info[Context, None]) -> list[GoalRatingType]:
+        follow_ups = await info.context.loaders.follow_ups.load(self._g.plan_id) or []
+        return [GoalRatingType(r, f) for f in follow_ups for r in f.ratings if r.goal_id == self.id]
 
 
 @strawberry.type(name="Action", description="An intervention (insats/åtgärd) and who is responsible.")
@@ -233,6 +285,52 @@ class RevisionType:
         return cast(JSON, self._r.snapshot)
 
 
+@strawberry.type(name="ActionReview", description="What a follow-up decided about an action.")
+class ActionReviewType:
+    action_id: uuid.UUID
+    outcome: models.ActionOutcome
+    note: str
+
+
+@strawberry.type(
+    name="FollowUp",
+    description="A follow-up of the plan: each goal rated with the patient, each open action reviewed.",
+)
+class FollowUpType:
+    _f: strawberry.Private[models.FollowUp]
+    id: uuid.UUID
+    held_on: date
+    due_on: date | None = strawberry.field(description="The plan's follow-up date when this was recorded.")
+    next_follow_up_date: date | None
+    summary: str
+    recorded_at: datetime
+
+    def __init__(self, follow_up: models.FollowUp) -> None:
+        f = self._f = follow_up
+        self.id, self.held_on, self.due_on, self.next_follow_up_date = f.id, f.held_on, f.due_on, f.next_follow_up_date
+        self.summary, self.recorded_at = f.summary, f.recorded_at
+
+    @strawberry.field
+    async def recorded_by(self, info: Info[Context, None]) -> StaffMemberType | None:
+        return await staff_member(info, self._f.recorded_by_staff_id)
+
+    @strawberry.field(description="The follow-up meeting; null when it was held without one in the service.")
+    async def meeting(self, info: Info[Context, None]) -> MeetingRef | None:
+        if self._f.meeting_id is None:
+            return None
+        plan = await aggregate(info, self._f.plan_id)
+        found = next((m for m in plan.meetings if m.id == self._f.meeting_id), None)
+        return None if found is None else _MEETING_TYPE.resolve_type()(found)
+
+    @strawberry.field(description="The goals rated (a goal not rated this time is not here).")
+    def ratings(self) -> list[GoalRatingType]:
+        return [GoalRatingType(r, self._f) for r in self._f.ratings]
+
+    @strawberry.field
+    def action_reviews(self) -> list[ActionReviewType]:
+        return [ActionReviewType(action_id=a.action_id, outcome=a.outcome, note=a.note) for a in self._f.action_reviews]
+
+
 @strawberry.type(name="Plan", description="A coordinated individual plan (samordnad individuell plan).")
 class PlanType:
     """Made only from plans read through the principal's readable scope (or just written by them)."""
@@ -335,6 +433,10 @@ class PlanType:
     @strawberry.field
     async def revisions(self, info: Info[Context, None]) -> list[RevisionType]:
         return [RevisionType(r) for r in await info.context.loaders.revisions.load(self._plan.id) or []]
+
+    @strawberry.field(description="The plan's follow-ups, oldest first.")
+    async def follow_ups(self, info: Info[Context, None]) -> list[FollowUpType]:
+        return [FollowUpType(f) for f in await info.context.loaders.follow_ups.load(self._plan.id) or []]
 
     @strawberry.field(description="May the plan be finalized? If not, what stands in the way.")
     async def readiness(self, info: Info[Context, None]) -> ReadinessType:

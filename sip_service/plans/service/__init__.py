@@ -7,6 +7,7 @@
 - `content`: goals and actions
 - `consent`: consent, the relatives decision, approval
 - `lifecycle`: readiness, attention, finalize, revise, close
+- `followup`: record a follow-up (goals rated on Goal Attainment Scaling, actions reviewed)
 """
 
 from sip_service.plans.service.common import (
@@ -83,6 +84,15 @@ from sip_service.plans.service.content import (
 )
 from sip_service.plans.service.content import (
     update_goal as update_goal,
+)
+from sip_service.plans.service.followup import (
+    Rating as Rating,
+)
+from sip_service.plans.service.followup import (
+    Review as Review,
+)
+from sip_service.plans.service.followup import (
+    record_follow_up as record_follow_up,
 )
 from sip_service.plans.service.lifecycle import (
     attention as attention,

@@ -20,6 +20,7 @@ from sip_service.models.plans import (
     Plan,
 )
 from sip_service.plans import policy
+from sip_service.plans.attainment import Levels
 from sip_service.plans.service.common import (
     KEEP,
     MAX_NAME,
@@ -30,6 +31,7 @@ from sip_service.plans.service.common import (
     plan_of,
     touch,
 )
+from sip_service.plans.service.followup import clean_levels, set_levels
 
 
 async def add_goal(
@@ -41,6 +43,7 @@ async def add_goal(
     goal_text: str,
     expressed_by_id: uuid.UUID | None = None,
     target_date: date | None = None,
+    levels: Levels | None = None,
 ) -> Goal:
     plan = await editable_plan(session, principal, plan_id, expected_version)
     policy.require_editor(principal, plan)
@@ -54,6 +57,7 @@ async def add_goal(
     goal = Goal(
         text=text(goal_text, "text"), expressed_by_id=expressed_by_id, target_date=target_date, created_at=clock.now()
     )
+    set_levels(goal, clean_levels(levels or Levels()))
     plan.goals.append(goal)
     touch(plan)
     return goal
@@ -67,6 +71,7 @@ async def update_goal(
     *,
     goal_text: str | Keep = KEEP,
     target_date: date | Keep | None = KEEP,
+    levels: Levels | Keep = KEEP,
 ) -> Goal:
     plan = await plan_of(session, principal, Goal, goal_id, expected_version)
     policy.require_editor(principal, plan)
@@ -75,6 +80,9 @@ async def update_goal(
         goal.text = text(goal_text, "text")
     if not isinstance(target_date, Keep):
         goal.target_date = target_date
+    if not isinstance(levels, Keep):
+        # The goal's scale (Goal Attainment Scaling) as a whole: a level left empty is not described.
+        set_levels(goal, clean_levels(levels))
     touch(plan)
     return goal
 
