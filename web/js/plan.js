@@ -15,6 +15,7 @@ import { consentForm, consentSummary } from "./plan/consent.js";
 import { followUpForm, overallForm, planFacts } from "./plan/facts.js";
 import { meetingList, scheduleForm } from "./plan/meetings.js";
 import { revisionList } from "./plan/revisions.js";
+import { followUpSection } from "./plan/followup.js";
 import { citizenView } from "./plan/citizen.js";
 import { printView } from "./plan/print.js";
 
@@ -192,6 +193,7 @@ function staffView(view) {
       editable(plan) ? disclosure("edit-overall", t("overall"), overallForm(view, "sec")) : null),
     section(view, "meetings", t("meetings"), { open: upcoming(plan).length > 0, count: plan.meetings.length },
       meetingList(view), editable(plan) ? disclosure("schedule", t("scheduleMeeting"), scheduleForm(view, "sec")) : null),
+    followUpSection(view),
     section(view, "revisions", t("revisions"), { count: plan.revisions.length }, revisionList(view)),
     closing(view),
   ];

@@ -1,12 +1,13 @@
 // The patient's and relative's page: plain language, "du", what is left, contacts, consent, approval.
 import { h } from "../../lib/dom.js";
 import { request } from "../../lib/gql.js";
-import { t, formatDate, formatDateTime } from "../i18n.js";
+import { t, lang, formatDate, formatDateTime } from "../i18n.js";
 import { header, render } from "../plan.js";
 import { disclosure, editable, form, mutate, patientSide, planVars, section, upcoming } from "./common.js";
 import { actionsByOrg, goalForm, goalsList } from "./goals.js";
 import { consentForm, consentSummary } from "./consent.js";
 import { videoLink } from "./meetings.js";
+import { howItWent } from "./followup.js";
 
 // ---- patients and relatives ----------------------------------------------------------------
 
@@ -60,6 +61,7 @@ export function citizenView(view) {
     section(view, "contact", t("whoToCall"), { open: true }, contacts(view)),
     section(view, "goals", mine ? t("myGoals") : t("theGoals"), { open: true }, goalsList(view),
       canChange ? (plan.goals.length ? disclosure("add-goal", t("addGoal"), goalForm(view, "sec")) : goalForm(view, "sec")) : null),
+    howItWent(view, Boolean(mine), lang),
     section(view, "actions", t("whatHappens"), { open: true }, plainActions(view),
       plan.followUpDate ? h("p", {}, `${t("followUp")}: ${formatDate(plan.followUpDate)}`) : null),
     // the meetings still to come, with how to join

@@ -2,7 +2,27 @@
 import { h, field, options } from "../../lib/dom.js";
 import { t, formatDate } from "../i18n.js";
 import { render } from "../plan.js";
-import { PATIENT_SIDE, askButton, confirmPanel, editable, form, mutate, nameOf, participantOrgs, patientSide, planVars } from "./common.js";
+import { PATIENT_SIDE, askButton, confirmPanel, disclosure, editable, form, mutate, nameOf, participantOrgs, patientSide, planVars } from "./common.js";
+import { SCALE, signed } from "./followup.js";
+
+// A goal's scale (Goal Attainment Scaling): five levels in plain words, staff fill them in with the
+// patient (optional when the goal is set; needed before the goal is rated at a follow-up).
+function levelInputs(prefix, levels = {}) {
+  const inputs = SCALE.map((s) => [s.level, h("input", { type: "text", id: `${prefix}-level-${s.level}`, autocomplete: "off", value: levels[s.level] || "" })]);
+  const el = disclosure(`${prefix}-levels`, t("levelsTitle"), h("div", { class: "levels" },
+    h("p", { class: "hint" }, t("levelsHint")),
+    SCALE.map((s, i) => field(`${signed(s.score)} ${t(`gasStaff_${s.level}`)}`, inputs[i][1]))));
+  const read = () => Object.fromEntries(inputs.map(([level, input]) => [level, input.value.trim() || null]));
+  const given = () => inputs.some(([, input]) => input.value.trim());
+  return { el, read, given };
+}
+
+function scaleList(goal) {
+  const levels = goal.levels || {};
+  if (!SCALE.some((s) => levels[s.level])) return null;
+  return h("ul", { class: "scale" }, [...SCALE].reverse().map((s) => h("li", {},
+    h("span", { class: "hint" }, `${signed(s.score)} `), levels[s.level] || "–")));
+}
 
 // ---- goals ---------------------------------------------------------------------------------
 
@@ -19,6 +39,7 @@ export function goalsList(view) {
       h("p", { class: "hint" },
         g.expressedById ? t("expressedBy", { name: nameOf(plan, g.expressedById) }) : null,
         g.targetDate ? ` · ${t("target", { date: formatDate(g.targetDate) })}` : null),
+      view.staff ? scaleList(g) : null,
       canEdit ? h("button", { type: "button", class: "secondary small", "aria-label": `${t("edit")}: ${g.text}`, onclick: () => { view.editingGoal = g.id; render(view); document.getElementById(`goal-edit-${g.id}-text`)?.focus(); } }, t("edit")) : null,
       canEdit ? [" ", askButton(view, key, t("remove"), `${t("remove")}: ${g.text}`)] : null,
       view.confirming === key ? confirmPanel(view, key, t("removeGoalQ", { text: g.text }), t("yesRemove"),
@@ -28,10 +49,13 @@ export function goalsList(view) {
 
 function editGoalForm(view, goal) {
   const text = h("textarea", { id: `goal-edit-${goal.id}-text`, rows: "3" }, goal.text);
-  return form(`goal-edit-${goal.id}`, null, [field(view.staff ? t("goalText") : t("myGoalText"), text),
+  const levels = view.staff ? levelInputs(`goal-edit-${goal.id}`, goal.levels) : null;
+  return form(`goal-edit-${goal.id}`, null, [field(view.staff ? t("goalText") : t("myGoalText"), text), levels ? levels.el : null,
     h("button", { type: "button", class: "secondary", onclick: () => { view.editingGoal = null; render(view); } }, t("cancel"))],
   t("save"), async () => {
-    const problem = await mutate(view, "UpdateGoal", { goalId: goal.id, expectedVersion: view.plan.version, input: { text: text.value.trim() } });
+    const input = { text: text.value.trim() };
+    if (levels) input.levels = levels.read();
+    const problem = await mutate(view, "UpdateGoal", { goalId: goal.id, expectedVersion: view.plan.version, input });
     if (!problem) { view.editingGoal = null; render(view); }
     return problem;
   });
@@ -49,11 +73,14 @@ export function goalForm(view, prefix) {
   }
   const target = h("input", { id: `${prefix}-goal-date`, type: "date" });
   controls.push(field(t("targetDate"), target));
+  const levels = view.staff ? levelInputs(`${prefix}-goal`) : null;
+  if (levels) controls.push(levels.el);
   return form(`${prefix}-goal`, null, controls, t("addGoal"), async () => {
     if (!text.value.trim()) return t("goalText");
     const input = { text: text.value.trim() };
     if (who) input.expressedById = who.value;
     if (target.value) input.targetDate = target.value;
+    if (levels && levels.given()) input.levels = levels.read();
     return mutate(view, "AddGoal", planVars(view, { input }));
   });
 }

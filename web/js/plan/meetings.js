@@ -213,16 +213,19 @@ function inviteForm(view, meeting) {
 
 export function scheduleForm(view, prefix) {
   const kind = options(h("select", { id: `${prefix}-meet-kind` }), [["VIDEO", t("VIDEO")], ["IN_PERSON", t("IN_PERSON")], ["HYBRID", t("HYBRID")]]);
+  // a finalized plan's next meeting is its follow-up; before that, planning
+  const purpose = options(h("select", { id: `${prefix}-meet-purpose` }), [["PLANNING", t("PLANNING")], ["FOLLOW_UP", t("FOLLOW_UP")]],
+    view.plan.status === "ACTIVE" ? "FOLLOW_UP" : "PLANNING");
   const date = h("input", { id: `${prefix}-meet-date`, type: "date", value: todayInStockholm(), min: todayInStockholm() });
   const time = h("input", { id: `${prefix}-meet-time`, type: "time", value: "10:00" });
   const duration = h("input", { id: `${prefix}-meet-len`, type: "number", min: "15", max: "240", step: "15", value: "60", inputmode: "numeric" });
   const place = h("input", { id: `${prefix}-meet-place`, type: "text" });
   return form(`${prefix}-meet`, null,
-    [field(t("meetingKind"), kind), field(t("date"), date), field(t("time"), time), field(t("duration"), duration), field(t("location"), place)],
+    [field(t("meetingPurpose"), purpose), field(t("meetingKind"), kind), field(t("date"), date), field(t("time"), time), field(t("duration"), duration), field(t("location"), place)],
     t("schedule"), async () => {
       if (!date.value || !time.value) return t("date");
       const startsAt = stockholmToIso(date.value, time.value);
       const endsAt = new Date(new Date(startsAt).getTime() + (Number(duration.value) || 60) * 60000).toISOString();
-      return mutate(view, "ScheduleMeeting", { planId: view.plan.id, input: { kind: kind.value, startsAt, endsAt, location: place.value.trim() } });
+      return mutate(view, "ScheduleMeeting", { planId: view.plan.id, input: { kind: kind.value, purpose: purpose.value, startsAt, endsAt, location: place.value.trim() } });
     });
 }

@@ -4,6 +4,7 @@ import { t, formatDate, formatDateTime, todayInStockholm } from "../i18n.js";
 import { personalNumber } from "../plan.js";
 import { PATIENT_SIDE, nameOf, patientSide, upcoming } from "./common.js";
 import { citizenConsent, contacts, plainActions } from "./citizen.js";
+import { latestFollowUp } from "./followup.js";
 
 // ---- print ---------------------------------------------------------------------------------
 
@@ -47,6 +48,7 @@ export function printView(view) {
       h("h2", {}, t("whoToCall")), contacts(view),
       h("h2", {}, t("theGoals")),
       plan.goals.length ? h("ul", {}, plan.goals.map((g) => h("li", {}, `”${g.text}”`, patientSideIds.has(g.expressedById) ? "" : ` (${nameOf(plan, g.expressedById)})`))) : h("p", {}, t("noGoals")),
+      latestFollowUp(view, toPatient),
       h("h2", {}, t("whatHappens")), plainActions(view),
       h("h2", {}, t("participants")),
       h("ul", {}, plan.participants.filter((p) => p.kind !== "RELATIVE" || p.wantedByPatient).map((p) =>
