@@ -3,7 +3,8 @@ plan after the follow-up meeting held an hour ago: she describes the goal's scal
 with one of five choices labelled in those words, writes Elsa's words, marks the actions and sets the
 next date; the plan's history shows it. Then Elsa, on her phone (390×844), reads "Hur det har gått" in
 plain words ("<Month> <year>: Lite bättre än vi hoppades", her own words), not numbers and not the
-staff's wording; the print view shows the latest follow-up. axe-core finds nothing serious on any of
+staff's wording; the print view shows the latest follow-up; her son Per reads the same about her, in
+English. axe-core finds nothing serious on any of
 it. Screenshots: test-artifacts/follow-up-*.png.
 """
 
@@ -146,6 +147,23 @@ async def test_a_nurse_records_a_follow_up_and_the_patient_reads_how_it_went(
             await expect(page.locator("#print-latest-followup")).to_contain_text("Lite bättre än vi hoppades")
             await page.screenshot(path=ARTIFACTS / "follow-up-patient-print.png", full_page=True)
             found += await axe_clean(page, axe_source, "print view")
+            await context.close()
+
+            # -- her son Per, whom she wants to take part, reads about her, in English
+            context = await browser.new_context(locale="sv-SE", viewport=SIZES["phone"], is_mobile=True, has_touch=True)
+            page = await context.new_page()
+            page.on("pageerror", lambda error: found.append(f"relative: page error: {error}"))
+            await sign_in(page, url, "Per Andersson")
+            await page.get_by_role("button", name="Byt språk till engelska").click()
+            await app_route(page, url, f"#/plans/{plan_id}")
+            progress = page.locator("#sec-progress")
+            await expect(progress.locator("h2")).to_have_text("How it has gone")
+            item = progress.locator(".progress-item").last
+            await expect(item).to_contain_text(re.compile(r"^[A-Z][a-z]+ \d{4}: A little better than we hoped"))
+            await expect(item).to_contain_text(f"Elsa Andersson said: “{WORDS}”")
+            await progress.scroll_into_view_if_needed()
+            await page.screenshot(path=ARTIFACTS / "follow-up-relative-phone-en.png")
+            found += await axe_clean(page, axe_source, "relative page")
             await context.close()
         finally:
             await browser.close()
