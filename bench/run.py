@@ -316,10 +316,12 @@ def raw_app(org_id: uuid.UUID) -> Starlette:
 # ---- the two servers (child processes) --------------------------------------------------------
 
 
-def serve_graphql(port: int, key_file: Path, profile: Path | None) -> None:
+def serve_graphql(port: int, key_file: Path, profile: Path | None, redis_url: str | None = None) -> None:
     from sip_service.app import create_app
 
-    app = create_app(Settings(database_url=SA_URL, dev_oidc_key_file=key_file))
+    # no outbox worker: its rounds would count among the statements (the data's invitations are not sent)
+    settings = Settings(database_url=SA_URL, dev_oidc_key_file=key_file, redis_url=redis_url, notify_interval_s=0)
+    app = create_app(settings)
     counts = dict.fromkeys(COUNTED.values(), 0)
 
     def counter(name: str) -> Callable[..., None]:

@@ -107,6 +107,20 @@ async def is_readable(session: AsyncSession, principal: Principal, today: date, 
     return await session.scalar(stmt) is not None
 
 
+async def readable_by(
+    session: AsyncSession, principals: Sequence[Principal], today: date, plan_id: uuid.UUID
+) -> list[bool]:
+    """For each principal, whether they may read the plan now: one statement however many there are
+    (the live pages of a plan are told of a change after one look, `api.plan_live`)."""
+    if not principals:
+        return []
+    checks = [
+        exists(select(Plan.id).where(Plan.id == plan_id, readable_condition(p, today))).label(f"r{i}")
+        for i, p in enumerate(principals)
+    ]
+    return [bool(v) for v in (await session.execute(select(*checks))).one()]
+
+
 async def load_aggregates(
     session: AsyncSession, principal: Principal, today: date, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Plan]:

@@ -3,6 +3,7 @@ someone who cannot read the plan hears nothing but "not found"."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -11,12 +12,18 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection, connect
 
+from sip_service import usecases
+from sip_service.api.plan_live import feeds_for
+from sip_service.auth.principal import CitizenPrincipal
+from sip_service.models.plans import ParticipantKind, Plan
 from sip_service.plans import events
+from sip_service.plans import service as plans
 
 from conftest import GraphQLClient, Service, op
-from helpers import WAIT_S, big_plan, serving, staff, until, within
+from helpers import WAIT_S, big_plan, citizen_id, serving, staff, until, within
 
 
 @asynccontextmanager
@@ -55,7 +62,7 @@ async def test_a_change_reaches_every_open_page_and_no_outsider(world: Service) 
             # A page hears only what is published after it subscribed: change the plan once both
             # pages are (Karin's refused subscription has ended before her refusal is sent).
             async def both_pages_subscribed() -> bool:
-                return await running.broker.subscribers(events.channel(uuid.UUID(plan_id))) == 2
+                return feeds_for(running.broker, world.db).watching(uuid.UUID(plan_id)) == 2
 
             await until(both_pages_subscribed, "Anna's and Elsa's planChanges subscriptions (and no other)")
             added = await gql(
@@ -83,3 +90,60 @@ async def test_outsiders_get_not_found(world: Service, sub: str) -> None:
     plan_id = str(await big_plan(world, relatives=0, goals=0, actions=0, meeting_count=0))
     async with plan_changes(world.url, world, sub, plan_id) as ws:
         assert "NOT_FOUND" in json.dumps(await received(ws, "the refusal"))
+
+
+async def test_one_access_check_per_change_however_many_pages_and_access_is_checked_again(world: Service) -> None:
+    """Six pages of four people: each change is one statement (who of them may still read the plan),
+    and a page whose reader lost access (the patient no longer wants the relative; the consent that
+    covered an organisation is withdrawn) ends, while the others go on hearing."""
+    plan_id = await big_plan(world, relatives=0, goals=0, actions=0, meeting_count=0)
+    anna, elsa = await staff(world, "Anna"), CitizenPrincipal(await citizen_id(world, "Elsa"), "Elsa Andersson")
+
+    async def version() -> int:
+        async with world.db.read() as s:
+            return int(await s.scalar(select(Plan.version).where(Plan.id == plan_id)) or 0)
+
+    async with world.db.write() as s:
+        per = await plans.add_participant(
+            s,
+            anna,
+            plan_id,
+            await version(),
+            plans.NewParticipant(ParticipantKind.RELATIVE, citizen_id=await citizen_id(world, "Per")),
+        )
+        await s.flush()
+        plan = await plans.editable_plan(s, elsa, plan_id, (await s.get(Plan, plan_id)).version)  # type: ignore[union-attr]
+        await plans.record_relatives_decision(s, elsa, plan_id, plan.version, [per.id])
+
+    async with serving(world) as running:
+        pages = ["staff-anna", "staff-anna", "staff-johan", "staff-johan", "citizen-elsa", "citizen-per"]
+        async with contextlib.AsyncExitStack() as stack:
+            ws = [await stack.enter_async_context(plan_changes(running.url, world, who, str(plan_id))) for who in pages]
+
+            async def all_pages_watch() -> bool:
+                return feeds_for(running.broker, world.db).watching(plan_id) == len(pages)
+
+            await until(all_pages_watch, "six planChanges subscriptions")
+
+            with world.statements.counting() as counted:
+                await running.broker.publish(events.channel(plan_id), events.changed(plan_id, 99, "test"))
+                for who, page in zip(pages, ws, strict=True):
+                    assert (await received(page, f"the change on {who}'s page"))["type"] == "next"
+            assert counted.count == 1  # one look for all six pages (four people)
+
+            async def change(who: object, use_case: Any) -> None:
+                await usecases.run(world.db, who, "test", use_case, broker=running.broker)  # type: ignore[arg-type]
+
+            v = await version()
+            await change(elsa, lambda s: plans.record_relatives_decision(s, elsa, plan_id, v, []))
+            assert (await received(ws[5], "the end of Per's page"))["type"] == "complete"
+            for who, page in zip(pages[:5], ws[:5], strict=True):
+                assert (await received(page, f"the relatives decision on {who}'s page"))["type"] == "next"
+
+            v = await version()
+            await change(elsa, lambda s: plans.withdraw_consent(s, elsa, plan_id, v))
+            for who, page in zip(pages[2:4], ws[2:4], strict=True):  # Johan's organisation: consent withdrawn
+                assert (await received(page, f"the end of {who}'s page"))["type"] == "complete"
+            for who, page in zip(pages[:2] + pages[4:5], ws[:2] + ws[4:5], strict=True):
+                message = await received(page, f"the withdrawal on {who}'s page")
+                assert message["payload"]["data"]["planChanges"]["change"] == "test", message
