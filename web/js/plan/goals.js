@@ -2,16 +2,18 @@
 import { h, field, options } from "../../lib/dom.js";
 import { t, formatDate } from "../i18n.js";
 import { render } from "../plan.js";
-import { PATIENT_SIDE, askButton, confirmPanel, disclosure, editable, form, mutate, nameOf, participantOrgs, patientSide, planVars } from "./common.js";
+import { PATIENT_SIDE, askButton, confirmPanel, editable, form, mutate, nameOf, participantOrgs, patientSide, planVars } from "./common.js";
 import { SCALE, signed } from "./followup.js";
 
 // A goal's scale (Goal Attainment Scaling): five levels in plain words, staff fill them in with the
 // patient (optional when the goal is set; needed before the goal is rated at a follow-up).
 function levelInputs(prefix, levels = {}) {
   const inputs = SCALE.map((s) => [s.level, h("input", { type: "text", id: `${prefix}-level-${s.level}`, autocomplete: "off", value: levels[s.level] || "" })]);
-  const el = disclosure(`${prefix}-levels`, t("levelsTitle"), h("div", { class: "levels" },
+  // a fieldset, not a disclosure: the goal form is itself in one, and a summary inside a summary's
+  // details would be two ways to fold one form
+  const el = h("fieldset", { class: "levels", id: `${prefix}-levels` }, h("legend", {}, t("levelsTitle")),
     h("p", { class: "hint" }, t("levelsHint")),
-    SCALE.map((s, i) => field(`${signed(s.score)} ${t(`gasStaff_${s.level}`)}`, inputs[i][1]))));
+    SCALE.map((s, i) => field(`${signed(s.score)} ${t(`gasStaff_${s.level}`)}`, inputs[i][1])));
   const read = () => Object.fromEntries(inputs.map(([level, input]) => [level, input.value.trim() || null]));
   const given = () => inputs.some(([, input]) => input.value.trim());
   return { el, read, given };
