@@ -42,6 +42,7 @@ from sip_service.meetings.room import Live
 from sip_service.notify import service as outbox
 from sip_service.notify.senders import senders_for
 from sip_service.settings import ASSETS_DIR, Settings
+from sip_service.stats import report as stats_report
 
 
 class BodySizeLimit:
@@ -167,8 +168,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         worker = None
         stop_worker = asyncio.Event()
         if settings.notify_interval_s > 0:  # sends the outbox: invitations, new times, cancellations
-            # and, before each round, the staff's daily digests that are due (counts only)
-            jobs = [lambda: digest.run_once(db, public_url=settings.public_url, at=settings.digest_at)]
+            # and, before each round, the staff's daily digests that are due (counts only) and the
+            # managers' monthly statistics reports (aggregates only)
+            jobs = [
+                lambda: digest.run_once(db, public_url=settings.public_url, at=settings.digest_at),
+                lambda: stats_report.run_once(db, public_url=settings.public_url, at=settings.digest_at),
+            ]
             worker = asyncio.create_task(
                 outbox.run_forever(
                     db,

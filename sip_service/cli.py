@@ -1,4 +1,4 @@
-"""The `sip-service` command: serve, migrate, seed-demo, notify, digest, media, export-schema."""
+"""The `sip-service` command: serve, migrate, seed-demo, notify, digest, stats-report, media, export-schema."""
 
 from __future__ import annotations
 
@@ -158,6 +158,26 @@ def digest_command(
     before each outbox round from SIP_DIGEST_AT); `sip-service notify` then sends them."""
     looked_at, queued = asyncio.run(_digest(Settings(), any_time))
     typer.echo(f"looked at {looked_at} staff members, queued {queued} digests")
+
+
+async def _stats_report(settings: Settings) -> tuple[int, int]:
+    from sip_service.kit.db import Database
+    from sip_service.stats import report
+
+    db = Database(settings.database_url)
+    try:
+        r = await report.run_once(db, public_url=settings.public_url, at=settings.digest_at)
+    finally:
+        await db.dispose()
+    return r.looked_at, r.queued
+
+
+@app.command("stats-report")
+def stats_report_command() -> None:
+    """Queue last month's statistics e-mail to the managers who asked for it (the server does this
+    before each outbox round); `sip-service notify` then sends them."""
+    looked_at, queued = asyncio.run(_stats_report(Settings()))
+    typer.echo(f"looked at {looked_at} managers, queued {queued} reports")
 
 
 async def _media(settings: Settings) -> None:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sip_service import usecases
+from sip_service import demo_history, usecases
 from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
 from sip_service.kit import clock
 from sip_service.kit.db import Database
@@ -22,6 +22,7 @@ from sip_service.meetings import service as meetings
 from sip_service.models.identity import Citizen, Language, Organisation, OrganisationKind, StaffMember
 from sip_service.models.meetings import InvitationChannel, MeetingKind
 from sip_service.models.plans import CloseReason, Participant, ParticipantKind, Plan, RepresentativeKind
+from sip_service.models.stats import SteeringGroup, SteeringGroupMember
 from sip_service.plans import participation
 from sip_service.plans import service as plans
 from sip_service.settings import Settings
@@ -46,6 +47,13 @@ ORGANISATIONS: list[dict[str, Any]] = [
         "phone": "08-465 004 20",
     },
     {
+        "hsa_id": "SE2321000016-VCL",
+        "name": "Vårdcentralen Lindö",
+        "kind": OrganisationKind.REGION,
+        "parent": "SE2321000016-REG",
+        "phone": "08-465 004 60",
+    },
+    {
         "hsa_id": "SE2120000142-KOM",
         "name": "Ekby kommun",
         "kind": OrganisationKind.MUNICIPALITY,
@@ -65,7 +73,19 @@ ORGANISATIONS: list[dict[str, Any]] = [
         "parent": "SE2120000142-KOM",
         "phone": "08-465 004 50",
     },
+    {
+        "hsa_id": "SE2120000142-ALD",
+        "name": "Äldreomsorgen Ekby",
+        "kind": OrganisationKind.MUNICIPALITY,
+        "parent": "SE2120000142-KOM",
+        "phone": "08-465 004 70",
+    },
 ]
+# The region and the municipality look at their joint figures together (stats/, the JOINT view).
+STEERING_GROUP = ("Ledningsgruppen för samverkan Sörmark–Ekby", ("SE2321000016-REG", "SE2120000142-KOM"))
+# The year of history (demo_history.py) is in these units, where no one of the demo's daily work
+# signs in, so that the demo's own plans stay few in every list.
+HISTORY_UNITS = {"region": ("SE2321000016-VCL",), "municipality": ("SE2120000142-ALD",)}
 
 
 async def _people(session: AsyncSession, settings: Settings) -> None:
@@ -81,6 +101,9 @@ async def _people(session: AsyncSession, settings: Settings) -> None:
         )
         by_hsa[org.hsa_id] = org
         session.add(org)
+    group = SteeringGroup(id=uuid.uuid4(), name=STEERING_GROUP[0])
+    session.add(group)
+    session.add_all(SteeringGroupMember(group_id=group.id, organisation_id=by_hsa[h].id) for h in STEERING_GROUP[1])
     identities = json.loads(settings.demo_identities_file.read_text(encoding="utf-8"))
     for s in identities["staff"]:
         session.add(
@@ -354,4 +377,17 @@ async def seed(db: Database, settings: Settings) -> bool:
         )
 
     await _seeded(db, cast.staff["Karin"], discharged)
+    await history(db)
     return True
+
+
+async def history(db: Database) -> int:
+    """A year of past plans for the statistics (demo_history.py), the same for every seed."""
+    async with db.write() as s:
+        orgs = {o.hsa_id: o for o in await s.scalars(select(Organisation))}
+        staff = list(await s.scalars(select(StaffMember)))
+        units = {side: [orgs[h].id for h in hsa_ids] for side, hsa_ids in HISTORY_UNITS.items()}
+        staff_by_unit = {u: next(m.id for m in staff if m.organisation_id == u) for us in units.values() for u in us}
+        stories = demo_history.demo_stories(units, clock.now())
+        await demo_history.write(s, stories, staff_by_unit, seed=12)
+    return len(stories)

@@ -145,6 +145,11 @@ class AuditReads:
     def add(self, action: str, plan_id: uuid.UUID | None, patient_id: uuid.UUID | None) -> None:
         self.pending.setdefault((action, plan_id, patient_id), Access(AuditAccess.READ, action, plan_id, patient_id))
 
+    def other(self, access: Access) -> None:
+        """A read of no plan, recorded with what was asked (a statistics read and its filter)."""
+        key = (f"{access.action} {access.detail or ''}", access.plan_id, access.patient_id)
+        self.pending.setdefault(key, access)
+
     def plans(self, plans: Iterable[Plan]) -> None:
         for p in plans:
             self.add("plan.read", p.id, p.patient_id)

@@ -29,18 +29,19 @@ from sip_service.api.meetings import MeetingMutation
 from sip_service.api.operations import KnownOperationsOnly
 from sip_service.api.plan_live import PlanSubscription
 from sip_service.api.plans import PlanMutation, PlanQuery
+from sip_service.api.stats import StatisticsMutation, StatisticsQuery
 from sip_service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
 @strawberry.type
-class Query(IdentityQuery, PlanQuery, InboxQuery, AuditQuery, LiveMeetingQuery):
+class Query(IdentityQuery, PlanQuery, InboxQuery, AuditQuery, LiveMeetingQuery, StatisticsQuery):
     pass
 
 
 @strawberry.type
-class Mutation(PlanMutation, MeetingMutation, LiveMeetingMutation, InboxMutation):
+class Mutation(PlanMutation, MeetingMutation, LiveMeetingMutation, InboxMutation, StatisticsMutation):
     pass
 
 

@@ -38,9 +38,11 @@ class Access:
     action: str
     plan_id: uuid.UUID | None
     patient_id: uuid.UUID | None
+    detail: str | None = None  # what was asked where no plan is read (a statistics filter)
 
 
 def _fields(e: AuditEvent) -> str:
+    # `detail` joins the hashed fields only when it is set, so events from before it hash as they did.
     return json.dumps(
         [
             e.seq,
@@ -54,6 +56,7 @@ def _fields(e: AuditEvent) -> str:
             e.action,
             str(e.plan_id) if e.plan_id else None,
             str(e.patient_id) if e.patient_id else None,
+            *([e.detail] if e.detail is not None else []),
         ],
         separators=(",", ":"),
     )
@@ -101,6 +104,7 @@ async def append_many(session: AsyncSession, entries: Sequence[tuple[Principal, 
                 action=a.action,
                 plan_id=a.plan_id,
                 patient_id=a.patient_id,
+                detail=a.detail,
                 prev_hash=prev,
             )
             event.hash = prev = chain_hash(prev, event)

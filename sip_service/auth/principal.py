@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 AUDITOR = "auditor"  # may review the audit trail of their own organisation
+MANAGER = "manager"  # sees the statistics of their own care giver (aggregates only, stats/)
+STEERING = "steering"  # sees the joint statistics of their care giver's steering group
 
 
 class AuthMethod(StrEnum):

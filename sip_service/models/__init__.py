@@ -19,6 +19,7 @@ from sip_service.models.plans import (
     Plan,
     Revision,
 )
+from sip_service.models.stats import StatsReport, SteeringGroup, SteeringGroupMember
 
 __all__ = [
     "Action",
@@ -44,4 +45,7 @@ __all__ = [
     "Plan",
     "Revision",
     "StaffMember",
+    "StatsReport",
+    "SteeringGroup",
+    "SteeringGroupMember",
 ]

@@ -32,5 +32,7 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))  # e.g. plan.read, addGoal
     plan_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     patient_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    # What else the reader asked for, where there is no plan: a statistics read's filter.
+    detail: Mapped[str | None] = mapped_column(String(500))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -50,6 +50,8 @@ class StaffMember(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     # No daily e-mail about their inbox ("Att göra"), though they have a work e-mail (inbox/digest.py).
     digest_opt_out: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A manager who asked for the monthly statistics e-mail (stats/report.py, setStatisticsReport).
+    stats_report: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Citizen(Base):

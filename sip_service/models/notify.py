@@ -28,6 +28,7 @@ class MessageKind(StrEnum):
     UPDATE = "UPDATE"  # the meeting was rescheduled
     CANCELLATION = "CANCELLATION"
     DIGEST = "DIGEST"  # a staff member's daily "Att göra" summary: counts only (inbox/digest.py)
+    REPORT = "REPORT"  # a manager's monthly statistics: aggregates only (stats/report.py)
 
 
 class OutboxMessage(Base):

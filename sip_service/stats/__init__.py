@@ -1,0 +1,1 @@
+"""Statistics for managers and steering groups: aggregates only, never a person."""
