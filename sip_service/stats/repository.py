@@ -226,7 +226,7 @@ class Raw:
 Period = Callable[[Any], ColumnElement[str]]
 
 
-def _once(stmt: Select[Any], name: str) -> Any:
+def _once(stmt: Any, name: str) -> Any:
     """An aggregate computed once for the statement, whatever plan the database picks
     (`AS MATERIALIZED`: PostgreSQL ≥ 12, SQLite ≥ 3.35). Without it, PostgreSQL on a table it has
     not analysed yet may recompute a grouped subquery for each row it is joined to."""
