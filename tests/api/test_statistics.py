@@ -151,7 +151,7 @@ async def test_each_read_is_audited_and_withheld_without_the_audit(
     async def broken(*_: object) -> None:
         raise RuntimeError("audit store down")
 
-    monkeypatch.setattr(audit, "append", broken)
+    monkeypatch.setattr(audit, "append_many", broken)  # what usecases.record_reads writes with
     body = (await gql.raw(op("Statistics"), {"view": "CARE_GIVER"}, as_=MANAGER_REGION)).json()
     assert body["data"] is None and _code(body) == "AUDIT_UNAVAILABLE"
 
