@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 # Node.js from the npm registry, where the distribution's is older than the tests need (Debian 12).
 NODE_BIN := $(CURDIR)/$(VENV)/node/node_modules/.bin
 
-.PHONY: run test lint setup prerequisites lock lock-upgrade clean
+.PHONY: run test lint setup prerequisites lock lock-upgrade vendor-check clean
 
 $(STAMP): requirements-dev.lock requirements-build.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ lock: $(STAMP)
 
 lock-upgrade: LOCK_FLAGS = --upgrade
 lock-upgrade: lock
+
+# The browser libraries vendored under web/vendor/ (Chart.js for the statistics page): each file is
+# checked byte for byte against its npm package at the pinned version (needs npm and the registry;
+# the tests check the recorded hash offline). `make run` never needs npm.
+vendor-check:
+	bash web/vendor/check.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -282,9 +282,11 @@ def _complete(table: Any, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]
 
 # --- The demo's year --------------------------------------------------------------------------------
 
+PLANS = 480  # about 40 a month: enough that most months' shares have five persons on each side
+
 
 def demo_stories(units: Mapping[str, Sequence[uuid.UUID]], now: datetime, seed: int = 12) -> list[PlanStory]:
-    """About 240 plans started over the last twelve months, deterministic for a seed: `units` are
+    """About 480 plans started over the last twelve months, deterministic for a seed: `units` are
     the region's and the municipality's units the history is in (keys 'region', 'municipality').
 
     Most plans are the region's and the municipality's together; a few are one side's only (a
@@ -292,13 +294,14 @@ def demo_stories(units: Mapping[str, Sequence[uuid.UUID]], now: datetime, seed: 
     called in one to three days, sometimes later; the patient comes to most meetings, and wanted
     relatives to somewhat fewer. Most plans are finalized within weeks of their first meeting,
     followed up about three months later (more or less on time) with goal ratings that lean
-    towards the expected level and slightly better over the year; some are closed, mostly with
+    towards the expected level and slightly better over the year, as does the patient's
+    part in the meetings; some are closed, mostly with
     their goals met.
     """
     rng = random.Random(seed)  # noqa: S311  (deterministic fiction, not a secret)
     stories: list[PlanStory] = []
     start = now - timedelta(days=365)
-    for i in range(240):
+    for i in range(PLANS):
         created = start + timedelta(days=rng.uniform(0, 360), hours=rng.uniform(7, 16))
         created = created.replace(minute=0, second=0, microsecond=0)
         region = rng.choice(units["region"])
@@ -322,7 +325,7 @@ def demo_stories(units: Mapping[str, Sequence[uuid.UUID]], now: datetime, seed: 
                 MeetingStory(
                     created_at=called,
                     starts_at=at,
-                    patient_came=rng.random() < 0.82 + 0.1 * (i / 240),
+                    patient_came=rng.random() < 0.72 + 0.2 * (i / PLANS),  # better over the year
                     relatives_came=wanted if rng.random() < 0.7 else rng.randint(0, wanted),
                 )
             )
@@ -339,7 +342,7 @@ def demo_stories(units: Mapping[str, Sequence[uuid.UUID]], now: datetime, seed: 
                 held = due + timedelta(days=rng.choice([-7, -3, 0, 0, 2, 5, 10, 21]))
                 if datetime(held.year, held.month, held.day, 12, tzinfo=UTC) > now:
                     break
-                lean = 0.3 * (i / 240) + 0.2 * n
+                lean = 0.3 * (i / PLANS) + 0.2 * n
                 scores = tuple(max(-2, min(2, round(rng.gauss(lean, 0.9)))) for _ in range(goals))
                 follow_ups.append(FollowUpStory(held, due, scores))
                 n += 1

@@ -218,18 +218,24 @@ def _break(
 
 
 def _unknowable(cell: Key, cells: Mapping[Key, int], known_now: set[Key], groups: Sequence[Group]) -> set[Key]:
-    """`cell` and, for each group that would still give it away once it is hidden (all its other
-    members known), the smallest shown positive member of that group too. What is known can only
+    """`cell` and what it takes to keep it unknown once hidden: for each group that would still give
+    a hidden cell away (all its other members known), its smallest shown positive member too, and so
+    on for those (the classic rectangle of complementary suppression: a cell, its neighbour in the
+    month's organisations, their neighbours among the parts of the total …). What is known can only
     shrink as cells are hidden, so judging by what is known now errs on the side of hiding."""
     out = {cell}
     index = _by_member(groups)
-    for i in index.get(cell, ()):
-        g = groups[i]
-        others = [m for m in (g.parent, *g.children) if m != cell]
-        if all(m in known_now and m not in out for m in others):
-            positive = sorted((cells[m], m) for m in others if cells[m] > 0)
-            if positive:
-                out.add(positive[0][1])
+    todo = [cell]
+    while todo and len(out) < 64:
+        c = todo.pop()
+        for i in index.get(c, ()):
+            g = groups[i]
+            others = [m for m in (g.parent, *g.children) if m != c]
+            if all(m in known_now and m not in out for m in others):
+                positive = sorted((cells[m], m) for m in others if cells[m] > 0)
+                if positive:
+                    out.add(positive[0][1])
+                    todo.append(positive[0][1])
     return out
 
 

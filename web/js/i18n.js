@@ -24,6 +24,7 @@ const S = {
   navPlans: ["Planer", "Plans"],
   navMyPlans: ["Mina planer", "My plans"],
   navNew: ["Ny plan", "New plan"],
+  navStatistics: ["Statistik", "Statistics"],
   loading: ["Läser in …", "Loading …"],
   notFound: ["Planen finns inte, eller så får du inte se den.", "The plan does not exist, or you may not see it."],
   error: ["Något gick fel", "Something went wrong"],

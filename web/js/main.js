@@ -1,4 +1,5 @@
-// The shell: who is signed in, language, navigation, and routing by hash (#/plans, #/plans/<id>, #/new, #/inbox).
+// The shell: who is signed in, language, navigation, and routing by hash (#/plans, #/plans/<id>, #/new, #/inbox,
+// #/statistics).
 import { h, setTitle, append, replace } from "../lib/dom.js";
 import { signedIn, request } from "../lib/gql.js";
 import { t, lang, setLanguage } from "./i18n.js";
@@ -6,8 +7,9 @@ import { renderQueue } from "./queue.js";
 import { renderPlan } from "./plan.js";
 import { renderCreate } from "./create.js";
 import { renderInbox, unreadCount } from "./inbox.js";
+import { renderStatistics, statisticsViews } from "./statistics.js";
 
-const app = { me: null, session: null, cleanup: null, unread: 0 };
+const app = { me: null, session: null, cleanup: null, unread: 0, views: [] };
 const main = document.getElementById("main");
 const header = document.getElementById("site-header");
 
@@ -19,7 +21,8 @@ function renderHeader() {
       h("ul", {},
         h("li", {}, h("a", { href: "#/plans" }, staff ? t("navPlans") : t("navMyPlans"))),
         staff ? h("li", {}, h("a", { href: "#/inbox", id: "nav-inbox" }, t("navInbox"), inboxBadge())) : null,
-        staff ? h("li", {}, h("a", { href: "#/new" }, t("navNew"))) : null))
+        staff ? h("li", {}, h("a", { href: "#/new" }, t("navNew"))) : null,
+        staff && app.views.length ? h("li", {}, h("a", { href: "#/statistics", id: "nav-statistics" }, t("navStatistics"))) : null))
     : null;
   const who = app.session
     ? h("div", { class: "who" },
@@ -113,6 +116,7 @@ function route() {
   else if ((m = hash.match(/^#\/plans\/([0-9a-f-]{36})$/))) renderPlan(ctx, m[1], {});
   else if (hash === "#/new" && app.session.kind === "staff") renderCreate(ctx);
   else if (hash === "#/inbox" && app.session.kind === "staff") renderInbox(ctx);
+  else if (hash === "#/statistics" && app.session.kind === "staff") renderStatistics(ctx, app.views);
   else renderQueue(ctx);
 }
 
@@ -142,6 +146,8 @@ async function start() {
   try {
     app.session = await signedIn();
     if (app.session) app.me = (await request("Me")).me;
+    // managers and steering group members see "Statistik" in the header (statistics.js)
+    if (app.session && app.session.kind === "staff") app.views = await statisticsViews();
   } catch (error) {
     replace(main, h("h1", {}, t("error")), h("p", { role: "alert" }, error.message || t("error")));
     return;
