@@ -216,7 +216,7 @@ class StatisticsQuery:
         ctx = info.context
         f = service.Filter(view, node, first_month, last_month)
         try:
-            async with ctx.read_session.session() as session:
+            async with ctx.db.read() as session:  # its own: the statistics tune their transaction
                 answer = await service.statistics(session, ctx.principal, f, clock.now(), ctx.today)
         except DomainError as exc:
             raise query_error(exc) from None

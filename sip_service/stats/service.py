@@ -295,19 +295,22 @@ def _months(f: Filter, today: date, years: Sequence[int]) -> list[str]:
 
 async def statistics(session: AsyncSession, principal: Principal, f: Filter, now: datetime, today: date) -> Statistics:
     """The figures the filter picks, for a manager (their care giver) or a steering group member
-    (their group, joint). Statements: 9 for a care giver, 18 for a group (`repository`)."""
+    (their group, joint). Statements: 9 for a care giver, 18 for a group, + 1 on PostgreSQL
+    (`repository`). Give it a session of its own (`repository.prepare` tunes its transaction)."""
     years = years_of(today)
     window = repo.Window(years[0], years[-1], now)
     months = _months(f, today, years)
     available = (rules.months_of(years[0])[0], rules.months_of(years[-1])[-1])
     if f.view is View.CARE_GIVER:
         staff = require_manager(principal)
+        await repo.prepare(session)
         orgs = await repo.organisations(session)
         top = repo.tops_of(orgs)[staff.organisation_id]
         released, nodes = await care_giver_lattice(session, top, orgs, window, years)
         title = nodes[str(top)].name
     else:
         staff = require_steering(principal)
+        await repo.prepare(session)
         orgs = await repo.organisations(session)
         top = repo.tops_of(orgs)[staff.organisation_id]
         groups = await repo.steering_groups_of(session, top)
