@@ -15,16 +15,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from sip_service.video import sfu
-from sip_service.video.media import MAX_FPS
+
+MAX_FPS = 15
 
 
 class NaiveSource:
-    def __init__(self, track: MediaStreamTrack, on_frame: Callable[[], None], on_end: Callable[[], None]) -> None:
-        self.track, self.kind = track, track.kind
+    def __init__(
+        self, kind: str, receiver: RTCRtpReceiver, on_frame: Callable[[], None], on_end: Callable[[], None]
+    ) -> None:
+        self.receiver, self.kind = receiver, kind
         self.slots: set[NaiveSlot] = set()
         self.tag: dict[str, str] = {}
         self.relay = MediaRelay()
@@ -32,6 +36,7 @@ class NaiveSource:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        self.track = self.receiver.track
         self._task = asyncio.create_task(self._watch())
 
     async def _watch(self) -> None:
@@ -71,7 +76,13 @@ class NaiveSlot(MediaStreamTrack):
         if source is not None:
             source.slots.add(self)
 
+    def serve(self, sender: RTCRtpSender) -> None:
+        pass  # aiortc's sender encodes what it is given, as it does by default
+
     def picture_lost(self) -> None:
+        pass
+
+    def report(self, fraction_lost: float | None, bitrate: int | None) -> None:
         pass
 
     async def recv(self) -> Any:  # a decoded frame: the sender encodes it, for this receiver alone

@@ -1,16 +1,17 @@
-"""One participant's audio or video, decoded once, encoded once, sent to everyone else.
+"""One participant's audio or video, forwarded as it was encoded to everyone else.
 
-aiortc always decodes what it receives, and a sender given decoded frames encodes them again for each
-receiver: N(N−1) encodes in a room of N. Here each incoming track (a `Source`) encodes its frames
-once, in a thread, and hands the very same `av.Packet`s to one `Slot` per receiver. A slot is the
-track of one outgoing transceiver; aiortc's sender only packetizes what a track gives it when that is
-not a decoded frame (RTCRtpSender._next_encoded_frame → encoder.pack).
+Nothing here decodes or encodes. A `Source` is one incoming transceiver: aiortc reassembles the
+sender's RTP into encoded frames (SRTP, NACKs, jitter buffer) and, through the tap in
+aiortc_private, hands each frame here; the source wraps it in an `av.Packet` once and passes that
+same packet to one `Slot` per receiver. A slot is the track of one outgoing transceiver, whose
+sender only packetizes what it is given. Pictures depend on the ones before them, so a receiver
+starts (or starts again, after a loss) at a keyframe, which the source asks its sender for (RTCP
+PLI) when a receiver joins or reports a lost picture, at most once per KEYFRAME_INTERVAL_S.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fractions
 import logging
 import time
@@ -19,10 +20,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import av
+from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from av.audio.frame import AudioFrame
-from av.audio.resampler import AudioResampler
-from av.video.frame import PictureType, VideoFrame
+
+from sip_service.kit import clock
+from sip_service.video import aiortc_private
 
 if TYPE_CHECKING:
     from av.packet import Packet as AnyPacket
@@ -32,25 +34,24 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_WIDTH, MAX_HEIGHT, MAX_FPS = 640, 480, 15
-VIDEO_BITRATE = 500_000
-AUDIO_BITRATE = 32_000
-KEYFRAME_EVERY_S = 2.0  # late joiners and receivers who lost packets recover within this
-# A receiver's report of a lost picture (RTCP PLI/FIR) brings a keyframe, but not more often than
-# this: one receiver on a bad line must not turn everyone's stream into keyframes.
-LOSS_KEYFRAME_S = 0.5
-VIDEO_CLOCK = fractions.Fraction(1, 90_000)
-AUDIO_RATE = 48_000
-AUDIO_CLOCK = fractions.Fraction(1, AUDIO_RATE)
-OPUS_FRAME = 960  # 20 ms, what browsers send and expect
+# Keyframes asked of one sender, however many receivers join or lose pictures: a receiver on a bad
+# line must not turn everyone's stream into keyframes. A receiver still waiting after this long
+# (the request or the keyframe was lost) makes the source ask again.
+KEYFRAME_INTERVAL_S = 1.0
+CLOCKS = {"video": fractions.Fraction(1, 90_000), "audio": fractions.Fraction(1, 48_000)}  # RTP, VP8 and Opus
 # Per receiver: about two seconds. A receiver that falls further behind loses the oldest packets
 # rather than holding up the source (and so everyone else).
-VIDEO_QUEUE, AUDIO_QUEUE = 30, 100
+QUEUES = {"video": 60, "audio": 100}
 
 
-def _clock(rate: int) -> int:
+def _clock(kind: str) -> int:
     """A process-wide media clock: a slot that switches to another source never goes back in time."""
-    return int(time.monotonic() * rate)
+    return int(time.monotonic() / CLOCKS[kind])
+
+
+def is_keyframe(kind: str, frame: bytes) -> bool:
+    """VP8 (RFC 6386 9.1): bit 0 of the frame tag is 0 for a key frame. Every audio frame stands alone."""
+    return kind == "audio" or (len(frame) > 0 and not frame[0] & 1)
 
 
 class Slot(MediaStreamTrack):
@@ -63,9 +64,9 @@ class Slot(MediaStreamTrack):
         super().__init__()
         self.kind = kind
         self.source: Source | None = None
-        self._queue: deque[Packet] = deque(maxlen=VIDEO_QUEUE if kind == "video" else AUDIO_QUEUE)
+        self._queue: deque[Packet] = deque(maxlen=QUEUES[kind])
         self._ready = asyncio.Event()
-        self._want_keyframe = kind == "video"
+        self.want_keyframe = kind == "video"
 
     def attach(self, source: Source | None) -> None:
         if self.source is not None:
@@ -75,25 +76,31 @@ class Slot(MediaStreamTrack):
         if source is not None:
             source.slots.add(self)
             if self.kind == "video":  # a decoder can start only from a keyframe
-                self._want_keyframe = True
+                self.want_keyframe = True
                 source.request_keyframe()
+
+    def serve(self, sender: RTCRtpSender) -> None:
+        """Be the track of this sender, which then only packetizes; a receiver's picture loss is the
+        source's to answer (its sender's keyframe serves every receiver)."""
+        aiortc_private.send_encoded(sender, self.picture_lost, self.report)
 
     def picture_lost(self) -> None:
         """The receiver lost a picture (RTCP PLI/FIR): it needs a keyframe."""
         if self.source is not None:
-            self.source.request_keyframe(after_loss=True)
+            self.source.request_keyframe()
 
-    def put(self, packet: Packet) -> None:
-        if self._want_keyframe:
-            if not packet.is_keyframe:
+    def report(self, fraction_lost: float | None, bitrate: int | None) -> None:
+        """The receiver's report on what it gets (RTCP receiver report, REMB)."""
+
+    def put(self, packet: Packet, keyframe: bool) -> None:
+        if self.want_keyframe:
+            if not keyframe:
                 return
-            self._want_keyframe = False
+            self.want_keyframe = False
         if len(self._queue) == self._queue.maxlen and self.kind == "video":
             # Dropping one video packet breaks every frame after it until the next keyframe: start over.
             self._queue.clear()
-            self._want_keyframe = True
-            if self.source is not None:
-                self.source.request_keyframe()
+            self.want_keyframe = True
             return
         self._queue.append(packet)  # audio: the deque drops the oldest
         self._ready.set()
@@ -113,164 +120,65 @@ class Slot(MediaStreamTrack):
 
 
 class Source:
-    """One incoming track of one participant: read, capped, encoded once, passed to the slots."""
+    """One incoming transceiver of one participant: its encoded frames, passed on to the slots.
 
-    def __init__(self, track: MediaStreamTrack, on_frame: Callable[[], None], on_end: Callable[[], None]) -> None:
-        self.track, self.kind = track, track.kind
+    Made with the transceiver, before its media starts; offered to others once its track arrives."""
+
+    def __init__(
+        self, kind: str, receiver: RTCRtpReceiver, on_frame: Callable[[], None], on_end: Callable[[], None]
+    ) -> None:
+        self.kind, self.receiver = kind, receiver
         self.slots: set[Slot] = set()
         self.tag: dict[str, str] = {}  # whose it is, as MEDIA_TRACKS tells the receivers
         self._on_frame, self._on_end = on_frame, on_end
-        self._task: asyncio.Task[None] | None = None
-        # Video: the reader keeps only the newest frame; the encoder takes it when it is free. A slow
-        # encode then drops frames instead of queueing them without bound.
-        self._latest: VideoFrame | None = None
-        self._fresh = asyncio.Event()
-        self._keyframe_at = 0.0  # monotonic time of the last keyframe; 0: the next one is
-        self._next_due = 0.0
-        self._video: av.VideoCodecContext | None = None
-        self._audio: av.AudioCodecContext | None = None
-        self._resampler: AudioResampler | None = None
-        self._audio_pts = 0
+        self._base: int | None = None  # the media clock at the first frame
+        self._asked_at: float | None = None  # clock.monotonic() of the last keyframe request
+        self._want_keyframe = False
+        self.keyframes_asked = 0
+        self._requests: set[asyncio.Task[None]] = set()
+        aiortc_private.tap_receiver(receiver, self.frame_arrived, self._ended)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"sfu-source-{self.kind}")
+        """Its track arrived (nothing to start: the frames come through the tap)."""
 
     async def stop(self) -> None:
         for slot in list(self.slots):
             slot.attach(None)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in list(self._requests):
+            task.cancel()
 
-    def request_keyframe(self, *, after_loss: bool = False) -> None:
-        if after_loss and time.monotonic() - self._keyframe_at < LOSS_KEYFRAME_S:
-            return
-        self._keyframe_at = 0.0
-
-    async def _run(self) -> None:
-        try:
-            if self.kind == "video":  # reading and encoding side by side; either ending ends both
-                parts = {asyncio.create_task(self._read_video()), asyncio.create_task(self._encode_video_forever())}
-                try:
-                    done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
-                    for part in done:
-                        part.result()
-                finally:
-                    for part in parts:  # all of them first: this task may be cancelled while it waits
-                        part.cancel()
-                    await asyncio.wait(parts)
-            else:
-                await self._relay_audio()
-        except MediaStreamError:
-            pass  # the participant's track ended
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # one broken stream must not take the relay down
-            log.exception("media source failed")
+    def _ended(self) -> None:
         self._on_end()
 
-    async def _read_video(self) -> None:
-        while True:
-            frame = await self.track.recv()
-            self._on_frame()
-            now = time.monotonic()
-            if now < self._next_due:  # at most MAX_FPS: the rest are dropped before any work is done
-                continue
-            # The next frame is due one interval later; frames that come a little early still count.
-            self._next_due = max(self._next_due, now - 0.5 / MAX_FPS) + 1 / MAX_FPS
-            assert isinstance(frame, VideoFrame)
-            self._latest = frame
-            self._fresh.set()
-
-    async def _encode_video_forever(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._fresh.wait()
-            self._fresh.clear()
-            frame, self._latest = self._latest, None
-            if frame is None:
-                continue
-            now = time.monotonic()
-            keyframe = now - self._keyframe_at >= KEYFRAME_EVERY_S
-            if keyframe:
-                self._keyframe_at = now
-            for packet in await loop.run_in_executor(None, self._encode_video, frame, keyframe):
-                self._fan_out(packet)
-
-    def _encode_video(self, frame: VideoFrame, keyframe: bool) -> list[Packet]:
-        """In a worker thread: PyAV releases the GIL while libvpx works."""
-        scale = min(1.0, MAX_WIDTH / frame.width, MAX_HEIGHT / frame.height)
-        width, height = int(frame.width * scale) & ~1, int(frame.height * scale) & ~1  # yuv420p: even
-        frame = frame.reformat(width=width, height=height, format="yuv420p")
-        codec = self._video
-        if codec is None or (codec.width, codec.height) != (width, height):
-            codec = self._video = _vp8_encoder(width, height)
-            keyframe = True
-        frame.pts, frame.time_base = _clock(VIDEO_CLOCK.denominator), VIDEO_CLOCK
-        frame.pict_type = PictureType.I if keyframe else PictureType.NONE
-        packets = list(codec.encode(frame))
-        for p in packets:  # the sender turns pts into the RTP timestamp
-            p.pts, p.time_base = frame.pts, VIDEO_CLOCK
-        return packets
-
-    async def _relay_audio(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            frame = await self.track.recv()
-            self._on_frame()
-            assert isinstance(frame, AudioFrame)
-            for packet in await loop.run_in_executor(None, self._encode_audio, frame):
-                self._fan_out(packet)
-
-    def _encode_audio(self, frame: AudioFrame) -> list[Packet]:
-        if self._audio is None or self._resampler is None:
-            self._audio, self._resampler = _opus_encoder()
-            self._audio_pts = _clock(AUDIO_RATE)  # ahead of any source this slot carried before
-        frame.pts = None  # the resampler cuts 20 ms frames; their timing is ours, not the sender's
-        packets: list[Packet] = []
-        for piece in self._resampler.resample(frame):
-            packets += self._audio.encode(piece)
-        for p in packets:
-            p.pts, p.time_base = self._audio_pts, AUDIO_CLOCK
-            self._audio_pts += OPUS_FRAME
-        return packets
-
-    def _fan_out(self, packet: Packet) -> None:
+    def frame_arrived(self, data: bytes, timestamp: int) -> None:
+        """One encoded frame (its RTP timestamp counted from the first): passed on as it is."""
+        self._on_frame()
+        if self._base is None:
+            self._base = _clock(self.kind)
+        packet = av.Packet(data)
+        packet.pts, packet.time_base = self._base + timestamp, CLOCKS[self.kind]  # the RTP timestamp out
+        keyframe = is_keyframe(self.kind, data)
         for slot in list(self.slots):
-            slot.put(packet)  # the same object for everyone: the senders only read it
+            slot.put(packet, keyframe)  # the same object for everyone: the senders only read it
+        if self._want_keyframe or any(s.want_keyframe for s in self.slots):
+            self.request_keyframe()
 
+    def request_keyframe(self) -> None:
+        """Ask the sender for a keyframe now, or as soon as the last request is KEYFRAME_INTERVAL_S old."""
+        if self.kind != "video":
+            return
+        now = clock.monotonic()
+        if self._asked_at is not None and now - self._asked_at < KEYFRAME_INTERVAL_S:
+            self._want_keyframe = True  # a frame that arrives after the interval asks
+            return
+        self._asked_at, self._want_keyframe = now, False
+        self.keyframes_asked += 1
+        task = asyncio.get_running_loop().create_task(self._ask())
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
 
-def _vp8_encoder(width: int, height: int) -> av.VideoCodecContext:
-    codec = av.CodecContext.create("libvpx", "w")
-    assert isinstance(codec, av.VideoCodecContext)
-    codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
-    codec.time_base = VIDEO_CLOCK
-    codec.framerate = fractions.Fraction(MAX_FPS, 1)
-    codec.bit_rate = VIDEO_BITRATE
-    codec.gop_size = 3000  # keyframes when asked for (new receiver, every KEYFRAME_EVERY_S), not by count
-    codec.thread_count = 1  # one small stream per source; sources run side by side instead
-    codec.options = {
-        "deadline": "realtime",
-        "cpu-used": "8",  # the fastest: CPU is shared by every room on the machine
-        "lag-in-frames": "0",  # no look-ahead: a frame in is a packet out
-        "error-resilient": "1",  # receivers that lost a packet decode on
-        "minrate": str(VIDEO_BITRATE),
-        "maxrate": str(VIDEO_BITRATE),
-        "bufsize": str(VIDEO_BITRATE),
-        "static-thresh": "1",
-        "partitions": "0",
-    }
-    return codec
-
-
-def _opus_encoder() -> tuple[av.AudioCodecContext, AudioResampler]:
-    codec = av.CodecContext.create("libopus", "w")
-    assert isinstance(codec, av.AudioCodecContext)
-    codec.bit_rate = AUDIO_BITRATE
-    codec.format = "s16"
-    codec.layout = "stereo"
-    codec.sample_rate = AUDIO_RATE
-    codec.time_base = AUDIO_CLOCK
-    codec.options = {"application": "voip"}
-    return codec, AudioResampler(format="s16", layout="stereo", rate=AUDIO_RATE, frame_size=OPUS_FRAME)
+    async def _ask(self) -> None:
+        try:
+            await aiortc_private.request_keyframe(self.receiver)
+        except Exception:  # the connection is going: the source ends with it
+            log.info("media relay: could not ask for a keyframe", exc_info=True)

@@ -60,7 +60,7 @@ CODECS = {"audio": ("audio/opus",), "video": ("video/vp8", "video/rtx")}  # rtx:
 
 
 def _prefer_codecs(transceiver: RTCRtpTransceiver) -> None:
-    """Opus and VP8 only: what every browser has, and what the relay encodes once for all."""
+    """Opus and VP8 only: what every browser has, so that what one sends every other can decode."""
     kind = transceiver.kind
     caps = RTCRtpSender.getCapabilities(kind).codecs
     transceiver.setCodecPreferences([c for c in caps if c.mimeType.lower() in CODECS[kind]])
@@ -132,17 +132,29 @@ class Peer:
             "role": str(connect.get("role") or ""),
         }
         self.pc = RTCPeerConnection(config)
-        for kind in ("audio", "video"):
-            _prefer_codecs(self.pc.addTransceiver(kind, direction="recvonly"))
-        self.slots: list[tuple[RTCRtpTransceiver, Slot]] = []
-        self.sources: dict[str, Source] = {}
         self.presence = MediaAttendance(room.sfu.db, room.sfu.broker, room.meeting_id, uuid.UUID(self.id))
+        # Their media, forwarded from the moment it arrives; offered to the others once its track has.
+        self.inlets: dict[str, Source] = {}
+        for kind in ("audio", "video"):
+            transceiver = self.pc.addTransceiver(kind, direction="recvonly")
+            _prefer_codecs(transceiver)
+            self.inlets[kind] = self._inlet(kind, transceiver)
+        self.slots: list[tuple[RTCRtpTransceiver, Slot]] = []
+        self.sources: dict[str, Source] = {}  # the inlets whose media the others get
         self.offering = self.again = self.closed = self.answered = False
         # The o= line of our offers: one session id per connection, its version counting the offers
         # (as SDP means them). A browser that connected again tells by the id which offers are stale.
         self.session_id, self.offers = secrets.randbelow(2**62) + 1, 0
         self.pc.on("track", lambda track: room.post(lambda: room.media_arrived(self, track)))
         self.pc.on("connectionstatechange", self._state_changed)
+
+    def _inlet(self, kind: str, transceiver: RTCRtpTransceiver) -> Source:
+        def ended() -> None:
+            self.room.post(lambda: self.room.media_ended(self, source))
+
+        source = Source(kind, transceiver.receiver, on_frame=self.presence.frame, on_end=ended)
+        source.tag = self.tag
+        return source
 
     def _state_changed(self) -> None:
         state = self.pc.connectionState
@@ -158,9 +170,7 @@ class Peer:
             slot = Slot(source.kind)
             transceiver = self.pc.addTransceiver(slot, direction="sendonly")
             _prefer_codecs(transceiver)
-            # aiortc answers a receiver's picture loss by asking the sender's own encoder for a
-            # keyframe; here the encoder is the source's, shared by every receiver: ask it instead.
-            transceiver.sender._send_keyframe = slot.picture_lost  # type: ignore[method-assign]
+            slot.serve(transceiver.sender)
             self.slots.append((transceiver, slot))
         slot.attach(source)
 
@@ -174,7 +184,7 @@ class Peer:
 
     async def close(self) -> None:
         self.closed = True
-        for source in self.sources.values():
+        for source in self.inlets.values():
             await source.stop()
         self.presence.stopped()
         for _, slot in self.slots:
@@ -292,13 +302,7 @@ class Room:
     async def media_arrived(self, peer: Peer, track: MediaStreamTrack) -> None:
         if peer.closed or track.kind in peer.sources:
             return
-        source = Source(
-            track,
-            on_frame=peer.presence.frame,
-            on_end=lambda: self.post(lambda: self.media_ended(peer, source)),
-        )
-        source.tag = peer.tag
-        peer.sources[track.kind] = source
+        source = peer.sources[track.kind] = peer.inlets[track.kind]
         source.start()
         for other in list(self.peers.values()):
             if other is not peer:

@@ -17,7 +17,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
-from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
@@ -31,6 +31,7 @@ from helpers import Events, Socket
 MEDIA_SERVER = str(lobby.MEDIA_SERVER)
 WAIT_S = 60.0  # a deadline, not a pause: every wait ends as soon as what it waits for has happened
 RATE, SAMPLES = 48_000, 960  # 20 ms of audio
+FPS = 15  # the meeting page's camera: frameRate at most 15 (video/js/media.js)
 
 
 class Pace:
@@ -71,14 +72,15 @@ class Tone(MediaStreamTrack):
 
 
 class Moving(VideoStreamTrack):
-    """A grey ramp sliding sideways, 320×240 (unless told) at 30 frames a second (the relay keeps 15)."""
+    """A grey ramp sliding sideways, 320×240 (unless told) at 15 frames a second (as the meeting page
+    asks of a camera: the relay forwards every picture as it was sent)."""
 
     def __init__(self, width: int = 320, height: int = 240) -> None:
         super().__init__()
         self.width, self.height, self._n = width, height, 0
         self._ramp = bytes(x % 256 for x in range(2 * width))
         self._chroma = bytes([128]) * (width // 2 * height // 2)
-        self.pace, self._start = Pace(1 / 30), time.monotonic()
+        self.pace, self._start = Pace(1 / FPS), time.monotonic()
 
     async def recv(self) -> VideoFrame:
         await self.pace.next()
@@ -106,6 +108,7 @@ class MediaPeer:
         self.sizes: dict[str, tuple[int, int]] = {}  # participant id → the last decoded picture's size
         # (participant id, mid) → the media time (s, from the RTP timestamps) of each decoded picture
         self.picture_times: defaultdict[tuple[str, str], list[float]] = defaultdict(list)
+        self.keyframe_requests = 0  # PLI/FIR that reached this participant's camera (a browser's pliCount)
         self.relayed = 0  # this participant's signals that the service relayed (SendSignal answered so)
         self.picture = (320, 240)  # what this participant's camera sends
         self.sending: list[Tone | Moving] = []
@@ -198,13 +201,24 @@ class MediaPeer:
         if first:  # the first offer: send ours
             self.sending = [Tone(), Moving(*self.picture)]
             for track in self.sending:
-                pc.addTrack(track)
+                sender = pc.addTrack(track)
+                if track.kind == "video":
+                    self._count_keyframe_requests(sender)
         await pc.setLocalDescription(await pc.createAnswer())  # every candidate in it
         self.mapping = {t["mid"]: (t["participantId"], t["media"]) for t in self._tracks}
         sent = await self.run(
             "SendSignal", toParticipantId=MEDIA_SERVER, kind="ANSWER", payload=pc.localDescription.sdp
         )
         assert sent == {"toParticipantId": MEDIA_SERVER}, sent
+
+    def _count_keyframe_requests(self, sender: RTCRtpSender) -> None:
+        keyframe = sender._send_keyframe  # aiortc's answer to PLI/FIR; browsers show them as pliCount
+
+        def requested() -> None:
+            self.keyframe_requests += 1
+            keyframe()
+
+        sender._send_keyframe = requested  # type: ignore[method-assign]
 
     def _count(self, pc: RTCPeerConnection, track: MediaStreamTrack) -> None:
         transceiver = next(t for t in pc.getTransceivers() if t.receiver.track is track)
@@ -232,8 +246,8 @@ class MediaPeer:
             await asyncio.sleep(0.05)
 
     def picture_rate(self, other: MediaPeer) -> tuple[float, int]:
-        """Pictures a second decoded from `other`, by the media clock (the relay stamps each picture
-        when it encodes it), so a busy machine that decodes late does not change it: over the longest
+        """Pictures a second decoded from `other`, by the media clock (the relay forwards each
+        picture with its sender's timestamp), so a busy machine that decodes late does not change it: over the longest
         run on one m-line (timestamps of different m-lines are not comparable). And how many."""
         times = max((t for (who, _), t in self.picture_times.items() if who == other.id), key=len, default=[])
         if len(times) < 2 or times[-1] <= times[0]:

@@ -1,0 +1,94 @@
+"""The forwarding parts of the relay on their own (sip_service/video/media.py): one source's encoded
+frames to its slots, and the keyframes it asks of its sender, on the service's clock (stopped and
+moved here, so that the limit is checked exactly)."""
+
+from __future__ import annotations
+
+import pytest
+from aiortc import RTCPeerConnection
+
+from sip_service.kit import clock
+from sip_service.video.media import KEYFRAME_INTERVAL_S, Slot, Source
+
+KEY, DELTA = b"\x10\x02\x00\x9d\x01\x2a", b"\x11\x02\x00"  # VP8 frame tags: bit 0 clear on a keyframe
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def stopped(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    c = Clock()
+    monkeypatch.setattr(clock, "monotonic", c)
+    return c
+
+
+async def test_keyframes_are_asked_on_join_and_loss_at_most_once_an_interval(stopped: Clock) -> None:
+    pc = RTCPeerConnection()
+    frames: list[int] = []
+    try:
+        source = Source("video", pc.addTransceiver("video").receiver, lambda: frames.append(1), lambda: None)
+        first, second, third = Slot("video"), Slot("video"), Slot("video")
+        first.attach(source)  # someone joins: ask at once
+        assert source.keyframes_asked == 1
+        second.attach(source)  # another, at the same moment: the same keyframe will do
+        source.frame_arrived(DELTA, 0)
+        assert source.keyframes_asked == 1
+        stopped.now += KEYFRAME_INTERVAL_S / 2
+        source.frame_arrived(DELTA, 3000)
+        assert source.keyframes_asked == 1
+        stopped.now += KEYFRAME_INTERVAL_S / 2  # still no keyframe a whole interval later: ask again
+        source.frame_arrived(DELTA, 6000)
+        assert source.keyframes_asked == 2
+        assert frames == [1, 1, 1]  # every frame counts as media arriving (attendance)
+
+        # The keyframe: both start with it, the same packet; nobody waits, nobody asks.
+        source.frame_arrived(KEY, 9000)
+        stopped.now += 10 * KEYFRAME_INTERVAL_S
+        source.frame_arrived(DELTA, 12000)
+        got = [first._queue.popleft(), first._queue.popleft()]
+        assert [second._queue.popleft(), second._queue.popleft()] == got  # the very same objects
+        assert [bytes(p) for p in got] == [KEY, DELTA] and got[0].pts is not None
+        assert got[1].pts - got[0].pts == 3000  # the sender's timing, kept
+        assert source.keyframes_asked == 2
+
+        # A receiver on a bad line reports lost pictures again and again: one keyframe an interval.
+        for _ in range(20):
+            first.picture_lost()
+            source.frame_arrived(DELTA, 15000)
+        assert source.keyframes_asked == 3
+        stopped.now += KEYFRAME_INTERVAL_S
+        first.picture_lost()
+        assert source.keyframes_asked == 4
+
+        # A receiver that joins starts at a keyframe, not in the middle.
+        stopped.now += KEYFRAME_INTERVAL_S
+        third.attach(source)
+        assert source.keyframes_asked == 5
+        source.frame_arrived(DELTA, 18000)
+        assert not third._queue
+        source.frame_arrived(KEY, 21000)
+        assert [bytes(p) for p in third._queue] == [KEY]
+        await source.stop()
+        assert not source.slots and first.source is None
+    finally:
+        await pc.close()
+
+
+async def test_audio_goes_to_everyone_at_once_and_never_asks(stopped: Clock) -> None:
+    pc = RTCPeerConnection()
+    try:
+        source = Source("audio", pc.addTransceiver("audio").receiver, lambda: None, lambda: None)
+        slot = Slot("audio")
+        slot.attach(source)
+        for n in range(3):
+            source.frame_arrived(bytes([0xFC, n]), 960 * n)  # Opus: each packet stands alone
+        assert [bytes(p) for p in slot._queue] == [b"\xfc\x00", b"\xfc\x01", b"\xfc\x02"]
+        assert source.keyframes_asked == 0
+    finally:
+        await pc.close()
