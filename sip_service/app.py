@@ -43,6 +43,7 @@ from sip_service.notify import service as outbox
 from sip_service.notify.senders import senders_for
 from sip_service.settings import ASSETS_DIR, Settings
 from sip_service.stats import report as stats_report
+from sip_service.stats.service import Lattices
 
 
 class BodySizeLimit:
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     validator = validator_for(settings.oidc_audience)  # access tokens; ID tokens are for our client id
     principals = PrincipalCache(settings.principal_cache_seconds)  # tokens and sessions → who they are
+    lattices = Lattices(settings.statistics_cache_seconds)  # counted statistics, for the next filter
 
     live = Live(broker_for(settings.redis_url))  # lobby and signaling events, shared over Redis if set
     meeting_secret = (
@@ -156,12 +158,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     async def context(connection: HTTPConnection, authorization: Annotated[str | None, Header()] = None) -> Context:
         if connection.scope["type"] == "websocket":
-            return Context(settings, db, None, live)  # signed in by its connection_init message
+            return Context(settings, db, None, live, lattices=lattices)  # signed in by its connection_init
         request = Request(connection.scope)
         # A bearer token wins; otherwise the browser's session cookie, which needs the CSRF header.
         if authorization is None and browser is not None and browser.has_session(request):
-            return Context(settings, db, await browser.principal(request), live, from_browser=True)
-        return Context(settings, db, await principal_of(authorization), live)
+            return Context(settings, db, await browser.principal(request), live, from_browser=True, lattices=lattices)
+        return Context(settings, db, await principal_of(authorization), live, lattices=lattices)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

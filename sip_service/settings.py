@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # A validated token or session → its principal is remembered this long (and never past the
     # token's expiry); a change of a person in this process forgets it at once (auth/cache.py). 0: off.
     principal_cache_seconds: float = 10
+    # A statistics view's counted lattice is kept this long for the next reader or filter (stats/
+    # service.Lattices): counting takes seconds on a large history. 0: count for every answer.
+    statistics_cache_seconds: float = 300
     dev_oidc_key_file: Path = Path("./var/dev-oidc-key.json")
     demo_identities_file: Path = ASSETS_DIR / "auth" / "demo-identities.json"
 

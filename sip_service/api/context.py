@@ -29,6 +29,7 @@ from sip_service.models.plans import FollowUp, Plan, Revision
 from sip_service.notify import service as outbox
 from sip_service.plans import repository as plans_repo
 from sip_service.settings import Settings
+from sip_service.stats.service import OFF, Lattices
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -167,11 +168,13 @@ class Context(BaseContext):
         live: Live | None = None,
         *,
         from_browser: bool = False,
+        lattices: Lattices = OFF,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.db = db
         self.live = live or Live(InProcessBroker())
+        self.lattices = lattices  # the process's counted statistics (stats/service.Lattices)
         self.connection_params: dict[str, object] | None = None
         # A page of ours asks (session cookie, or a guest's meeting token): in production it may
         # send only the known operations (api/operations.py).

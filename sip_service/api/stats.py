@@ -203,7 +203,8 @@ class StatisticsQuery:
 
     @strawberry.field(
         description="Statistics of your care giver (managers) or steering group (JOINT). `node`: an organisation "
-        "of the view (default: all of it); months 'YYYY-MM' (default: the last 12). Audited."
+        "of the view (default: all of it); months 'YYYY-MM' (default: the last 12). Audited. The view's "
+        "figures, once counted, serve the next filter for a few minutes (SIP_STATISTICS_CACHE_SECONDS)."
     )
     async def statistics(
         self,
@@ -217,7 +218,7 @@ class StatisticsQuery:
         f = service.Filter(view, node, first_month, last_month)
         try:
             async with ctx.db.read() as session:  # its own: the statistics tune their transaction
-                answer = await service.statistics(session, ctx.principal, f, clock.now(), ctx.today)
+                answer = await service.statistics(session, ctx.principal, f, clock.now(), ctx.today, ctx.lattices)
         except DomainError as exc:
             raise query_error(exc) from None
         ctx.reads.other(Access(AuditAccess.READ, service.ACTION, None, None, f.detail()))

@@ -22,21 +22,23 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sip_service.auth.principal import MANAGER, STEERING, Principal, StaffPrincipal
+from sip_service.kit import clock
 from sip_service.kit.errors import Forbidden, Invalid, NotFound
 from sip_service.models.plans import CloseReason
 from sip_service.stats import repository as repo
 from sip_service.stats import rules
 from sip_service.stats.rules import Family, Key, Tree
 
+T = TypeVar("T")
 YEARS_BACK = 2  # the lattice: this calendar year and the two before
 ACTION = "statistics.read"
 
@@ -154,6 +156,35 @@ class Released:
 
     def value(self, key: Key) -> int | None:
         return None if key in self.hidden else self.cells[key]
+
+
+class Lattices:
+    """Released lattices kept for `ttl_s` seconds, so that a filter change does not count again.
+
+    A view's lattice is the same for every filter and every reader of that view (the filter only
+    picks cells), and counting it takes seconds on a large history (bench/README.md, "Statistics"),
+    so it is kept per view, care giver or group, years and organisation tree (a renamed or moved unit
+    counts afresh). Figures are then at most `ttl_s` old: monthly statistics. Each read is still
+    audited. 0: off. The clock is injectable (`now`), so tests move time instead of waiting."""
+
+    def __init__(self, ttl_s: float, *, now: Callable[[], float] = clock.monotonic, max_entries: int = 100) -> None:
+        self.ttl_s, self._now, self._max = ttl_s, now, max_entries
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
+
+    async def get(self, key: Hashable, count: Callable[[], Awaitable[T]]) -> T:
+        if self.ttl_s <= 0:
+            return await count()
+        entry = self._entries.get(key)
+        if entry is not None and self._now() < entry[0]:
+            return cast(T, entry[1])
+        value = await count()
+        if len(self._entries) >= self._max:
+            self._entries.pop(next(iter(self._entries)))  # the oldest
+        self._entries[key] = (self._now() + self.ttl_s, value)
+        return value
+
+
+OFF = Lattices(0)
 
 
 def years_of(today: date) -> list[int]:
@@ -293,10 +324,18 @@ def _months(f: Filter, today: date, years: Sequence[int]) -> list[str]:
     return [m for m in available if first <= m <= last]
 
 
-async def statistics(session: AsyncSession, principal: Principal, f: Filter, now: datetime, today: date) -> Statistics:
+async def statistics(
+    session: AsyncSession,
+    principal: Principal,
+    f: Filter,
+    now: datetime,
+    today: date,
+    lattices: Lattices = OFF,
+) -> Statistics:
     """The figures the filter picks, for a manager (their care giver) or a steering group member
     (their group, joint). Statements: 9 for a care giver, 18 for a group, + 1 on PostgreSQL
-    (`repository`). Give it a session of its own (`repository.prepare` tunes its transaction)."""
+    (`repository`); 1 and 2 (+ 1) while `lattices` holds the view's lattice. Give it a session of
+    its own (`repository.prepare` tunes its transaction)."""
     years = years_of(today)
     window = repo.Window(years[0], years[-1], now)
     months = _months(f, today, years)
@@ -306,7 +345,10 @@ async def statistics(session: AsyncSession, principal: Principal, f: Filter, now
         await repo.prepare(session)
         orgs = await repo.organisations(session)
         top = repo.tops_of(orgs)[staff.organisation_id]
-        released, nodes = await care_giver_lattice(session, top, orgs, window, years)
+        released, nodes = await lattices.get(
+            (f.view, top, tuple(years), frozenset(orgs)),
+            lambda: care_giver_lattice(session, top, orgs, window, years),
+        )
         title = nodes[str(top)].name
     else:
         staff = require_steering(principal)
@@ -317,7 +359,10 @@ async def statistics(session: AsyncSession, principal: Principal, f: Filter, now
         if not groups:
             raise NotFound("SteeringGroup", top)
         group = groups[0]
-        released = await joint_lattice(session, group, orgs, window, years)
+        released = await lattices.get(
+            (f.view, group.id, frozenset(group.members), tuple(years), frozenset(orgs)),
+            lambda: joint_lattice(session, group, orgs, window, years),
+        )
         key = str(group.id)
         nodes = {key: Node(key, group.name, NodeKind.STEERING_GROUP, None)}
         title = group.name

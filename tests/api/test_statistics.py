@@ -13,10 +13,12 @@ from sqlalchemy import select
 
 from sip_service import demo, demo_history
 from sip_service.audit import service as audit
+from sip_service.auth.principal import MANAGER, StaffPrincipal
 from sip_service.kit import clock
 from sip_service.models.audit import AuditEvent
 from sip_service.models.identity import Citizen, Organisation, StaffMember
 from sip_service.models.plans import Participant, Plan
+from sip_service.stats import service
 
 from conftest import GraphQLClient, Service, op
 from helpers import big_plan
@@ -196,3 +198,49 @@ async def test_joint_figures_and_a_members_figures_do_not_subtract_to_a_small_gr
                 both = group.get((f["period"], k))
                 if isinstance(v, int) and both is not None:
                     assert not 0 < both - v < 5, (manager, f["period"], k, both, v)
+
+
+async def test_a_counted_view_serves_the_next_filter_until_it_is_old(world: Service) -> None:
+    """stats.Lattices (on in a running service: `statistics_cache_seconds`): within its time, the next
+    answer of the same view — another filter, another manager — reads only the organisations and shows
+    the figures as counted; once it is old, the history is counted again and new plans show."""
+    await _history(world)
+    moments = [0.0]
+    lattices = service.Lattices(300, now=lambda: moments[0])
+    async with world.db.read() as s:
+        maja = await s.scalar(select(StaffMember).where(StaffMember.hsa_id == "SE2321000016-A010"))
+        orgs = {o.hsa_id: o for o in await s.scalars(select(Organisation))}
+    assert maja is not None
+    manager = StaffPrincipal(maja.id, maja.organisation_id, maja.hsa_id, maja.name, roles=frozenset({MANAGER}))
+    year = str(clock.today().year)
+
+    async def answer(f: service.Filter) -> tuple[service.Statistics, int]:
+        with world.statements.counting() as counter:
+            async with world.db.read() as s:
+                got = await service.statistics(s, manager, f, clock.now(), clock.today(), lattices)
+        return got, counter.count
+
+    def started(a: service.Statistics, node: str) -> int | None:
+        return next(f.counts["started"] for f in a.figures if f.node == node and f.period == year)
+
+    region = str(orgs["SE2321000016-REG"].id)
+    first, counted = await answer(service.Filter())
+    assert counted >= 9, counted
+    async with world.db.write() as s:
+        staff = {m.organisation_id: m.id for m in await s.scalars(select(StaffMember))}
+        units = {"region": [orgs["SE2321000016-VCL"].id], "municipality": [orgs["SE2120000142-ALD"].id]}
+        more = demo_history.demo_stories(units, clock.now(), seed=5)
+        await demo_history.write(s, more, staff, seed=55, first_number=50_000)
+
+    unit = str(orgs["SE2321000016-VCL"].id)
+    kept, statements = await answer(service.Filter(node=unit))
+    assert statements <= 2, statements  # the organisations (and SET LOCAL on PostgreSQL)
+    whole, _ = await answer(service.Filter())
+    assert started(whole, region) == started(first, region)
+    assert started(kept, unit) == next(started(first, n.key) for n in first.nodes if n.key == unit)
+
+    moments[0] += 300
+    fresh, recounted = await answer(service.Filter())
+    assert recounted == counted, (recounted, counted)
+    before, after = started(first, region), started(fresh, region)
+    assert before is not None and after is not None and after > before, (before, after)
