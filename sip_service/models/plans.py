@@ -7,7 +7,18 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sip_service.kit.db import Base, enum_column, uuid_pk
@@ -97,7 +108,7 @@ class Plan(Base):
     participants: Mapped[list[Participant]] = relationship(
         lazy="raise",
         primaryjoin="and_(Participant.plan_id == Plan.id, Participant.removed_at.is_(None))",
-        order_by="Participant.created_at",
+        order_by=lambda: participant_order(Participant),
         foreign_keys="Participant.plan_id",
         back_populates="plan",
         cascade="all, delete-orphan",
@@ -119,6 +130,13 @@ class Plan(Base):
     follow_ups: Mapped[list[FollowUp]] = relationship(
         lazy="raise", order_by="(FollowUp.held_on, FollowUp.recorded_at)", cascade="all, delete-orphan"
     )
+
+
+def participant_order(p: Any) -> tuple[Any, ...]:
+    """The order participants are listed in (`p`: the table or an alias of it): as they joined; of
+    those who joined at once (a new plan's patient and its creator) the patient first, then by id,
+    so that every list of them, however it is read, is the same."""
+    return (p.created_at, case((p.kind == ParticipantKind.PATIENT, 0), else_=1), p.id)
 
 
 class Participant(Base):
