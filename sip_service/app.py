@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import httpx
+import strawberry
+from cross_web import AsyncHTTPRequestAdapter
 from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.requests import HTTPConnection
@@ -18,12 +20,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from sip_service.api import operations
+from sip_service.api.compiled import Registry
 from sip_service.api.context import Context
 from sip_service.api.schema import build_schema
 from sip_service.auth.cache import PrincipalCache
@@ -227,10 +231,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         """The operations the pages send, by name (graphql/operations/): their only copy."""
         return JSONResponse(operations.documents(), headers={"Cache-Control": "no-cache"})
 
+    schema = build_schema(settings)
     app.include_router(
         GraphQLRouterWithSignIn(
             sign_in_websocket,
-            build_schema(settings),
+            schema,
+            Registry(schema._schema, settings) if settings.compiled_operations else None,
             context_getter=context,
             graphql_ide=None,
             allow_queries_via_get=False,  # GET would let another site read plans through a link
@@ -291,12 +297,33 @@ class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):
     def __init__(
         self,
         sign_in: Callable[[Context, dict[str, object], HTTPConnection], Awaitable[None]],
-        *args: Any,
+        schema: strawberry.Schema,
+        compiled: Registry | None,
         **kwargs: Any,
     ) -> None:
         kwargs["subscription_protocols"] = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)  # the current protocol only
-        super().__init__(*args, **kwargs)
+        super().__init__(schema, **kwargs)
         self._sign_in = sign_in
+        self._compiled = compiled
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """A known query operation with a compiled form runs as one statement (`api.compiled`);
+        everything else, and anything unusual about the request, as strawberry runs it."""
+        if self._compiled is not None and request_adapter.method == "POST" and request_data.query:
+            result = await self._compiled.execute(
+                context, request_data.query, request_data.operation_name, request_data.variables
+            )
+            if result is not None:
+                return result
+        return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
     def encode_json(self, data: object) -> str:
         return jsonenc.dumps(data).decode()  # text: websocket frames of graphql-transport-ws are text

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import date
 from typing import TypeVar
 
+from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from sip_service import usecases
 from sip_service.audit.service import Access
 from sip_service.auth.principal import GuestPrincipal, Principal
 from sip_service.identity import repository as identity_repo
@@ -31,6 +34,7 @@ from sip_service.plans import repository as plans_repo
 from sip_service.settings import Settings
 from sip_service.stats.service import OFF, Lattices
 
+logger = logging.getLogger(__name__)
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -154,6 +158,21 @@ class AuditReads:
     def plans(self, plans: Iterable[Plan]) -> None:
         for p in plans:
             self.add("plan.read", p.id, p.patient_id)
+
+
+async def record_reads_or_withhold(ctx: Context) -> GraphQLError | None:
+    """Write the request's reads to the audit trail before the answer leaves; if that fails, the
+    error to answer with instead: nobody reads plan data without a trace. The plans a staff member
+    opened are marked seen in their inbox in the same transaction."""
+    try:
+        await usecases.record_reads(ctx.db, ctx.principal, list(ctx.reads.pending.values()), ctx.reads.opened)
+    except Exception:
+        logger.exception("audit trail write failed; the answer is withheld")
+        return GraphQLError(
+            "Åtkomsten kunde inte loggas. / The access could not be logged.",
+            extensions={"code": "AUDIT_UNAVAILABLE"},
+        )
+    return None
 
 
 class Context(BaseContext):

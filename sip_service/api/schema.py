@@ -20,8 +20,8 @@ from strawberry.extensions.max_aliases import create_validator as alias_validato
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 
-from sip_service import usecases
 from sip_service.api.audit import AuditQuery
+from sip_service.api.context import record_reads_or_withhold
 from sip_service.api.identity import IdentityQuery
 from sip_service.api.inbox import InboxMutation, InboxQuery
 from sip_service.api.live import LiveMeetingMutation, LiveMeetingQuery, LiveMeetingSubscription
@@ -71,29 +71,22 @@ class AuditReadsExtension(SchemaExtension):
             yield
         finally:
             await ctx.read_session.close()  # the answer is complete: give the connection back now
-        try:
-            await usecases.record_reads(ctx.db, ctx.principal, list(ctx.reads.pending.values()), ctx.reads.opened)
-        except Exception:
-            logger.exception("audit trail write failed; the answer is withheld")
+        if (withheld := await record_reads_or_withhold(ctx)) is not None:
             result = self.execution_context.result
             assert result is not None
             # Changed in place: strawberry returns this same object.
             result.data = None
-            result.errors = [
-                GraphQLError(
-                    "Åtkomsten kunde inte loggas. / The access could not be logged.",
-                    extensions={"code": "AUDIT_UNAVAILABLE"},
-                )
-            ]
+            result.errors = [withheld]
+
+
+def limit_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    return [depth_validator(settings.max_query_depth, None, None), alias_validator(settings.max_aliases)]
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     # The limit rules are built once, so that the validation cache can recognise a query it has
     # already checked (rules made afresh per request would never match the cache key).
-    limits: list[type[ASTValidationRule]] = [
-        depth_validator(settings.max_query_depth, None, None),
-        alias_validator(settings.max_aliases),
-    ]
+    limits = limit_rules(settings)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: ParserCache(maxsize=256),

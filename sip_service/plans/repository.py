@@ -30,6 +30,7 @@ from sip_service.models.plans import (
     Plan,
     PlanStatus,
     Revision,
+    participant_order,
 )
 from sip_service.plans.rules import OpenPlan
 
@@ -156,7 +157,7 @@ async def participants_of(
         .outerjoin(StaffMember, StaffMember.id == Participant.staff_member_id)
         .outerjoin(Citizen, Citizen.id == Participant.citizen_id)
         .where(Participant.plan_id.in_(readable))
-        .order_by(Participant.created_at)
+        .order_by(*participant_order(Participant))
     )
     for p, n in await session.execute(stmt):
         roster = out[p.plan_id]
@@ -302,7 +303,11 @@ class PlanFilter:
 
 
 def encode_cursor(plan: Plan) -> str:
-    return base64.urlsafe_b64encode(f"{plan.created_at.isoformat()}|{plan.id}".encode()).decode()
+    return cursor_of(plan.created_at, plan.id)
+
+
+def cursor_of(created_at: datetime, plan_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{plan_id}".encode()).decode()
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
@@ -323,19 +328,20 @@ def queue_rank(today: date) -> ColumnElement[int]:
     )
 
 
-async def page(
+async def page_statement(
     session: AsyncSession,
     principal: Principal,
     today: date,
     flt: PlanFilter,
     first: int,
     after: str | None,
-) -> tuple[list[Plan], bool]:
+) -> Select[Plan]:
     """What needs attention first, then the other open plans, closed plans last (`queue_rank`);
-    newest first within each. Keyset-paginated on (rank, created_at, id): the cursor names the last
-    plan shown and its rank is read again, so the next page starts right after it. (A plan whose
-    rank changes between two pages may be shown twice or missed, as in any list ordered by
-    something that changes.) Returns the plans and whether more follow."""
+    newest first within each; one more than `first`, to tell whether more follow. Keyset-paginated
+    on (rank, created_at, id): the cursor names the last plan shown and its rank is read again (the
+    one statement run here), so the next page starts right after it. (A plan whose rank changes
+    between two pages may be shown twice or missed, as in any list ordered by something that
+    changes.)"""
     rank = queue_rank(today)
     stmt = readable_plans(principal, today)
     if flt.statuses:
@@ -356,7 +362,19 @@ async def page(
         stmt = stmt.where(
             or_(rank > after_rank, and_(rank == after_rank, tuple_(Plan.created_at, Plan.id) < tuple_(created, pid)))
         )
-    stmt = stmt.order_by(rank, Plan.created_at.desc(), Plan.id.desc()).limit(first + 1)
+    return stmt.order_by(rank, Plan.created_at.desc(), Plan.id.desc()).limit(first + 1)
+
+
+async def page(
+    session: AsyncSession,
+    principal: Principal,
+    today: date,
+    flt: PlanFilter,
+    first: int,
+    after: str | None,
+) -> tuple[list[Plan], bool]:
+    """A page of plans (`page_statement`) and whether more follow."""
+    stmt = await page_statement(session, principal, today, flt, first, after)
     plans = list((await session.scalars(stmt)).all())
     return plans[:first], len(plans) > first
 

@@ -1,0 +1,200 @@
+"""Walk an operation's selection against `mapping.TYPES` into one SQL expression per object (a JSON
+array, positions known) and the Python that turns it into the answer, keys in selection order.
+Anything it does not know raises `Unknown`: that operation then always takes the strawberry path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import SimpleNamespace
+from typing import Any
+
+from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
+from sqlalchemy import ColumnElement, null, select
+from sqlalchemy.orm import aliased
+
+from sip_service.api.compiled import sql
+from sip_service.api.compiled.mapping import (
+    RELATIONS,
+    TYPES,
+    Alias,
+    Attr,
+    Computed,
+    Expr,
+    Facts,
+    Many,
+    Ref,
+    Runtime,
+)
+
+# arr: the object's JSON array; ns: its facts (or None); the answer's value for one key.
+Build = Callable[[list[Any], Runtime, Any], Any]
+
+
+class Unknown(Exception):
+    """The operation asks for something the compiler does not know."""
+
+
+Fragments = Mapping[str, FragmentDefinitionNode]
+
+
+def fields_of(selection: SelectionSetNode | None, type_name: str, fragments: Fragments) -> list[FieldNode]:
+    """The fields selected on an object of `type_name`, fragments spread in place, in order."""
+    if selection is None:
+        raise Unknown(f"{type_name}: no selection")
+    out: list[FieldNode] = []
+    seen: dict[str, FieldNode] = {}
+    for node in selection.selections:
+        if node.directives:
+            raise Unknown("directives")
+        if isinstance(node, FieldNode):
+            key = (node.alias or node.name).value
+            if key in seen:
+                # the same leaf twice (say in a fragment and beside it) is one key; objects would merge
+                if node.selection_set is not None or seen[key].name.value != node.name.value:
+                    raise Unknown(f"{type_name}.{key} selected twice")
+                continue
+            seen[key] = node
+            out.append(node)
+            continue
+        if isinstance(node, FragmentSpreadNode):
+            fragment = fragments[node.name.value]
+            condition, inner = fragment.type_condition.name.value, fragment.selection_set
+        elif isinstance(node, InlineFragmentNode):
+            condition = node.type_condition.name.value if node.type_condition else type_name
+            inner = node.selection_set
+        else:  # pragma: no cover (graphql-core knows no other selection)
+            raise Unknown("selection")
+        if condition != type_name:
+            raise Unknown(f"a fragment on {condition} inside {type_name}")
+        for field in fields_of(inner, type_name, fragments):
+            key = (field.alias or field.name).value
+            if key in seen:
+                if field.selection_set is not None or seen[key].name.value != field.name.value:
+                    raise Unknown(f"{type_name}.{key} selected twice")
+                continue
+            seen[key] = field
+            out.append(field)
+    return out
+
+
+class Compiler:
+    def __init__(self, dialect: sql.Dialect, fragments: Fragments) -> None:
+        self.d = dialect
+        self.fragments = fragments
+
+    def object(
+        self, type_name: str, row: Alias, selection: SelectionSetNode | None
+    ) -> tuple[ColumnElement[Any], Build]:
+        """One object of `type_name` from `row` (a table or an alias of it): its JSON array and its build."""
+        spec = TYPES.get(type_name)
+        if spec is None:
+            raise Unknown(type_name)
+        items: list[ColumnElement[Any]] = []
+        steps: list[tuple[str, Build]] = []
+        facts: dict[str, Any] = {}
+        for node in fields_of(selection, type_name, self.fragments):
+            name, key = node.name.value, (node.alias or node.name).value
+            field = spec.fields.get(name)
+            if field is None or node.arguments:
+                raise Unknown(f"{type_name}.{name}")
+            if isinstance(field, Computed):
+                _merge(facts, field.facts)
+                compute = field.compute
+                steps.append((key, _computed(compute)))
+                continue
+            i = len(items)
+            if isinstance(field, Attr | Expr):
+                if node.selection_set is not None:
+                    raise Unknown(f"{type_name}.{name} has no fields")
+                if isinstance(field, Attr):
+                    col = spec.model.__mapper__.columns[field.attr]
+                    items.append(getattr(row, field.attr))
+                    out = sql.output(col.type)
+                else:
+                    items.append(field.sql(row))
+                    out = sql.output(field.column_type)
+                steps.append((key, _scalar(i, out)))
+            elif isinstance(field, Ref):
+                target = TYPES[field.target]
+                child = aliased(target.model)
+                element, inner = self.object(field.target, child, node.selection_set)
+                sub = select(element).where(child.id == getattr(row, field.fk)).scalar_subquery()
+                items.append(self.d.nested(sub))
+                steps.append((key, _one(i, inner)))
+            elif isinstance(field, Many):
+                relation = RELATIONS[(spec.model, field.relation)]
+                child = aliased(relation.model)
+                element, inner = self.object(field.target, child, node.selection_set)
+                found = self.d.aggregate(element, child, relation.where(row, child), relation.order_by(child))
+                items.append(self.d.nested(found))
+                steps.append((key, _many(i, inner)))
+        f, to_facts = len(items), None
+        if facts:
+            element, to_facts = self.facts(spec.model, row, facts)
+            items.append(element)
+        if not items:
+            items.append(null())  # a call needs an argument everywhere
+
+        def build(arr: list[Any], rt: Runtime, _: Any) -> dict[str, Any]:
+            ns = None if to_facts is None else to_facts(arr[f])
+            return {key: step(arr, rt, ns) for key, step in steps}
+
+        return self.d.array(items), build
+
+    def facts(
+        self, model: type[Any], row: Alias, facts: Facts
+    ) -> tuple[ColumnElement[Any], Callable[[list[Any]], SimpleNamespace]]:
+        """The attributes `facts` names, as plain objects shaped like the ORM's."""
+        items: list[ColumnElement[Any]] = []
+        steps: list[tuple[str, Callable[[Any], Any]]] = []
+        for attr, inner in facts.items():
+            i = len(items)
+            if inner is None:
+                items.append(getattr(row, attr))
+                load = sql.python(model.__mapper__.columns[attr].type)
+                steps.append((attr, _fact(i, load)))
+                continue
+            relation = RELATIONS[(model, attr)]
+            child = aliased(relation.model)
+            element, each = self.facts(relation.model, child, inner)
+            found = self.d.aggregate(element, child, relation.where(row, child), relation.order_by(child))
+            items.append(self.d.nested(found))
+            steps.append((attr, _facts(i, each)))
+
+        def build(arr: list[Any]) -> SimpleNamespace:
+            return SimpleNamespace(**{attr: step(arr) for attr, step in steps})
+
+        return self.d.array(items), build
+
+
+# Each step of a build, made by a function so that it keeps its own position (not the loop's last).
+def _scalar(i: int, out: sql.Decode) -> Build:
+    return lambda arr, rt, ns: out(arr[i])
+
+
+def _one(i: int, build: Build) -> Build:
+    return lambda arr, rt, ns: None if arr[i] is None else build(arr[i], rt, None)
+
+
+def _many(i: int, build: Build) -> Build:
+    return lambda arr, rt, ns: [build(x, rt, None) for x in arr[i] or ()]
+
+
+def _computed(compute: Callable[[Any, Runtime], Any]) -> Build:
+    return lambda arr, rt, ns: compute(ns, rt)
+
+
+def _fact(i: int, load: sql.Decode) -> Callable[[list[Any]], Any]:
+    return lambda arr: load(arr[i])
+
+
+def _facts(i: int, each: Callable[[list[Any]], SimpleNamespace]) -> Callable[[list[Any]], Any]:
+    return lambda arr: [each(x) for x in arr[i] or ()]
+
+
+def _merge(into: dict[str, Any], facts: Facts) -> None:
+    for attr, inner in facts.items():
+        if inner is None:
+            into.setdefault(attr, None)
+        else:
+            _merge(into.setdefault(attr, {}), inner)

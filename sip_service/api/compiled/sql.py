@@ -1,0 +1,109 @@
+"""The one place that knows how each database builds JSON, and how its JSON values read back.
+
+PostgreSQL: `json_build_array`, `json_agg(… ORDER BY …)`. SQLite (3.40: no ORDER BY inside an
+aggregate): `json_array`, `json_group_array` over an ordered subquery, and `json(…)` around a
+nested value, which would otherwise come back as a quoted string once it has passed a subquery.
+Objects travel as arrays (positions known from the selection): smaller, and Python builds the
+answer's keys in the selection's order anyway.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Boolean, ColumnElement, Date, Enum, Text, Uuid, cast, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.types import TypeEngine
+
+from sip_service.kit.db import UTCDateTime
+
+Decode = Callable[[Any], Any]
+
+
+class Dialect:
+    def __init__(self, name: str) -> None:
+        self.pg = name == "postgresql"
+
+    def array(self, items: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
+        return func.json_build_array(*items) if self.pg else func.json_array(*items)
+
+    def nested(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A JSON value from a subquery, placed inside another JSON value."""
+        return value if self.pg else func.json(value)
+
+    def aggregate(
+        self,
+        element: ColumnElement[Any],
+        child: Any,
+        where: ColumnElement[bool],
+        order_by: Sequence[ColumnElement[Any]],
+    ) -> ColumnElement[Any]:
+        """`element` of each row of `child` (a table alias) that meets `where`, in order, as one JSON
+        array (NULL when there are none): a scalar subquery correlated to the enclosing row."""
+        if self.pg:
+            agg = func.json_agg(aggregate_order_by(element, *order_by)) if order_by else func.json_agg(element)
+            return select(agg).select_from(child).where(where).scalar_subquery()
+        # a FROM subquery correlated to the enclosing row (SQLite allows that), for its ORDER BY
+        inner = select(element.label("j")).select_from(child).where(where).order_by(*order_by)
+        rows = inner.correlate_except(child).subquery()
+        return select(func.json_group_array(func.json(rows.c.j))).scalar_subquery()
+
+    def text(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        """The JSON as text, parsed once in Python (orjson) rather than by the driver."""
+        return cast(value, Text) if self.pg else value
+
+
+def _uuid_out(v: str | None) -> str | None:
+    # PostgreSQL writes a uuid with hyphens; SQLite stores 32 hex digits
+    return v if v is None or len(v) == 36 else str(uuid.UUID(v))
+
+
+def _datetime(v: str | None) -> datetime | None:
+    if v is None:
+        return None
+    d = datetime.fromisoformat(v)
+    # as UTCDateTime gives it: SQLite stores UTC without a zone
+    return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
+
+
+def _datetime_out(v: str | None) -> str | None:
+    return None if v is None else _datetime(v).isoformat()  # type: ignore[union-attr]
+
+
+def _bool(v: Any) -> bool | None:
+    return None if v is None else bool(v)
+
+
+def _same(v: Any) -> Any:
+    return v
+
+
+def output(type_: TypeEngine[Any]) -> Decode:
+    """A column's JSON value as the GraphQL answer writes it (strawberry's serialisation)."""
+    if isinstance(type_, UTCDateTime):
+        return _datetime_out
+    if isinstance(type_, Uuid):
+        return _uuid_out
+    if isinstance(type_, Boolean):
+        return _bool
+    return _same  # text, numbers, dates (ISO on both), enums (stored by name, answered by name)
+
+
+def python(type_: TypeEngine[Any]) -> Decode:
+    """A column's JSON value as the ORM would load it: what the domain's pure functions read."""
+    if isinstance(type_, UTCDateTime):
+        return _datetime
+    if isinstance(type_, Uuid):
+        return lambda v: None if v is None else uuid.UUID(v)
+    if isinstance(type_, Boolean):
+        return _bool
+    if isinstance(type_, Date):
+        return lambda v: None if v is None else date.fromisoformat(v)
+    if isinstance(type_, Enum) and type_.enum_class is not None and issubclass(type_.enum_class, StrEnum):
+        enum_class = type_.enum_class
+        return lambda v: None if v is None else enum_class(v)
+    return _same

@@ -1,0 +1,231 @@
+"""The compiled known operations (api.compiled) answer exactly as the strawberry path does.
+
+Every compiled operation runs through both paths on the same data: the service under test (compiled
+forms on) and another instance on the same database with them off (`compiled_operations=False`,
+strawberry for everything, the reference). Each person in each role asks the same things of both;
+the answers must be the same bytes (key order too) and leave the same audit events. Then the
+statements: one per operation, plus the audit batch, however many plans the answer has.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, func, select, update
+
+from sip_service.api.compiled import Registry
+from sip_service.api.schema import build_schema
+from sip_service.audit import service as audit
+from sip_service.auth.principal import CitizenPrincipal
+from sip_service.kit import clock
+from sip_service.models.audit import AuditEvent
+from sip_service.models.meetings import Meeting
+from sip_service.models.plans import ParticipantKind, Plan, PlanStatus
+from sip_service.plans import service as plans
+from sip_service.settings import Settings
+
+from conftest import GraphQLClient, Service, op
+from helpers import add_family, big_plan, busy_plan, citizen_id, plan_added_to, serving, staff
+
+# Creator, participating staff of another organisation, staff of a third one, the patient, a relative
+# she wants, one she does not, her representative, an auditor, and another patient.
+PEOPLE = [
+    "staff-anna",
+    "staff-johan",
+    "staff-sara",
+    "citizen-elsa",
+    "citizen-per",
+    "citizen-lena",
+    "citizen-maria",
+    "staff-ulla",
+    "citizen-gustav",
+]
+COMPILED = ["Plans"]  # grows as the compiler learns more types
+
+
+def test_the_operations_named_here_are_the_ones_compiled() -> None:
+    settings = Settings()
+    registry = Registry(build_schema(settings)._schema, settings)
+    assert sorted(c.name for c in registry.by_text.values()) == sorted(COMPILED)
+
+
+async def world_of_plans(world: Service) -> dict[str, uuid.UUID]:
+    """Plans that differ in what the compiled forms read: consent or not, relatives wanted or not,
+    a representative, meetings, a discharge notice, actions due, another patient, a closed plan."""
+    plans_made = {
+        "big": await big_plan(world, relatives=2, goals=3, actions=4, meeting_count=2),
+        "busy": await busy_plan(world),
+        "no consent": await plan_added_to(world, consent=False, patient="Gustav"),
+        "consent": await plan_added_to(world, consent=True),
+    }
+    anna, elsa = await staff(world, "Anna"), CitizenPrincipal(await citizen_id(world, "Elsa"), "Elsa Andersson")
+    async with world.db.write() as s:
+        plan = await plans.create_plan(s, anna, patient_id=elsa.citizen_id, allow_another_open_plan=True)
+        await s.flush()
+        plan = await add_family(s, world, anna, plan)
+        await s.flush()
+        plan = await plans.editable_plan(s, elsa, plan.id, plan.version)
+        per = next(p.id for p in plan.participants if p.kind is ParticipantKind.RELATIVE)
+        await plans.record_relatives_decision(s, elsa, plan.id, plan.version, [per])  # Per yes, Lena no
+        plans_made["family"] = plan.id
+    closed = await big_plan(world, relatives=0, goals=0, actions=0, meeting_count=0)
+    edge = await big_plan(world, relatives=0, goals=0, actions=0, meeting_count=1)
+    today = clock.today()
+    async with world.db.write() as s:
+        await s.execute(update(Plan).where(Plan.id == closed).values(status=PlanStatus.CLOSED, closed_at=clock.now()))
+        # the edges of attention: a follow-up due on the last day of the window and the day after it;
+        # a discharge notice at the very instant its meeting was called
+        await s.execute(
+            update(Plan)
+            .where(Plan.id == plans_made["consent"])
+            .values(status=PlanStatus.ACTIVE, follow_up_date=today + timedelta(days=7))
+        )
+        called = select(Meeting.created_at).where(Meeting.plan_id == edge).scalar_subquery()
+        await s.execute(
+            update(Plan)
+            .where(Plan.id == edge)
+            .values(status=PlanStatus.ACTIVE, follow_up_date=today + timedelta(days=8), discharge_ready_at=called)
+        )
+    plans_made["closed"], plans_made["edge"] = closed, edge
+    return plans_made
+
+
+async def reads_since(world: Service, seq: int) -> list[tuple[Any, ...]]:
+    async with world.db.read() as s:
+        rows = await s.execute(
+            select(
+                AuditEvent.access, AuditEvent.action, AuditEvent.actor_name, AuditEvent.plan_id, AuditEvent.patient_id
+            )
+            .where(AuditEvent.seq > seq)
+            .order_by(AuditEvent.plan_id, AuditEvent.patient_id, AuditEvent.action)
+        )
+        return [tuple(r) for r in rows]
+
+
+async def last_seq(world: Service) -> int:
+    async with world.db.read() as s:
+        return int(await s.scalar(select(func.coalesce(func.max(AuditEvent.seq), 0))) or 0)
+
+
+async def both(
+    world: Service,
+    compiled: httpx.AsyncClient,
+    reference: httpx.AsyncClient,
+    name: str,
+    variables: dict[str, Any],
+    who: str,
+) -> bytes:
+    """The same request to both paths: the same bytes and the same audit events; the answer."""
+    headers = {"Authorization": f"Bearer {world.token(who)}"}
+    body = {"query": op(name), "variables": variables}
+    answers, events = [], []
+    for client in (compiled, reference):
+        seq = await last_seq(world)
+        response = await client.post("/graphql", json=body, headers=headers)
+        assert response.status_code == 200, (who, name, variables, response.text)
+        answers.append(response.content)
+        events.append(await reads_since(world, seq))
+    if answers[0] != answers[1]:
+        at = next(i for i, (a, b) in enumerate(zip(answers[0], answers[1], strict=False)) if a != b)
+        raise AssertionError(
+            f"{who} {name} {variables}: compiled {answers[0][max(at - 200, 0) : at + 100]!r}, "
+            f"strawberry {answers[1][max(at - 200, 0) : at + 100]!r}"
+        )
+    assert events[0] == events[1], (who, name, variables)
+    return answers[0]
+
+
+async def test_every_compiled_operation_answers_as_strawberry_does_for_everyone(
+    gql: GraphQLClient, world: Service
+) -> None:
+    made = await world_of_plans(world)
+    async with (
+        serving(world, compiled_operations=False) as reference_app,
+        httpx.AsyncClient(base_url=reference_app.url, timeout=60) as reference,
+    ):
+        compiled = gql.http
+        for who in PEOPLE:
+            first = await both(world, compiled, reference, "Plans", {"first": 50}, who)
+            # a page at a time: the cursor the compiled path gave takes both to the same next page
+            page = await both(world, compiled, reference, "Plans", {"first": 2}, who)
+            cursor = httpx.Response(200, content=page).json()["data"]["plans"]["pageInfo"]["endCursor"]
+            if cursor is not None:
+                await both(world, compiled, reference, "Plans", {"first": 2, "after": cursor}, who)
+            for flt in (
+                {"needsAttention": ["NO_MEETING", "DISCHARGE_MEETING_NOT_CALLED"]},
+                {"statuses": ["CLOSED"]},
+                {"patientId": str(await citizen_id(world, "Gustav"))},
+                {"organisationId": str((await staff(world, "Johan")).organisation_id)},
+            ):
+                await both(world, compiled, reference, "Plans", {"first": 20, "filter": flt}, who)
+            shown = httpx.Response(200, content=first).json()["data"]["plans"]["nodes"]
+            if who == "staff-anna":  # she made them all: the answer is not trivially empty
+                assert {n["id"] for n in shown} == {str(p) for p in made.values()}
+        # requests the compiled path leaves to strawberry answer the same way too (errors included)
+        for variables in ({"first": 0}, {"first": 5, "after": "bm90IGEgY3Vyc29y"}, {"first": "many"}):
+            await both(world, compiled, reference, "Plans", variables, "staff-anna")
+
+
+@contextmanager
+def statements(world: Service) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(world.db.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(world.db.engine.sync_engine, "before_cursor_execute", note)
+
+
+def _audit_batch(statement: str) -> bool:
+    """The statements of the audit trail's group commit (lock, the chain's end, INSERT, inbox marks)."""
+    s = statement.lower()
+    return "audit_events" in s or "pg_advisory" in s or "inbox" in s
+
+
+async def test_a_compiled_operation_is_one_statement_plus_the_audit_batch(gql: GraphQLClient, world: Service) -> None:
+    for _ in range(3):
+        await big_plan(world, relatives=1, goals=1, actions=1, meeting_count=1)
+    headers = {"Authorization": f"Bearer {world.token('staff-anna')}"}
+    body = {"query": op("Plans"), "variables": {"first": 50}}
+    counts = []
+    for more in (0, 20):
+        for _ in range(more):
+            await big_plan(world, relatives=2, goals=2, actions=2, meeting_count=1)
+        # one token, known after a first request (the principal cache; new people made it forget)
+        assert (await gql.http.post("/graphql", json=body, headers=headers)).status_code == 200
+        with statements(world) as seen:
+            answer = (await gql.http.post("/graphql", json=body, headers=headers)).json()
+        assert len(answer["data"]["plans"]["nodes"]) == 3 + more, answer
+        reads = [s for s in seen if not _audit_batch(s)]
+        assert len(reads) == 1, reads
+        counts.append(len(seen))
+    assert counts[0] == counts[1], counts  # the audit batch does not grow with the page either
+
+
+async def test_a_compiled_answer_is_withheld_as_strawberry_withholds_it(
+    gql: GraphQLClient, world: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await big_plan(world, relatives=1, goals=1, actions=1, meeting_count=1)
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("audit store down")
+
+    monkeypatch.setattr(audit, "append_many", broken)
+    async with (
+        serving(world, compiled_operations=False) as reference_app,
+        httpx.AsyncClient(base_url=reference_app.url, timeout=60) as reference,
+    ):
+        answer = await both(world, gql.http, reference, "Plans", {"first": 50}, "staff-anna")
+    body = httpx.Response(200, content=answer).json()
+    assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
+    assert "Elsa" not in answer.decode()
