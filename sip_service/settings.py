@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     ice_servers: list[str] = []
     turn_secret: SecretStr | None = None
     turn_credential_ttl_s: int = Field(default=4 * 3600, ge=60)
+    # Browsers send media only through the TURN server (iceTransportPolicy "relay"): where direct
+    # paths must not be used, and in the tests that prove TURN works.
+    ice_relay_only: bool = False
 
     # Invitations and other messages (the outbox). E-mail goes over SMTP when a host is set; in
     # development without one, e-mail and SMS are written to the log instead.

@@ -3,6 +3,7 @@
 #   Debian's Chromium (/usr/bin/chromium) — the browser tests drive it; never a browser downloaded by Playwright
 #   Node.js ≥ 20 with npm                   — the interop tests' OIDC provider and axe-core come from the npm registry
 #   redis-server                            — the two-process tests; the suite starts its own when none listens on 6379
+#   coturn (turnserver), janus              — the video tests' TURN server and media server, started on loopback
 # As root, what is missing is installed from the distribution; otherwise this stops at once and
 # names the one command to run. PostgreSQL is optional (SIP_TEST_DATABASE_URL, see README).
 set -euo pipefail
@@ -13,6 +14,8 @@ missing=()
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v redis-server >/dev/null || missing+=(redis-server)
+[ -x /usr/bin/turnserver ] || missing+=(coturn)
+[ -x /usr/bin/janus ] || missing+=(janus)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

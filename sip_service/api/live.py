@@ -238,6 +238,7 @@ class LiveMeetingMutation:
                 IceServerType(urls=s.urls, username=s.username, credential=s.credential)
                 for s in ice.ice_servers(ctx.settings, me, clock.now())
             ],
+            relay_only=ctx.settings.ice_relay_only,
         )
 
 
@@ -257,6 +258,9 @@ class MediaConnectionType:
     participant_id: uuid.UUID
     media_server_id: uuid.UUID
     ice_servers: list[IceServerType]
+    relay_only: bool = strawberry.field(
+        description='Use only the TURN servers\' relayed candidates (RTCConfiguration.iceTransportPolicy "relay").'
+    )
 
 
 ConnectMediaResult = Annotated[

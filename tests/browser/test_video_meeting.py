@@ -31,8 +31,9 @@ from sip_service.settings import Settings
 from browsing import ARGS, ARTIFACTS, RUN_AXE, axe_source, chromium
 from conftest import BACKENDS, REPO_ROOT, GraphQLClient, Service, StatementCounter, free_port, own_database, started
 from helpers import issue, plan_with_meetings
+from media_servers import Turn, coturn
 
-__all__ = ["axe_source", "chromium"]  # the fixtures (browsing.py)
+__all__ = ["axe_source", "chromium", "coturn"]  # the fixtures (browsing.py, media_servers.py)
 
 PHONE = {"width": 360, "height": 640}
 DESKTOP = {"width": 1280, "height": 800}
@@ -87,7 +88,21 @@ async def video_service(request: pytest.FixtureRequest, tmp_path: Path) -> Async
             await running.stop()
 
 
-async def _video_service(backend: str, url: str, tmp_path: Path) -> Running:
+@pytest.fixture
+async def relay_only_service(tmp_path: Path, coturn: Turn) -> AsyncIterator[Running]:
+    """The service handing out coturn (with credentials) and telling browsers to use nothing else.
+    SQLite only: what this adds is the media path, not the database."""
+    async with own_database("sqlite", tmp_path) as url:
+        running = await _video_service(
+            "sqlite", url, tmp_path, ice_servers=coturn.urls, turn_secret=coturn.secret, ice_relay_only=True
+        )
+        try:
+            yield running
+        finally:
+            await running.stop()
+
+
+async def _video_service(backend: str, url: str, tmp_path: Path, **more: Any) -> Running:
     await asyncio.to_thread(migrations.upgrade, url)
     port = free_port()
     settings = Settings(
@@ -96,6 +111,7 @@ async def _video_service(backend: str, url: str, tmp_path: Path) -> Running:
         dev_oidc_key_file=tmp_path / "key.json",
         session_secret="a session cookie key for this test only, 32+ chars",
         media_addresses=["127.0.0.1"],
+        **more,
     )
     db = Database(url)
     async with db.write() as session:
@@ -352,6 +368,45 @@ async def test_staff_admits_the_patient_and_they_see_each_other(
     used = {name for name, document in known.items() if document in sent}
     assert used >= {"MeetingEvents", "JoinMeeting", "AdmitToMeeting", "RemoveFromMeeting", "LeaveMeeting"}, used
     assert used >= {"MeetingRoom", "ConnectMedia", "SendSignal"}, used
+
+
+async def test_relay_only_browsers_meet_through_turn(relay_only_service: Running, chromium: str) -> None:
+    """Browsers that may only use TURN (iceTransportPolicy "relay", as on a network that lets no
+    media through directly): the staff member and the patient she admits still see each other, and
+    their media goes through coturn, with the credentials the service made."""
+    assert relay_only_service.service is not None
+    world = relay_only_service.service
+    async with httpx.AsyncClient(base_url=world.url, timeout=30) as http:
+        gql = GraphQLClient(http, world)
+        setup = await plan_with_meetings(gql, world, timedelta(minutes=5))
+        meeting_id = setup.meetings[0]["id"]
+        link = (await issue(gql, setup, setup.patient))["url"]
+    problems: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=ARGS)
+        try:
+            staff = await (await browser.new_context(locale="sv-SE", viewport=DESKTOP)).new_page()
+            patient = await (await browser.new_context(locale="sv-SE", viewport=PHONE)).new_page()
+            watch_console(staff, problems)
+            watch_console(patient, problems)
+            await staff.goto(f"{world.url}/auth/login?next=/video/?m={meeting_id}")
+            await staff.get_by_role("button", name=re.compile("Anna Lind")).click()
+            await staff.get_by_role("button", name="Gå in i mötet").click()
+            await patient.goto(link)
+            await patient.get_by_role("button", name="Gå med").click()
+            await staff.get_by_role("button", name="Släpp in Elsa Andersson").click()
+            staff_id = (await state(staff))["participantId"]
+            for page, other in ((staff, setup.patient), (patient, staff_id)):
+                await until("connected", lambda page=page: _connected(page), within=FRAMES_WITHIN_S)
+                before = await until(
+                    "frames decoded", lambda page=page, other=other: _decoding(page, other), within=FRAMES_WITHIN_S
+                )
+                await until("more frames", lambda page=page, other=other, before=before: _more(page, other, before))
+                route = await page.evaluate("window.sipVideo.route()")
+                assert route["local"] == "relay", route  # through coturn, not straight to the relay
+        finally:
+            await browser.close()
+    assert problems == []
 
 
 async def _phase_is(page: Page, phase: str) -> bool:

@@ -177,6 +177,7 @@ function exposeDebugHook() {
       }));
     },
     stats: async () => (session ? session.stats() : []),
+    route: async () => (session ? session.route() : null),
   });
   Object.defineProperty(window, 'sipVideo', { value: hook, writable: false, configurable: false });
 }

@@ -63,6 +63,7 @@ export class MediaSession {
     this.offerTimer = null;
     this.retryTimer = null;
     this.iceServers = [];
+    this.relayOnly = false;
     this.offerOrigin = { id: null, version: -1 }; // the o= line of the offers the connection took
     this.deadOrigins = new Set();
   }
@@ -88,6 +89,7 @@ export class MediaSession {
       urls: s.urls,
       ...(s.username ? { username: s.username, credential: s.credential } : {}),
     }));
+    this.relayOnly = Boolean(connection.relayOnly);
     const pc = this.newPeerConnection();
     clearTimeout(this.offerTimer);
     // The media server offers soon after ConnectMedia; if nothing comes, ask again.
@@ -98,7 +100,12 @@ export class MediaSession {
   }
 
   newPeerConnection() {
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    const pc = new RTCPeerConnection({
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.relayOnly ? 'relay' : 'all',
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+    });
     this.pc = pc;
     this.offerOrigin = { id: null, version: -1 };
     pc.addEventListener('connectionstatechange', () => this.onConnectionState(pc));
@@ -269,6 +276,19 @@ export class MediaSession {
 
   publishRemote() {
     this.events.onRemote(this.remote());
+  }
+
+  /** The candidate types of the pair in use ({local, remote}: host, srflx, prflx or relay), or null. */
+  async route() {
+    if (!this.pc) return null;
+    const report = await this.pc.getStats();
+    let pairId = null;
+    report.forEach((s) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+    });
+    const pair = pairId && report.get(pairId);
+    if (!pair) return null;
+    return { local: report.get(pair.localCandidateId)?.candidateType, remote: report.get(pair.remoteCandidateId)?.candidateType };
   }
 
   /** Frames decoded per participant's incoming video (for tests and troubleshooting). */
