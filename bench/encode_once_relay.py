@@ -67,7 +67,7 @@ class Slot(MediaStreamTrack):
     It lives as long as its transceiver, whatever it carries: the sender keeps reading it (a track
     that ended would stop the sender for good), and an empty slot simply waits."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, downlink: object = None) -> None:  # no per-receiver handling
         super().__init__()
         self.kind = kind
         self.source: Source | None = None

@@ -61,7 +61,7 @@ class NaiveSource:
 
 
 class NaiveSlot(MediaStreamTrack):
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, downlink: object = None) -> None:  # no per-receiver handling
         super().__init__()
         self.kind = kind
         self.source: NaiveSource | None = None

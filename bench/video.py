@@ -1,12 +1,14 @@
-"""Benchmark: the media relay (SFU) against a naive MediaRelay relay; the API's latency while a
-meeting runs; and the time from an invite link to the first remote frame (see bench/README.md).
+"""Benchmark: the forwarding media relay (SFU) against the encode-once relay it replaced and a naive
+MediaRelay relay; the API's latency while a meeting runs; and the time from an invite link to the
+first remote frame (see bench/README.md).
 
     .venv/bin/python bench/video.py [--seconds N] [--picture 320x240]
 
-Needs PostgreSQL (database `sip_bench`, made and dropped as bench/run.py does) and Redis at
-127.0.0.1:6379. The participants are aiortc peers in this process (tests/video/media_peers.py: a
-moving picture and a tone, answering the relay's offers over the GraphQL websocket as a browser
-does); the service and the relays run in child processes, whose CPU time is read from /proc.
+Needs PostgreSQL (database `sip_bench`, made and dropped as bench/run.py does) and `redis-server`
+(it starts one of its own on a free port). The participants are aiortc peers in this process
+(tests/video/media_peers.py: a moving picture and a tone, answering the relay's offers over the
+GraphQL websocket as a browser does); the service and the relays run in child processes, whose
+CPU time is read from /proc.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing as mp
+import os
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +38,7 @@ from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "video")]  # the test peers
+os.environ.setdefault("SIP_TEST_REDIS_URL", "redis://unused")  # the test helpers read it on import
 
 from media_peers import MediaPeer  # noqa: E402
 from run import SA_URL, build_data, cpu_seconds, free_port, recreate_database, wait_healthy  # noqa: E402
@@ -53,7 +59,9 @@ from sip_service.settings import Settings  # noqa: E402
 
 from helpers import signed_in  # noqa: E402
 
-REDIS = "redis://127.0.0.1:6379/0"
+# A Redis of the bench's own (started by main, inherited by the child processes): the relay listens
+# on the global channel `sip:media`, where it would meet the test runs of a shared Redis.
+REDIS = os.environ.get("SIP_BENCH_REDIS_URL", "")
 # Who takes part: four staff (straight into the room) and the patient and a relative (admitted).
 PEOPLE = ["staff-anna", "staff-johan", "citizen-elsa", "staff-omar", "staff-sara", "citizen-per"]
 
@@ -88,7 +96,8 @@ async def meeting_now(plan_id: uuid.UUID) -> uuid.UUID:
         elsa = CitizenPrincipal(patient.citizen_id, "Elsa Andersson")
         await plans.record_relatives_decision(s, elsa, plan_id, plan.version, [per.id])
         await s.flush()
-        await meetings.invite(s, anna, meeting.id, meeting.version, [p.id for p in everyone], InvitationChannel.SMS)
+        invited = [p.id for p in everyone if p.kind is not ParticipantKind.RELATIVE or p is per]  # Elsa's choice
+        await meetings.invite(s, anna, meeting.id, meeting.version, invited, InvitationChannel.SMS)
         meeting_id = meeting.id
     await db.dispose()
     return meeting_id
@@ -132,6 +141,10 @@ def run_relay(kind: str, key_file: Path) -> None:
         import naive_relay  # swaps the relay's fan-out for MediaRelay's, in this process only
 
         assert naive_relay.NaiveSfu is Sfu
+    elif kind == "encode-once":
+        import encode_once_relay  # swaps forwarding for decoding and encoding once, in this process only
+
+        assert encode_once_relay.EncodeOnceSfu is Sfu
 
     async def main() -> None:
         settings = settings_for(key_file, redis_url=REDIS)
@@ -302,7 +315,7 @@ async def worker_case(
 ) -> dict[str, float]:
     async with meeting_of(n, url, meeting_id, tokens, args.picture) as m:
         usage = await relay_cpu(m, relay_pid, args.seconds)  # alone: the same load as the naive relay's
-        if kind != "sfu" or n != 6:
+        if kind != "forward" or n != 6:
             return usage
         busy = await api_latency(url, tokens["staff-anna"], plan_id, args.seconds)
         lines.append(
@@ -321,10 +334,10 @@ def case(result: dict[str, float] | str) -> str:
     )
 
 
-def ratio(sfu: dict[str, float] | str, naive: dict[str, float] | str) -> str:
-    if isinstance(sfu, str) or isinstance(naive, str):
+def ratio(forward: dict[str, float] | str, other: dict[str, float] | str) -> str:
+    if isinstance(forward, str) or isinstance(other, str):
         return ""
-    return f"; naive/SFU CPU {naive['cpu_pct'] / sfu['cpu_pct']:.2f}"
+    return f" (x{other['cpu_pct'] / forward['cpu_pct']:.1f} the forwarding relay's CPU)"
 
 
 async def measure(args: argparse.Namespace, key_file: Path, plan_id: uuid.UUID) -> list[str]:
@@ -359,7 +372,7 @@ async def measure(args: argparse.Namespace, key_file: Path, plan_id: uuid.UUID) 
     with child(serve_api, port, key_file, False, port=port):
         url = f"http://127.0.0.1:{port}"
         cpu: dict[tuple[str, int], dict[str, float] | str] = {}
-        for kind in ("sfu", "naive"):
+        for kind in ("forward", "encode-once", "naive"):
             with child(run_relay, kind, key_file) as relay_pid:
                 for n in (3, 6):
                     try:
@@ -370,10 +383,31 @@ async def measure(args: argparse.Namespace, key_file: Path, plan_id: uuid.UUID) 
                         cpu[kind, n] = str(failed)
         for n in (3, 6):
             lines.append(
-                f"{n} participants, {picture[0]}x{picture[1]}: relay CPU {case(cpu['sfu', n])}; "
-                f"naive MediaRelay {case(cpu['naive', n])}{ratio(cpu['sfu', n], cpu['naive', n])}"
+                f"{n} participants, {picture[0]}x{picture[1]}: forwarding relay CPU {case(cpu['forward', n])}; "
+                f"encode-once relay {case(cpu['encode-once', n])}{ratio(cpu['forward', n], cpu['encode-once', n])}; "
+                f"naive MediaRelay {case(cpu['naive', n])}{ratio(cpu['forward', n], cpu['naive', n])}"
             )
     return lines
+
+
+def own_redis() -> subprocess.Popen[bytes]:
+    global REDIS
+    port = free_port()
+    found = shutil.which("redis-server")
+    if found is None:
+        raise SystemExit("redis-server is not installed (tests/prerequisites.sh)")
+    server = subprocess.Popen(  # noqa: S603 (our own arguments)
+        [found, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    REDIS = os.environ["SIP_BENCH_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 30
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return server
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"redis-server on port {port} did not start")
+        time.sleep(0.05)
 
 
 def main() -> None:
@@ -385,15 +419,22 @@ def main() -> None:
 
     asyncio.run(recreate_database())
     tmp = Path(tempfile.mkdtemp(prefix="sip-bench-video-"))
+    redis = own_redis()
     try:
         migrations.upgrade(SA_URL)
         key_file = tmp / "dev-oidc-key.json"
         plan_id, _ = asyncio.run(build_data(settings_for(key_file)))
         DevProvider(settings_for(key_file))  # writes the key file the servers read
+        load = os.getloadavg()
         lines = asyncio.run(measure(args, key_file, plan_id))
-        print(f"\n{time.strftime('%Y-%m-%d %H:%M')}, {mp.cpu_count()} CPUs, {args.seconds:g} s per case")
+        print(
+            f"\n{time.strftime('%Y-%m-%d %H:%M')}, {mp.cpu_count()} CPUs, {args.seconds:g} s per case; "
+            f"load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f}"
+        )
         print("\n".join(lines))
     finally:
+        redis.terminate()
+        redis.wait(timeout=30)
         asyncio.run(recreate_database(drop_only=True))
         shutil.rmtree(tmp, ignore_errors=True)
 

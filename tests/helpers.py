@@ -395,18 +395,18 @@ class Instance:
 
 
 @asynccontextmanager
-async def serving(world: Service, **settings_changed: Any) -> AsyncIterator[Instance]:
+async def serving(world: Service, host: str = "127.0.0.1", **settings_changed: Any) -> AsyncIterator[Instance]:
     """Another instance of the service on the same database (and its write lock), with no outbox
     worker; its events stay in this process unless `redis_url` is given."""
     settings = world.settings.model_copy(update={"notify_interval_s": 0} | settings_changed)
     app = create_app(settings, world.db)
-    listener = create_server(("127.0.0.1", 0))  # bound here: no race for a "free" port
+    listener = create_server((host, 0))  # bound here: no race for a "free" port
     port = listener.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         await started(server, task, WAIT_S)
-        yield Instance(f"http://127.0.0.1:{port}", app)
+        yield Instance(f"http://{host}:{port}", app)
     finally:
         server.should_exit = True
         await task

@@ -39,6 +39,15 @@ log = logging.getLogger(__name__)
 # (the request or the keyframe was lost) makes the source ask again.
 KEYFRAME_INTERVAL_S = 1.0
 CLOCKS = {"video": fractions.Fraction(1, 90_000), "audio": fractions.Fraction(1, 48_000)}  # RTP, VP8 and Opus
+# A receiver on a line that cannot carry everything (part 4 of issue 14): audio goes first. When the
+# loss it reports (smoothed over its RTCP receiver reports, about one a second per stream) passes
+# LOSS_OFF, its video stops, and its audio keeps the line; video is tried again after a pause that
+# doubles while tries fail soon after they start. The others are not touched: each receiver's slots
+# are its own, and a paused slot asks no keyframes of anyone.
+LOSS_OFF = 0.15  # a merely lossy line (a few per cent) keeps its video
+LOSS_SMOOTHING = 0.3
+VIDEO_PAUSE_S = (4.0, 60.0)  # the first pause, the longest
+VIDEO_STABLE_S = 20.0  # video that held this long: the next pause is the first again
 # Per receiver: about two seconds. A receiver that falls further behind loses the oldest packets
 # rather than holding up the source (and so everyone else).
 QUEUES = {"video": 60, "audio": 100}
@@ -54,15 +63,45 @@ def is_keyframe(kind: str, frame: bytes) -> bool:
     return kind == "audio" or (len(frame) > 0 and not frame[0] & 1)
 
 
+class Downlink:
+    """One receiver's line, as its reports tell: whether it carries video now. Audio always."""
+
+    def __init__(self) -> None:
+        self.video = True
+        self.pauses = 0  # how often its video was stopped
+        self._loss = {"audio": 0.0, "video": 0.0}
+        self._pause = VIDEO_PAUSE_S[0]
+        self._until = 0.0
+        self._since: float | None = None  # when video came back last
+
+    def report(self, kind: str, fraction_lost: float) -> None:
+        self._loss[kind] += LOSS_SMOOTHING * (fraction_lost - self._loss[kind])
+        if self.video and max(self._loss.values()) > LOSS_OFF:
+            now = clock.monotonic()
+            failed_soon = self._since is not None and now - self._since < VIDEO_STABLE_S
+            self._pause = min(2 * self._pause, VIDEO_PAUSE_S[1]) if failed_soon else VIDEO_PAUSE_S[0]
+            self.video, self._until = False, now + self._pause
+            self.pauses += 1
+            lost = 100 * max(self._loss.values())
+            log.info("media relay: a receiver's line loses %.0f %%: its video paused for %.0f s", lost, self._pause)
+
+    def carries_video(self) -> bool:
+        if not self.video and clock.monotonic() >= self._until:
+            self.video, self._since = True, clock.monotonic()
+            self._loss = {"audio": 0.0, "video": 0.0}  # the next try is judged on what it meets
+        return self.video
+
+
 class Slot(MediaStreamTrack):
     """The track of one outgoing transceiver: whatever source is attached now, as encoded packets.
 
     It lives as long as its transceiver, whatever it carries: the sender keeps reading it (a track
     that ended would stop the sender for good), and an empty slot simply waits."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, downlink: Downlink | None = None) -> None:
         super().__init__()
         self.kind = kind
+        self.downlink = downlink or Downlink()
         self.source: Source | None = None
         self._queue: deque[Packet] = deque(maxlen=QUEUES[kind])
         self._ready = asyncio.Event()
@@ -91,8 +130,18 @@ class Slot(MediaStreamTrack):
 
     def report(self, fraction_lost: float | None, bitrate: int | None) -> None:
         """The receiver's report on what it gets (RTCP receiver report, REMB)."""
+        if fraction_lost is not None:
+            self.downlink.report(self.kind, fraction_lost)
+
+    @property
+    def waiting(self) -> bool:
+        """For a keyframe, to start (not while its receiver's line has no room for video)."""
+        return self.want_keyframe and (self.kind == "audio" or self.downlink.carries_video())
 
     def put(self, packet: Packet, keyframe: bool) -> None:
+        if self.kind == "video" and not self.downlink.carries_video():
+            self.want_keyframe = True  # when video comes back, it starts at a keyframe
+            return
         if self.want_keyframe:
             if not keyframe:
                 return
@@ -160,7 +209,7 @@ class Source:
         keyframe = is_keyframe(self.kind, data)
         for slot in list(self.slots):
             slot.put(packet, keyframe)  # the same object for everyone: the senders only read it
-        if self._want_keyframe or any(s.want_keyframe for s in self.slots):
+        if self._want_keyframe or any(s.waiting for s in self.slots):
             self.request_keyframe()
 
     def request_keyframe(self) -> None:

@@ -50,7 +50,7 @@ from sip_service.plans import events as plan_events
 from sip_service.plans.events import PlanChange
 from sip_service.settings import Settings
 from sip_service.video import channel, ice
-from sip_service.video.media import Slot, Source
+from sip_service.video.media import Downlink, Slot, Source
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,7 @@ class Peer:
             _prefer_codecs(transceiver)
             self.inlets[kind] = self._inlet(kind, transceiver)
         self.slots: list[tuple[RTCRtpTransceiver, Slot]] = []
+        self.downlink = Downlink()  # what their line carries: their slots share it
         self.sources: dict[str, Source] = {}  # the inlets whose media the others get
         self.offering = self.again = self.closed = self.answered = False
         # The o= line of our offers: one session id per connection, its version counting the offers
@@ -167,7 +168,7 @@ class Peer:
         """Send this source to this participant: in a free slot of its kind, or a new transceiver."""
         slot = next((s for _, s in self.slots if s.kind == source.kind and s.source is None), None)
         if slot is None:
-            slot = Slot(source.kind)
+            slot = Slot(source.kind, self.downlink)
             transceiver = self.pc.addTransceiver(slot, direction="sendonly")
             _prefer_codecs(transceiver)
             slot.serve(transceiver.sender)

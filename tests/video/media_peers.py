@@ -109,6 +109,7 @@ class MediaPeer:
         # (participant id, mid) → the media time (s, from the RTP timestamps) of each decoded picture
         self.picture_times: defaultdict[tuple[str, str], list[float]] = defaultdict(list)
         self.keyframe_requests = 0  # PLI/FIR that reached this participant's camera (a browser's pliCount)
+        self.sound_times: defaultdict[str, list[float]] = defaultdict(list)  # participant id → as picture_times
         self.relayed = 0  # this participant's signals that the service relayed (SendSignal answered so)
         self.picture = (320, 240)  # what this participant's camera sends
         self.sending: list[Tone | Moving] = []
@@ -235,6 +236,8 @@ class MediaPeer:
                         self.sizes[who[0]] = (frame.width, frame.height)
                         if frame.time is not None:
                             self.picture_times[(who[0], str(transceiver.mid))].append(frame.time)
+                    elif frame.time is not None:
+                        self.sound_times[who[0]].append(frame.time)
 
     async def receives(self, *others: MediaPeer, frames: int = 10, within: float = WAIT_S) -> None:
         """At least `frames` more decoded audio and video frames from each of them, from now."""

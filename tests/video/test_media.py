@@ -8,7 +8,7 @@ import pytest
 from aiortc import RTCPeerConnection
 
 from sip_service.kit import clock
-from sip_service.video.media import KEYFRAME_INTERVAL_S, Slot, Source
+from sip_service.video.media import KEYFRAME_INTERVAL_S, VIDEO_PAUSE_S, VIDEO_STABLE_S, Downlink, Slot, Source
 
 KEY, DELTA = b"\x10\x02\x00\x9d\x01\x2a", b"\x11\x02\x00"  # VP8 frame tags: bit 0 clear on a keyframe
 
@@ -90,5 +90,62 @@ async def test_audio_goes_to_everyone_at_once_and_never_asks(stopped: Clock) -> 
             source.frame_arrived(bytes([0xFC, n]), 960 * n)  # Opus: each packet stands alone
         assert [bytes(p) for p in slot._queue] == [b"\xfc\x00", b"\xfc\x01", b"\xfc\x02"]
         assert source.keyframes_asked == 0
+    finally:
+        await pc.close()
+
+
+async def test_a_receiver_whose_line_loses_too_much_gets_audio_only_for_a_while(stopped: Clock) -> None:
+    pc = RTCPeerConnection()
+    try:
+        video = Source("video", pc.addTransceiver("video").receiver, lambda: None, lambda: None)
+        audio = Source("audio", pc.addTransceiver("audio").receiver, lambda: None, lambda: None)
+        poor, good = Downlink(), Downlink()
+        theirs, their_sound, mine = Slot("video", poor), Slot("audio", poor), Slot("video", good)
+        for slot, source in ((theirs, video), (their_sound, audio), (mine, video)):
+            slot.attach(source)
+        video.frame_arrived(KEY, 0)
+        assert len(theirs._queue) == len(mine._queue) == 1
+
+        # A few per cent lost is a lossy line, not a full one: video stays.
+        for _ in range(20):
+            their_sound.report(0.05, None)
+            theirs.report(0.04, None)
+        assert poor.carries_video() and poor.pauses == 0
+
+        # Its reports say it loses a third (smoothed: two reports): its video stops, its audio goes
+        # on, and so does the other receiver's video.
+        theirs.report(0.35, None)
+        assert poor.carries_video()
+        their_sound.report(0.35, None)
+        theirs.report(0.35, None)
+        assert not poor.carries_video() and poor.pauses == 1 and good.carries_video()
+        asked = video.keyframes_asked
+        for n in range(1, 40):
+            video.frame_arrived(DELTA, 3000 * n)
+            audio.frame_arrived(b"\xfc\x00", 960 * n)
+        assert len(theirs._queue) == 1 and len(their_sound._queue) == 39 and len(mine._queue) == 40
+        assert video.keyframes_asked == asked  # nobody's camera is asked for keyframes it cannot use
+
+        # After the first pause it is tried again, from a keyframe.
+        stopped.now += VIDEO_PAUSE_S[0]
+        video.frame_arrived(DELTA, 200_000)
+        assert poor.carries_video() and video.keyframes_asked == asked + 1 and len(theirs._queue) == 1
+        video.frame_arrived(KEY, 203_000)
+        assert len(theirs._queue) == 2
+
+        # It fails again at once: the next pause is twice as long.
+        theirs.report(0.6, None)
+        theirs.report(0.6, None)
+        assert not poor.carries_video() and poor.pauses == 2
+        stopped.now += VIDEO_PAUSE_S[0]
+        assert not poor.carries_video()
+        stopped.now += VIDEO_PAUSE_S[0]
+        assert poor.carries_video()
+        # Video that holds a while: a later failure pauses it for the first pause again.
+        stopped.now += VIDEO_STABLE_S
+        theirs.report(0.9, None)
+        theirs.report(0.9, None)
+        stopped.now += VIDEO_PAUSE_S[0]
+        assert poor.carries_video() and poor.pauses == 3
     finally:
         await pc.close()
