@@ -62,10 +62,10 @@ class Meeting(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it as is)
 
     invitations: Mapped[list[Invitation]] = relationship(
-        lazy="raise", order_by="Invitation.invited_at", cascade="all, delete-orphan"
+        lazy="raise", order_by="[Invitation.invited_at, Invitation.id]", cascade="all, delete-orphan"
     )
     attendances: Mapped[list[Attendance]] = relationship(
-        lazy="raise", order_by="Attendance.joined_at", cascade="all, delete-orphan"
+        lazy="raise", order_by="[Attendance.joined_at, Attendance.id]", cascade="all, delete-orphan"
     )
 
 

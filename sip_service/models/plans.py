@@ -113,22 +113,26 @@ class Plan(Base):
         back_populates="plan",
         cascade="all, delete-orphan",
     )
-    goals: Mapped[list[Goal]] = relationship(lazy="raise", order_by="Goal.created_at", cascade="all, delete-orphan")
+    goals: Mapped[list[Goal]] = relationship(
+        lazy="raise", order_by="[Goal.created_at, Goal.id]", cascade="all, delete-orphan"
+    )
     actions: Mapped[list[Action]] = relationship(
-        lazy="raise", order_by="Action.created_at", cascade="all, delete-orphan"
+        lazy="raise", order_by="[Action.created_at, Action.id]", cascade="all, delete-orphan"
     )
     consents: Mapped[list[Consent]] = relationship(
-        lazy="raise", order_by="Consent.given_at", cascade="all, delete-orphan"
+        lazy="raise", order_by="[Consent.given_at, Consent.id]", cascade="all, delete-orphan"
     )
-    approvals: Mapped[list[Approval]] = relationship(lazy="raise", cascade="all, delete-orphan")
+    approvals: Mapped[list[Approval]] = relationship(
+        lazy="raise", order_by="[Approval.approved_at, Approval.id]", cascade="all, delete-orphan"
+    )
     revisions: Mapped[list[Revision]] = relationship(
         lazy="raise", order_by="Revision.number", cascade="all, delete-orphan"
     )
     meetings: Mapped[list[Meeting]] = relationship(
-        lazy="raise", order_by="Meeting.starts_at", cascade="all, delete-orphan"
+        lazy="raise", order_by="[Meeting.starts_at, Meeting.id]", cascade="all, delete-orphan"
     )
     follow_ups: Mapped[list[FollowUp]] = relationship(
-        lazy="raise", order_by="(FollowUp.held_on, FollowUp.recorded_at)", cascade="all, delete-orphan"
+        lazy="raise", order_by="[FollowUp.held_on, FollowUp.recorded_at, FollowUp.id]", cascade="all, delete-orphan"
     )
 
 
@@ -240,7 +244,9 @@ class Consent(Base):
     # A newer consent replaces this one; only a consent neither withdrawn nor replaced is active.
     replaced_at: Mapped[datetime | None]
 
-    organisations: Mapped[list[ConsentOrganisation]] = relationship(lazy="raise", cascade="all, delete-orphan")
+    organisations: Mapped[list[ConsentOrganisation]] = relationship(
+        lazy="raise", order_by="ConsentOrganisation.organisation_id", cascade="all, delete-orphan"
+    )
 
 
 class ConsentOrganisation(Base):
@@ -300,9 +306,11 @@ class FollowUp(Base):
     recorded_at: Mapped[datetime]
 
     ratings: Mapped[list[GoalRating]] = relationship(
-        lazy="raise", order_by="GoalRating.created_at", cascade="all, delete-orphan"
+        lazy="raise", order_by="[GoalRating.created_at, GoalRating.id]", cascade="all, delete-orphan"
     )
-    action_reviews: Mapped[list[ActionReview]] = relationship(lazy="raise", cascade="all, delete-orphan")
+    action_reviews: Mapped[list[ActionReview]] = relationship(
+        lazy="raise", order_by="ActionReview.action_id", cascade="all, delete-orphan"
+    )
 
 
 class GoalRating(Base):

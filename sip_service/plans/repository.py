@@ -237,7 +237,7 @@ async def follow_ups_of(session: AsyncSession, plan_ids: Sequence[uuid.UUID]) ->
         select(FollowUp)
         .where(FollowUp.plan_id.in_(plan_ids))
         .options(selectinload(FollowUp.ratings), selectinload(FollowUp.action_reviews))
-        .order_by(FollowUp.plan_id, FollowUp.held_on, FollowUp.recorded_at)
+        .order_by(FollowUp.plan_id, FollowUp.held_on, FollowUp.recorded_at, FollowUp.id)
     )
     for f in rows:
         out[f.plan_id].append(f)

@@ -23,10 +23,13 @@ from sip_service.api.compiled import Registry
 from sip_service.api.schema import build_schema
 from sip_service.audit import service as audit
 from sip_service.auth.principal import CitizenPrincipal
+from sip_service.demo import _Cast, _ready_plan
 from sip_service.kit import clock
 from sip_service.models.audit import AuditEvent
+from sip_service.models.identity import Citizen, StaffMember
 from sip_service.models.meetings import Meeting
-from sip_service.models.plans import ParticipantKind, Plan, PlanStatus
+from sip_service.models.plans import ActionOutcome, ParticipantKind, Plan, PlanStatus
+from sip_service.plans import attainment
 from sip_service.plans import service as plans
 from sip_service.settings import Settings
 
@@ -46,7 +49,7 @@ PEOPLE = [
     "staff-ulla",
     "citizen-gustav",
 ]
-COMPILED = ["Plans"]  # grows as the compiler learns more types
+COMPILED = ["PlanDetail", "Plans"]  # grows as the compiler learns more types
 
 
 def test_the_operations_named_here_are_the_ones_compiled() -> None:
@@ -55,10 +58,38 @@ def test_the_operations_named_here_are_the_ones_compiled() -> None:
     assert sorted(c.name for c in registry.by_text.values()) == sorted(COMPILED)
 
 
+async def finalized_and_followed_up(world: Service) -> uuid.UUID:
+    """Elsa's plan walked to finalized as the demo walks it (Per wanted, Lena not; an attested
+    meeting, the patient's approval, a revision), then followed up: her goal rated, the actions reviewed."""
+    async with world.db.read() as s:
+        cast = _Cast(list(await s.scalars(select(StaffMember))), list(await s.scalars(select(Citizen))))
+    plan_id = await _ready_plan(
+        world.db, cast, "Elsa", relatives=("Per", "Lena"), wanted=("Per",), goal="Gå till affären.", background="B."
+    )
+    anna = cast.staff["Anna"]
+    async with world.db.write() as s:
+        plan = await plans.editable_plan(s, anna, plan_id, (await s.get(Plan, plan_id)).version)  # type: ignore[union-attr]
+        levels = attainment.Levels("Sämre", "Som nu", "Affären med stöd", "Affären själv", "Affären och posten")
+        await plans.record_follow_up(
+            s,
+            anna,
+            plan_id,
+            plan.version,
+            held_on=clock.today(),
+            next_follow_up_date=clock.today() + timedelta(days=60),
+            ratings=[plans.Rating(g.id, 1, "Det går bättre", levels) for g in plan.goals],
+            reviews=[plans.Review(a.id, ActionOutcome.CONTINUED, "Fortsätter") for a in plan.actions],
+            summary="Uppföljning",
+        )
+    return plan_id
+
+
 async def world_of_plans(world: Service) -> dict[str, uuid.UUID]:
     """Plans that differ in what the compiled forms read: consent or not, relatives wanted or not,
-    a representative, meetings, a discharge notice, actions due, another patient, a closed plan."""
+    a representative, meetings, a discharge notice, actions due, another patient, a closed plan,
+    a finalized plan with its approval, revision, attested attendance and a follow-up."""
     plans_made = {
+        "followed up": await finalized_and_followed_up(world),
         "big": await big_plan(world, relatives=2, goals=3, actions=4, meeting_count=2),
         "busy": await busy_plan(world),
         "no consent": await plan_added_to(world, consent=False, patient="Gustav"),
@@ -167,9 +198,23 @@ async def test_every_compiled_operation_answers_as_strawberry_does_for_everyone(
             shown = httpx.Response(200, content=first).json()["data"]["plans"]["nodes"]
             if who == "staff-anna":  # she made them all: the answer is not trivially empty
                 assert {n["id"] for n in shown} == {str(p) for p in made.values()}
+            for what, plan_id in made.items():  # each plan's page; not found for those who may not see it
+                detail = await both(world, compiled, reference, "PlanDetail", {"id": str(plan_id)}, who)
+                if who == "staff-anna":
+                    assert b'"errors"' not in detail, (what, detail)
+        # the plan page's fullest answer has every part in it (not trivially empty lists)
+        full = httpx.Response(200, content=await both(
+            world, compiled, reference, "PlanDetail", {"id": str(made["followed up"])}, "citizen-elsa"
+        )).json()["data"]["plan"]  # fmt: skip
+        for part in ("goals", "actions", "meetings", "revisions", "followUps", "participants"):
+            assert full[part], part
+        assert full["consent"] and full["goals"][0]["ratings"] and full["meetings"][0]["attendances"], full
+        assert full["patient"]["personalNumber"][-4:] != "XXXX", full["patient"]
         # requests the compiled path leaves to strawberry answer the same way too (errors included)
         for variables in ({"first": 0}, {"first": 5, "after": "bm90IGEgY3Vyc29y"}, {"first": "many"}):
             await both(world, compiled, reference, "Plans", variables, "staff-anna")
+        for variables in ({"id": str(uuid.uuid4())}, {"id": "not an id"}):
+            await both(world, compiled, reference, "PlanDetail", variables, "staff-anna")
 
 
 @contextmanager
@@ -212,10 +257,29 @@ async def test_a_compiled_operation_is_one_statement_plus_the_audit_batch(gql: G
     assert counts[0] == counts[1], counts  # the audit batch does not grow with the page either
 
 
+async def test_the_plan_page_is_one_statement_plus_the_audit_batch_whatever_its_size(
+    gql: GraphQLClient, world: Service
+) -> None:
+    small = await big_plan(world, relatives=0, goals=1, actions=1, meeting_count=1)
+    large = await big_plan(world, relatives=3, goals=6, actions=6, meeting_count=4)
+    headers = {"Authorization": f"Bearer {world.token('staff-anna')}"}
+    counts = []
+    for plan_id, goals in ((small, 1), (large, 6)):
+        body = {"query": op("PlanDetail"), "variables": {"id": str(plan_id)}}
+        assert (await gql.http.post("/graphql", json=body, headers=headers)).status_code == 200
+        with statements(world) as seen:
+            answer = (await gql.http.post("/graphql", json=body, headers=headers)).json()
+        assert len(answer["data"]["plan"]["goals"]) == goals, answer
+        reads = [s for s in seen if not _audit_batch(s)]
+        assert len(reads) == 1, reads
+        counts.append(len(seen))
+    assert counts[0] == counts[1], counts
+
+
 async def test_a_compiled_answer_is_withheld_as_strawberry_withholds_it(
     gql: GraphQLClient, world: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await big_plan(world, relatives=1, goals=1, actions=1, meeting_count=1)
+    plan_id = await big_plan(world, relatives=1, goals=1, actions=1, meeting_count=1)
 
     async def broken(*_: object) -> None:
         raise RuntimeError("audit store down")
@@ -225,7 +289,11 @@ async def test_a_compiled_answer_is_withheld_as_strawberry_withholds_it(
         serving(world, compiled_operations=False) as reference_app,
         httpx.AsyncClient(base_url=reference_app.url, timeout=60) as reference,
     ):
-        answer = await both(world, gql.http, reference, "Plans", {"first": 50}, "staff-anna")
-    body = httpx.Response(200, content=answer).json()
-    assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
-    assert "Elsa" not in answer.decode()
+        answers = [
+            await both(world, gql.http, reference, "Plans", {"first": 50}, "staff-anna"),
+            await both(world, gql.http, reference, "PlanDetail", {"id": str(plan_id)}, "staff-anna"),
+        ]
+    for answer in answers:
+        body = httpx.Response(200, content=answer).json()
+        assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
+        assert "Elsa" not in answer.decode()

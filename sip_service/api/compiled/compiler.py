@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 from sip_service.api.compiled import sql
 from sip_service.api.compiled.mapping import (
     RELATIONS,
+    SHAPES,
     TYPES,
     Alias,
     Attr,
@@ -22,8 +23,10 @@ from sip_service.api.compiled.mapping import (
     Expr,
     Facts,
     Many,
+    Pick,
     Ref,
     Runtime,
+    Same,
 )
 
 # arr: the object's JSON array; ns: its facts (or None); the answer's value for one key.
@@ -99,8 +102,12 @@ class Compiler:
                 raise Unknown(f"{type_name}.{name}")
             if isinstance(field, Computed):
                 _merge(facts, field.facts)
-                compute = field.compute
-                steps.append((key, _computed(compute)))
+                if field.shape is None:
+                    if node.selection_set is not None:
+                        raise Unknown(f"{type_name}.{name} has no fields")
+                    steps.append((key, _computed(field.compute, sql.plain)))
+                else:
+                    steps.append((key, _computed(field.compute, self.shape(field.shape, node.selection_set))))
                 continue
             i = len(items)
             if isinstance(field, Attr | Expr):
@@ -128,6 +135,20 @@ class Compiler:
                 found = self.d.aggregate(element, child, relation.where(row, child), relation.order_by(child))
                 items.append(self.d.nested(found))
                 steps.append((key, _many(i, inner)))
+            elif isinstance(field, Pick):
+                # every related row, and the same rows as facts for the function that picks one
+                relation = RELATIONS[(spec.model, field.relation)]
+                child = aliased(relation.model)
+                element, inner = self.object(field.target, child, node.selection_set)
+                found = self.d.aggregate(element, child, relation.where(row, child), relation.order_by(child))
+                items.append(self.d.nested(found))
+                _merge(facts, {field.relation: {}})
+                _merge(facts, field.facts)
+                steps.append((key, _pick(i, field.relation, field.choose, inner)))
+            elif isinstance(field, Same):
+                element, inner = self.object(field.target, row, node.selection_set)
+                items.append(element)
+                steps.append((key, _one(i, inner)))
         f, to_facts = len(items), None
         if facts:
             element, to_facts = self.facts(spec.model, row, facts)
@@ -140,6 +161,27 @@ class Compiler:
             return {key: step(arr, rt, ns) for key, step in steps}
 
         return self.d.array(items), build
+
+    def shape(self, shape: str, selection: SelectionSetNode | None) -> Callable[[Any], Any]:
+        """A Python object of `shape` (mapping.SHAPES) as the answer's value for `selection`."""
+        fields = SHAPES[shape]
+        steps: list[tuple[str, Callable[[Any], Any]]] = []
+        for node in fields_of(selection, shape, self.fragments):
+            name, key = node.name.value, (node.alias or node.name).value
+            get = fields.get(name)
+            if get is None or node.arguments:
+                raise Unknown(f"{shape}.{name}")
+            if get.shape is None:
+                if node.selection_set is not None:
+                    raise Unknown(f"{shape}.{name} has no fields")
+                steps.append((key, _leaf(get.get)))
+            else:
+                steps.append((key, _nested(get.get, self.shape(get.shape, node.selection_set), get.many)))
+
+        def build(obj: Any) -> Any:
+            return None if obj is None else {key: step(obj) for key, step in steps}
+
+        return build
 
     def facts(
         self, model: type[Any], row: Alias, facts: Facts
@@ -180,8 +222,29 @@ def _many(i: int, build: Build) -> Build:
     return lambda arr, rt, ns: [build(x, rt, None) for x in arr[i] or ()]
 
 
-def _computed(compute: Callable[[Any, Runtime], Any]) -> Build:
-    return lambda arr, rt, ns: compute(ns, rt)
+def _computed(compute: Callable[[Any, Runtime], Any], out: Callable[[Any], Any]) -> Build:
+    return lambda arr, rt, ns: out(compute(ns, rt))
+
+
+def _pick(i: int, relation: str, choose: Callable[[Any, Runtime], Any], build: Build) -> Build:
+    def pick(arr: list[Any], rt: Runtime, ns: Any) -> Any:
+        chosen = choose(ns, rt)
+        if chosen is None:
+            return None
+        at = next(n for n, x in enumerate(getattr(ns, relation)) if x is chosen)
+        return build(arr[i][at], rt, None)
+
+    return pick
+
+
+def _leaf(get: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda obj: sql.plain(get(obj))
+
+
+def _nested(get: Callable[[Any], Any], build: Callable[[Any], Any], many: bool) -> Callable[[Any], Any]:
+    if many:
+        return lambda obj: [build(x) for x in get(obj)]
+    return lambda obj: build(get(obj))
 
 
 def _fact(i: int, load: sql.Decode) -> Callable[[list[Any]], Any]:

@@ -14,23 +14,28 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
+from sip_service.api.identity import mask
 from sip_service.auth.principal import Principal
 from sip_service.models.identity import Citizen, Organisation, StaffMember
 from sip_service.models.meetings import Attendance, Invitation, Meeting
 from sip_service.models.plans import (
     Action,
+    ActionReview,
     Approval,
     Consent,
     ConsentOrganisation,
+    FollowUp,
     Goal,
+    GoalRating,
     Participant,
     Plan,
+    Revision,
     participant_order,
 )
-from sip_service.plans import service
+from sip_service.plans import attainment, policy, rules, service
 
 Alias = Any  # an ORM class or an aliased() one: its attributes are columns
 
@@ -60,6 +65,26 @@ def _by(fk: str, *order: str) -> Callable[..., Any]:
 
 # (model, relationship attribute) → how its rows are found: the ORM's relationships, written out
 # so that they apply to aliases.
+def _follow_up_of(r: Alias, attr: str) -> ColumnElement[Any]:
+    """An attribute of a goal rating's follow-up."""
+    fu = aliased(FollowUp)
+    return select(getattr(fu, attr)).where(fu.id == r.follow_up_id).scalar_subquery()
+
+
+def _covered_by(consent: Alias, org: Alias) -> ColumnElement[bool]:
+    co = aliased(ConsentOrganisation)
+    return exists().where(co.consent_id == consent.id, co.organisation_id == org.id)
+
+
+def _kinds_needed(plan: Alias, org: Alias) -> ColumnElement[bool]:
+    """The organisations `service.organisation_ids_of` names: those taking part, and the overall responsible."""
+    p = aliased(Participant)
+    taking_part = select(p.organisation_id).where(p.plan_id == plan.id, p.removed_at.is_(None))
+    return or_(org.id.in_(taking_part), org.id == plan.overall_responsible_org_id)
+
+
+# (model, relationship attribute) → how its rows are found: the ORM's relationships (and the
+# repository's loaders), written out so that they apply to aliases, in the same order, ids breaking ties.
 RELATIONS: dict[tuple[type[Any], str], Relation] = {
     (Plan, "participants"): Relation(
         Participant,
@@ -71,14 +96,35 @@ RELATIONS: dict[tuple[type[Any], str], Relation] = {
         lambda p, c: and_(c.plan_id == p.id, c.removed_at.is_not(None)),
         participant_order,
     ),
-    (Plan, "goals"): _by("plan_id", "created_at")(Goal),
-    (Plan, "actions"): _by("plan_id", "created_at")(Action),
-    (Plan, "consents"): _by("plan_id", "given_at")(Consent),
-    (Plan, "approvals"): _by("plan_id")(Approval),
-    (Plan, "meetings"): _by("plan_id", "starts_at")(Meeting),
-    (Consent, "organisations"): Relation(ConsentOrganisation, lambda p, c: c.consent_id == p.id),
-    (Meeting, "invitations"): Relation(Invitation, lambda p, c: c.meeting_id == p.id),
-    (Meeting, "attendances"): Relation(Attendance, lambda p, c: c.meeting_id == p.id),
+    (Plan, "goals"): _by("plan_id", "created_at", "id")(Goal),
+    (Plan, "actions"): _by("plan_id", "created_at", "id")(Action),
+    (Plan, "consents"): _by("plan_id", "given_at", "id")(Consent),
+    (Plan, "approvals"): _by("plan_id", "approved_at", "id")(Approval),
+    (Plan, "meetings"): _by("plan_id", "starts_at", "id")(Meeting),
+    (Plan, "revisions"): _by("plan_id", "number")(Revision),  # repository.revisions_of
+    (Plan, "follow_ups"): _by("plan_id", "held_on", "recorded_at", "id")(FollowUp),  # repository.follow_ups_of
+    (Plan, "organisation_kinds"): Relation(Organisation, _kinds_needed, lambda c: (c.id,)),
+    (Consent, "organisations"): Relation(
+        ConsentOrganisation, lambda p, c: c.consent_id == p.id, lambda c: (c.organisation_id,)
+    ),
+    # the organisations themselves, in the order of the consent's rows (by organisation id)
+    (Consent, "covered"): Relation(Organisation, _covered_by, lambda c: (c.id,)),
+    (Meeting, "invitations"): _by("meeting_id", "invited_at", "id")(Invitation),
+    (Meeting, "attendances"): _by("meeting_id", "joined_at", "id")(Attendance),
+    (FollowUp, "ratings"): _by("follow_up_id", "created_at", "id")(GoalRating),
+    (FollowUp, "action_reviews"): _by("follow_up_id", "action_id")(ActionReview),
+    # a goal's ratings as GoalType.ratings lists them: the plan's follow-ups in order, then each one's
+    (Goal, "ratings"): Relation(
+        GoalRating,
+        lambda p, c: c.goal_id == p.id,
+        lambda c: (
+            *(_follow_up_of(c, a) for a in ("held_on", "recorded_at", "id")),
+            c.created_at,
+            c.id,
+        ),
+    ),
+    # as repository.care_organisations_of: the plans made for the person as patient (by whom)
+    (Citizen, "care_plans"): Relation(Plan, lambda p, c: c.patient_id == p.id),
 }
 
 # Facts: attribute → None (a column) or the facts of each related row.
@@ -121,13 +167,54 @@ class Many:
 
 @dataclass(frozen=True)
 class Computed:
-    """Computed in Python from the row's facts by the same function its resolver calls."""
+    """Computed in Python from the row's facts by the same function its resolver calls: a leaf value,
+    or an object answered through `shape` (a type of `SHAPES`)."""
 
     facts: Facts
     compute: Callable[[Any, Runtime], Any]
+    shape: str | None = None
 
 
-Field = Attr | Expr | Ref | Many | Computed
+@dataclass(frozen=True)
+class Pick:
+    """One of the related rows (or none), chosen in Python from the row's facts by the function its
+    resolver calls, which returns one of the facts of `relation` (the same rows, in the same order)."""
+
+    relation: str
+    target: str
+    facts: Facts
+    choose: Callable[[Any, Runtime], Any]
+
+
+@dataclass(frozen=True)
+class Same:
+    """An object of another type made from the same row."""
+
+    target: str
+
+
+Field = Attr | Expr | Ref | Many | Computed | Pick | Same
+
+
+@dataclass(frozen=True)
+class Get:
+    """A field of a Python object (`SHAPES`): its value, or an object (or list) of another shape."""
+
+    get: Callable[[Any], Any]
+    shape: str | None = None
+    many: bool = False
+
+
+# Objects made in Python (the results of domain functions), field by field.
+SHAPES: dict[str, dict[str, Get]] = {
+    "Readiness": {"ready": Get(lambda r: r.ready), "blockers": Get(lambda r: r.blockers, "Blocker", many=True)},
+    "Blocker": {
+        "code": Get(lambda b: b.code),
+        "message": Get(lambda b: b.message_sv),  # the default language; an argument is not known here
+        "subject": Get(lambda b: b.subject, "BlockerSubject"),
+    },
+    "BlockerSubject": {"kind": Get(lambda s: s.kind), "id": Get(lambda s: s.id)},
+}
 
 
 @dataclass(frozen=True)
@@ -165,6 +252,76 @@ def _attention(plan: Any, rt: Runtime) -> list[str]:
     return [a.value for a in service.attention(plan, rt.today)]
 
 
+# What `service.evaluate` (readiness) and `service.organisations_awaiting_consent` read of a plan.
+_CONSENTS: Facts = {
+    "consents": {
+        "withdrawn_at": None,
+        "replaced_at": None,
+        "valid_until": None,
+        "organisations": {"organisation_id": None},
+    }
+}
+_AWAITING: Facts = {
+    **_CONSENTS,
+    "created_by_org_id": None,
+    "participants": {"id": None, "kind": None, "organisation_id": None},
+}
+_READINESS: Facts = {
+    **_CONSENTS,
+    "version": None,
+    "overall_responsible_org_id": None,
+    "follow_up_date": None,
+    "relatives_decided_at": None,
+    "participants": {
+        "id": None,
+        "kind": None,
+        "organisation_id": None,
+        "wanted_by_patient": None,
+        "is_coordinator": None,
+    },
+    "goals": {"id": None, "expressed_by_id": None},
+    "actions": {"id": None, "responsible_org_id": None, "responsible_participant_id": None, "status": None},
+    "meetings": {
+        "purpose": None,
+        "status": None,
+        "attendances": {"participant_id": None},
+        "invitations": {"participant_id": None},
+    },
+    "approvals": {"plan_version": None},
+    "organisation_kinds": {"id": None, "kind": None},
+}
+
+
+def _readiness(plan: Any, rt: Runtime) -> rules.Readiness:
+    needed = service.organisation_ids_of(plan)
+    kinds = {o.id: o.kind for o in plan.organisation_kinds if o.id in needed}
+    return service.evaluate(plan, kinds, rt.today)
+
+
+def _approval(plan: Any, rt: Runtime) -> Any:
+    """As PlanType.approval: the approval of this version."""
+    return next((a for a in plan.approvals if a.plan_version == plan.version), None)
+
+
+_CITIZEN: Facts = {"id": None, "protected_identity": None, "care_plans": {"created_by_org_id": None}}
+
+
+def _care(c: Any) -> set[uuid.UUID]:
+    return {p.created_by_org_id for p in c.care_plans}
+
+
+def _personal_number(c: Any, rt: Runtime) -> str:
+    shown = policy.sees_personal_number(rt.principal, c.id, _care(c))
+    return str(c.personal_number if shown else mask(c.personal_number))
+
+
+def _contact(attr: str) -> Callable[[Any, Runtime], Any]:
+    def contact(c: Any, rt: Runtime) -> Any:
+        return getattr(c, attr) if policy.sees_contact(rt.principal, c.id, c.protected_identity, _care(c)) else None
+
+    return contact
+
+
 TYPES: dict[str, ObjectType] = {
     "Plan": ObjectType(
         Plan,
@@ -184,11 +341,25 @@ TYPES: dict[str, ObjectType] = {
                 relativesDecidedAt="relatives_decided_at",
             ),
             "attention": Computed(_ATTENTION, _attention),
+            "readiness": Computed(_READINESS, _readiness, "Readiness"),
+            "organisationsAwaitingConsent": Computed(
+                _AWAITING, lambda p, rt: service.organisations_awaiting_consent(p, rt.today)
+            ),
             "patient": Ref("patient_id", "Citizen"),
             "createdByOrganisation": Ref("created_by_org_id", "Organisation"),
             "overallResponsibleOrganisation": Ref("overall_responsible_org_id", "Organisation"),
             "participants": Many("participants", "Participant"),
             "removedParticipants": Many("removed_participants", "Participant"),
+            "goals": Many("goals", "Goal"),
+            "actions": Many("actions", "Action"),
+            "consent": Pick("consents", "Consent", _CONSENTS, lambda p, rt: service.active_consent(p, rt.today)),
+            "consents": Many("consents", "Consent"),
+            "approval": Pick(
+                "approvals", "Approval", {"version": None, "approvals": {"plan_version": None}}, _approval
+            ),
+            "meetings": Many("meetings", "Meeting"),
+            "revisions": Many("revisions", "Revision"),
+            "followUps": Many("follow_ups", "FollowUp"),
         },
     ),
     "Participant": ObjectType(
@@ -210,8 +381,131 @@ TYPES: dict[str, ObjectType] = {
             "removedBy": Ref("removed_by_staff_id", "StaffMember"),
         },
     ),
-    # The citizen's personal number and contact details are masked per reader: not known here yet.
-    "Citizen": ObjectType(Citizen, _attrs(id="id", name="name", protectedIdentity="protected_identity")),
+    # The personal number and contact details are masked per reader, as CitizenType masks them.
+    "Citizen": ObjectType(
+        Citizen,
+        {
+            **_attrs(id="id", name="name", protectedIdentity="protected_identity", language="language"),
+            "personalNumber": Computed({**_CITIZEN, "personal_number": None}, _personal_number),
+            "phone": Computed({**_CITIZEN, "phone": None}, _contact("phone")),
+            "email": Computed({**_CITIZEN, "email": None}, _contact("email")),
+        },
+    ),
+    "Goal": ObjectType(
+        Goal,
+        {
+            **_attrs(id="id", text="text", targetDate="target_date", expressedById="expressed_by_id"),
+            "levels": Same("GasLevels"),
+            "ratings": Many("ratings", "GoalRating"),
+        },
+    ),
+    "GasLevels": ObjectType(
+        Goal,
+        _attrs(
+            muchLess="gas_much_less",
+            less="gas_less",
+            expected="gas_expected",
+            more="gas_more",
+            muchMore="gas_much_more",
+        ),
+    ),
+    "GoalRating": ObjectType(
+        GoalRating,
+        {
+            **_attrs(goalId="goal_id", followUpId="follow_up_id", score="score", patientWords="patient_words"),
+            "heldOn": Expr(lambda r: _follow_up_of(r, "held_on"), FollowUp.__table__.c.held_on.type),
+            "attainment": Computed({"score": None}, lambda r, rt: attainment.Attainment.of(r.score)),
+        },
+    ),
+    "Action": ObjectType(
+        Action,
+        {
+            **_attrs(
+                id="id",
+                description="description",
+                status="status",
+                responsiblePerson="responsible_person",
+                responsibleParticipantId="responsible_participant_id",
+                goalId="goal_id",
+                startDate="start_date",
+                dueDate="due_date",
+            ),
+            "responsibleOrganisation": Ref("responsible_org_id", "Organisation"),
+        },
+    ),
+    "Consent": ObjectType(
+        Consent,
+        {
+            **_attrs(
+                id="id",
+                method="method",
+                givenById="given_by_id",
+                givenAt="given_at",
+                validUntil="valid_until",
+                exclusions="exclusions",
+                withdrawnAt="withdrawn_at",
+            ),
+            "recordedBy": Ref("recorded_by_staff_id", "StaffMember"),
+            "organisations": Many("covered", "Organisation"),
+        },
+    ),
+    "Approval": ObjectType(
+        Approval, _attrs(planVersion="plan_version", approvedById="approved_by_id", approvedAt="approved_at")
+    ),
+    "Meeting": ObjectType(
+        Meeting,
+        {
+            **_attrs(
+                id="id",
+                version="version",
+                kind="kind",
+                purpose="purpose",
+                status="status",
+                startsAt="starts_at",
+                endsAt="ends_at",
+                location="location",
+                agenda="agenda",
+            ),
+            # no delivery: that is another read (the outbox), not known here
+            "invitations": Many("invitations", "Invitation"),
+            "attendances": Many("attendances", "Attendance"),
+        },
+    ),
+    "Invitation": ObjectType(
+        Invitation, _attrs(participantId="participant_id", channel="channel", invitedAt="invited_at")
+    ),
+    "Attendance": ObjectType(
+        Attendance,
+        {
+            **_attrs(participantId="participant_id", method="method", joinedAt="joined_at", leftAt="left_at"),
+            "attestedBy": Ref("attested_by_staff_id", "StaffMember"),
+        },
+    ),
+    "Revision": ObjectType(
+        Revision,
+        {
+            **_attrs(number="number", planVersion="plan_version", finalizedAt="finalized_at", approvedAt="approved_at"),
+            "finalizedBy": Ref("finalized_by_staff_id", "StaffMember"),
+        },
+    ),
+    "FollowUp": ObjectType(
+        FollowUp,
+        {
+            **_attrs(
+                id="id",
+                heldOn="held_on",
+                dueOn="due_on",
+                nextFollowUpDate="next_follow_up_date",
+                summary="summary",
+                recordedAt="recorded_at",
+            ),
+            "recordedBy": Ref("recorded_by_staff_id", "StaffMember"),
+            "meeting": Ref("meeting_id", "Meeting"),
+            "ratings": Many("ratings", "GoalRating"),
+            "actionReviews": Many("action_reviews", "ActionReview"),
+        },
+    ),
+    "ActionReview": ObjectType(ActionReview, _attrs(actionId="action_id", outcome="outcome", note="note")),
     "Organisation": ObjectType(Organisation, _attrs(id="id", name="name", kind="kind", hsaId="hsa_id", phone="phone")),
     "StaffMember": ObjectType(
         StaffMember, _attrs(id="id", name="name", title="title", hsaId="hsa_id", phone="phone", email="email")
@@ -226,4 +520,17 @@ def column(model: type[Any], attr: str) -> InstrumentedAttribute[Any]:
     return found
 
 
-__all__ = ["RELATIONS", "TYPES", "Computed", "Expr", "Many", "ObjectType", "Ref", "Runtime", "uuid"]
+__all__ = [
+    "RELATIONS",
+    "SHAPES",
+    "TYPES",
+    "Computed",
+    "Expr",
+    "Get",
+    "Many",
+    "ObjectType",
+    "Pick",
+    "Ref",
+    "Runtime",
+    "Same",
+]

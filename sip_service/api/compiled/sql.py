@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from enum import Enum as Enum_
 from enum import StrEnum
 from typing import Any
 
@@ -79,6 +80,20 @@ def _bool(v: Any) -> bool | None:
 
 
 def _same(v: Any) -> Any:
+    return v
+
+
+def plain(v: Any) -> Any:
+    """A Python value (a domain function's result) as the answer writes it: enums by name, ids and
+    times as strawberry writes them."""
+    if isinstance(v, Enum_):
+        return v.name
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    if isinstance(v, date):  # datetimes too
+        return v.isoformat()
+    if isinstance(v, list | tuple | frozenset | set):
+        return [plain(x) for x in v]
     return v
 
 
