@@ -22,6 +22,10 @@ class SubjectType:
     id: uuid.UUID | None
 
 
+def message(blocker: rules.Blocker, language: Language = Language.SV) -> str:
+    return blocker.message_en if language is Language.EN else blocker.message_sv
+
+
 @strawberry.type(name="Blocker")
 class BlockerType:
     _blocker: strawberry.Private[rules.Blocker]
@@ -35,7 +39,7 @@ class BlockerType:
 
     @strawberry.field(description="Plain language; Swedish unless English is asked for.")
     def message(self, language: Language = Language.SV) -> str:
-        return self._blocker.message_en if language is Language.EN else self._blocker.message_sv
+        return message(self._blocker, language)
 
     @strawberry.field
     def subject(self) -> SubjectType:

@@ -49,7 +49,7 @@ PEOPLE = [
     "staff-ulla",
     "citizen-gustav",
 ]
-COMPILED = ["PlanDetail", "Plans"]  # grows as the compiler learns more types
+COMPILED = ["AppWorkQueue", "PlanDetail", "Plans"]  # grows as the compiler learns more types
 
 
 def test_the_operations_named_here_are_the_ones_compiled() -> None:
@@ -198,6 +198,14 @@ async def test_every_compiled_operation_answers_as_strawberry_does_for_everyone(
             shown = httpx.Response(200, content=first).json()["data"]["plans"]["nodes"]
             if who == "staff-anna":  # she made them all: the answer is not trivially empty
                 assert {n["id"] for n in shown} == {str(p) for p in made.values()}
+            # the staff app's work queue: readiness of every plan, its messages in the reader's language
+            for language in ("SV", "EN"):
+                await both(world, compiled, reference, "AppWorkQueue", {"first": 50, "language": language}, who)
+            queue = await both(world, compiled, reference, "AppWorkQueue", {"first": 3, "language": "SV"}, who)
+            cursor = httpx.Response(200, content=queue).json()["data"]["plans"]["pageInfo"]["endCursor"]
+            if cursor is not None:
+                variables = {"first": 3, "after": cursor, "language": "EN", "filter": {"statuses": ["DRAFT", "ACTIVE"]}}
+                await both(world, compiled, reference, "AppWorkQueue", variables, who)
             for what, plan_id in made.items():  # each plan's page; not found for those who may not see it
                 detail = await both(world, compiled, reference, "PlanDetail", {"id": str(plan_id)}, who)
                 if who == "staff-anna":
@@ -215,6 +223,15 @@ async def test_every_compiled_operation_answers_as_strawberry_does_for_everyone(
             await both(world, compiled, reference, "Plans", variables, "staff-anna")
         for variables in ({"id": str(uuid.uuid4())}, {"id": "not an id"}):
             await both(world, compiled, reference, "PlanDetail", variables, "staff-anna")
+        for variables in ({"first": 50}, {"first": 50, "language": "FI"}, {"first": 500, "language": "SV"}):
+            await both(world, compiled, reference, "AppWorkQueue", variables, "staff-anna")
+        queue = await both(world, compiled, reference, "AppWorkQueue", {"first": 50, "language": "EN"}, "staff-anna")
+        blockers = [
+            b
+            for n in httpx.Response(200, content=queue).json()["data"]["plans"]["nodes"]
+            for b in n["readiness"]["blockers"]
+        ]
+        assert blockers and all(b["message"] for b in blockers), queue  # not trivially empty
 
 
 @contextmanager
@@ -241,20 +258,23 @@ async def test_a_compiled_operation_is_one_statement_plus_the_audit_batch(gql: G
     for _ in range(3):
         await big_plan(world, relatives=1, goals=1, actions=1, meeting_count=1)
     headers = {"Authorization": f"Bearer {world.token('staff-anna')}"}
-    body = {"query": op("Plans"), "variables": {"first": 50}}
-    counts = []
+    lists = {"Plans": {"first": 50}, "AppWorkQueue": {"first": 50, "language": "SV"}}
+    counts: dict[str, list[int]] = {name: [] for name in lists}
     for more in (0, 20):
         for _ in range(more):
             await big_plan(world, relatives=2, goals=2, actions=2, meeting_count=1)
-        # one token, known after a first request (the principal cache; new people made it forget)
-        assert (await gql.http.post("/graphql", json=body, headers=headers)).status_code == 200
-        with statements(world) as seen:
-            answer = (await gql.http.post("/graphql", json=body, headers=headers)).json()
-        assert len(answer["data"]["plans"]["nodes"]) == 3 + more, answer
-        reads = [s for s in seen if not _audit_batch(s)]
-        assert len(reads) == 1, reads
-        counts.append(len(seen))
-    assert counts[0] == counts[1], counts  # the audit batch does not grow with the page either
+        for name, variables in lists.items():
+            body = {"query": op(name), "variables": variables}
+            # one token, known after a first request (the principal cache; new people made it forget)
+            assert (await gql.http.post("/graphql", json=body, headers=headers)).status_code == 200
+            with statements(world) as seen:
+                answer = (await gql.http.post("/graphql", json=body, headers=headers)).json()
+            assert len(answer["data"]["plans"]["nodes"]) == 3 + more, answer
+            reads = [s for s in seen if not _audit_batch(s)]
+            assert len(reads) == 1, (name, reads)
+            counts[name].append(len(seen))
+    for name, (few, many) in counts.items():
+        assert few == many, (name, few, many)  # the audit batch does not grow with the page either
 
 
 async def test_the_plan_page_is_one_statement_plus_the_audit_batch_whatever_its_size(

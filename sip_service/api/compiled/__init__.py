@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -51,8 +51,9 @@ from sip_service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# What a root field's run gives: the value under its key, or None to take the strawberry path.
-Run = Callable[[AsyncSession, Context, dict[str, Any]], Awaitable[Any]]
+# What a root field's run gives (from its arguments and the request's coerced variables): the value
+# under its key, or None to take the strawberry path.
+Run = Callable[[AsyncSession, Context, dict[str, Any], Mapping[str, Any]], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def _root_plans(field: FieldNode, fragments: dict[str, FragmentDefinitionNode]) 
         nodes = next((p for p in parts if p.name.value == "nodes"), None)
         node = Compiler(d, fragments).object("Plan", Plan, nodes.selection_set) if nodes else None
 
-        async def run(session: AsyncSession, ctx: Context, args: dict[str, Any]) -> Any:
+        async def run(session: AsyncSession, ctx: Context, args: dict[str, Any], variables: Mapping[str, Any]) -> Any:
             first: int = args["first"]
             if not 1 <= first <= ctx.settings.max_page_size:
                 return None  # the strawberry path says why
@@ -109,7 +110,7 @@ def _root_plans(field: FieldNode, fragments: dict[str, FragmentDefinitionNode]) 
             shown = rows[:first]
             for _, _, plan_id, patient_id in shown:  # a list shows who the patients are: a read too
                 ctx.reads.add("plan.read", plan_id, patient_id)
-            rt = Runtime(ctx.principal, ctx.today)
+            rt = Runtime(ctx.principal, ctx.today, variables)
             out: dict[str, Any] = {}
             for part in parts:
                 key = (part.alias or part.name).value
@@ -141,7 +142,7 @@ def _root_plan(field: FieldNode, fragments: dict[str, FragmentDefinitionNode]) -
         element, build = compiler.object("Plan", Plan, field.selection_set)
         mine, to_facts = compiler.facts(Plan, Plan, _OPENED)
 
-        async def run(session: AsyncSession, ctx: Context, args: dict[str, Any]) -> Any:
+        async def run(session: AsyncSession, ctx: Context, args: dict[str, Any], variables: Mapping[str, Any]) -> Any:
             plan_id: uuid.UUID = args["id"]
             stmt = select(d.text(element), Plan.patient_id, d.text(mine)).where(
                 Plan.id == plan_id, repo.readable_condition(ctx.principal, ctx.today)
@@ -152,7 +153,7 @@ def _root_plan(field: FieldNode, fragments: dict[str, FragmentDefinitionNode]) -
             ctx.reads.add("plan.read", plan_id, row[1])
             if (opened := inbox.participation_of(ctx.principal, to_facts(orjson.loads(row[2])))) is not None:  # type: ignore[arg-type]
                 ctx.reads.opened.add(opened)
-            return build(orjson.loads(row[0]), Runtime(ctx.principal, ctx.today), None)
+            return build(orjson.loads(row[0]), Runtime(ctx.principal, ctx.today, variables), None)
 
         return run
 
@@ -221,7 +222,7 @@ class Registry:
         run = compiled.run_for(ctx.db.engine.dialect.name)
         try:
             async with ctx.read_session.session() as session:
-                value = await run(session, ctx, args)
+                value = await run(session, ctx, args, coerced.coerced)
         finally:
             await ctx.read_session.close()
         if value is None:

@@ -8,7 +8,14 @@ from collections.abc import Callable, Mapping
 from types import SimpleNamespace
 from typing import Any
 
-from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    SelectionSetNode,
+    VariableNode,
+)
 from sqlalchemy import ColumnElement, null, select
 from sqlalchemy.orm import aliased
 
@@ -31,6 +38,8 @@ from sip_service.api.compiled.mapping import (
 
 # arr: the object's JSON array; ns: its facts (or None); the answer's value for one key.
 Build = Callable[[list[Any], Runtime, Any], Any]
+# A Python object (a domain function's result) as the answer's value.
+Shaped = Callable[[Any, Runtime], Any]
 
 
 class Unknown(Exception):
@@ -105,9 +114,9 @@ class Compiler:
                 if field.shape is None:
                     if node.selection_set is not None:
                         raise Unknown(f"{type_name}.{name} has no fields")
-                    steps.append((key, _computed(field.compute, sql.plain)))
+                    steps.append((key, _computed(field.compute)))
                 else:
-                    steps.append((key, _computed(field.compute, self.shape(field.shape, node.selection_set))))
+                    steps.append((key, _shaped(field.compute, self.shape(field.shape, node.selection_set))))
                 continue
             i = len(items)
             if isinstance(field, Attr | Expr):
@@ -162,24 +171,31 @@ class Compiler:
 
         return self.d.array(items), build
 
-    def shape(self, shape: str, selection: SelectionSetNode | None) -> Callable[[Any], Any]:
+    def shape(self, shape: str, selection: SelectionSetNode | None) -> Shaped:
         """A Python object of `shape` (mapping.SHAPES) as the answer's value for `selection`."""
         fields = SHAPES[shape]
-        steps: list[tuple[str, Callable[[Any], Any]]] = []
+        steps: list[tuple[str, Shaped]] = []
         for node in fields_of(selection, shape, self.fragments):
             name, key = node.name.value, (node.alias or node.name).value
             get = fields.get(name)
-            if get is None or node.arguments:
+            if get is None:
                 raise Unknown(f"{shape}.{name}")
+            args: list[tuple[str, str]] = []  # (argument, variable)
+            for arg in node.arguments or ():
+                if arg.name.value not in get.args or not isinstance(arg.value, VariableNode):
+                    raise Unknown(f"{shape}.{name}({arg.name.value})")
+                args.append((arg.name.value, arg.value.name.value))
             if get.shape is None:
                 if node.selection_set is not None:
                     raise Unknown(f"{shape}.{name} has no fields")
-                steps.append((key, _leaf(get.get)))
+                steps.append((key, _leaf(get.get, tuple(args))))
+            elif args:
+                raise Unknown(f"{shape}.{name}: arguments")
             else:
                 steps.append((key, _nested(get.get, self.shape(get.shape, node.selection_set), get.many)))
 
-        def build(obj: Any) -> Any:
-            return None if obj is None else {key: step(obj) for key, step in steps}
+        def build(obj: Any, rt: Runtime) -> Any:
+            return None if obj is None else {key: step(obj, rt) for key, step in steps}
 
         return build
 
@@ -222,8 +238,12 @@ def _many(i: int, build: Build) -> Build:
     return lambda arr, rt, ns: [build(x, rt, None) for x in arr[i] or ()]
 
 
-def _computed(compute: Callable[[Any, Runtime], Any], out: Callable[[Any], Any]) -> Build:
-    return lambda arr, rt, ns: out(compute(ns, rt))
+def _computed(compute: Callable[[Any, Runtime], Any]) -> Build:
+    return lambda arr, rt, ns: sql.plain(compute(ns, rt))
+
+
+def _shaped(compute: Callable[[Any, Runtime], Any], build: Shaped) -> Build:
+    return lambda arr, rt, ns: build(compute(ns, rt), rt)
 
 
 def _pick(i: int, relation: str, choose: Callable[[Any, Runtime], Any], build: Build) -> Build:
@@ -237,14 +257,21 @@ def _pick(i: int, relation: str, choose: Callable[[Any, Runtime], Any], build: B
     return pick
 
 
-def _leaf(get: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda obj: sql.plain(get(obj))
+def _leaf(get: Callable[..., Any], args: tuple[tuple[str, str], ...]) -> Shaped:
+    if not args:
+        return lambda obj, rt: sql.plain(get(obj))
+
+    def leaf(obj: Any, rt: Runtime) -> Any:
+        given = {arg: rt.variables[var] for arg, var in args if var in rt.variables}
+        return sql.plain(get(obj, **given))
+
+    return leaf
 
 
-def _nested(get: Callable[[Any], Any], build: Callable[[Any], Any], many: bool) -> Callable[[Any], Any]:
+def _nested(get: Callable[..., Any], build: Shaped, many: bool) -> Shaped:
     if many:
-        return lambda obj: [build(x) for x in get(obj)]
-    return lambda obj: build(get(obj))
+        return lambda obj, rt: [build(x, rt) for x in get(obj)]
+    return lambda obj, rt: build(get(obj), rt)
 
 
 def _fact(i: int, load: sql.Decode) -> Callable[[list[Any]], Any]:

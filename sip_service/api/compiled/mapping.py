@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
+from sip_service.api import readiness
 from sip_service.api.identity import mask
 from sip_service.auth.principal import Principal
 from sip_service.models.identity import Citizen, Organisation, StaffMember
@@ -44,6 +45,7 @@ Alias = Any  # an ORM class or an aliased() one: its attributes are columns
 class Runtime:
     principal: Principal
     today: date
+    variables: Mapping[str, Any]  # the request's, coerced (for arguments such as message(language))
 
 
 @dataclass(frozen=True)
@@ -198,11 +200,13 @@ Field = Attr | Expr | Ref | Many | Computed | Pick | Same
 
 @dataclass(frozen=True)
 class Get:
-    """A field of a Python object (`SHAPES`): its value, or an object (or list) of another shape."""
+    """A field of a Python object (`SHAPES`): its value, or an object (or list) of another shape.
+    `args`: the field's arguments, given to `get` by name when the request gives them (by variable)."""
 
-    get: Callable[[Any], Any]
+    get: Callable[..., Any]
     shape: str | None = None
     many: bool = False
+    args: tuple[str, ...] = ()
 
 
 # Objects made in Python (the results of domain functions), field by field.
@@ -210,7 +214,7 @@ SHAPES: dict[str, dict[str, Get]] = {
     "Readiness": {"ready": Get(lambda r: r.ready), "blockers": Get(lambda r: r.blockers, "Blocker", many=True)},
     "Blocker": {
         "code": Get(lambda b: b.code),
-        "message": Get(lambda b: b.message_sv),  # the default language; an argument is not known here
+        "message": Get(readiness.message, args=("language",)),
         "subject": Get(lambda b: b.subject, "BlockerSubject"),
     },
     "BlockerSubject": {"kind": Get(lambda s: s.kind), "id": Get(lambda s: s.id)},
