@@ -4,6 +4,8 @@
 #   Node.js ≥ 20 with npm                   — the interop tests' OIDC provider and axe-core come from the npm registry
 #   redis-server                            — the two-process tests; the suite starts its own when none listens on 6379
 #   coturn (turnserver), janus              — the video tests' TURN server and media server, started on loopback
+#   iproute2 (ip, tc)                       — the poor-line test: a network namespace behind a shaped, lossy veth pair
+#                                             (that test needs root, as .ci/run has)
 # As root, what is missing is installed from the distribution; otherwise this stops at once and
 # names the one command to run. PostgreSQL is optional (SIP_TEST_DATABASE_URL, see README).
 set -euo pipefail
@@ -16,6 +18,7 @@ command -v npm >/dev/null || missing+=(npm)
 command -v redis-server >/dev/null || missing+=(redis-server)
 [ -x /usr/bin/turnserver ] || missing+=(coturn)
 [ -x /usr/bin/janus ] || missing+=(janus)
+{ command -v ip && command -v tc; } >/dev/null || missing+=(iproute2)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.codecs.opus import OpusEncoder
 from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
@@ -71,21 +72,35 @@ class Tone(MediaStreamTrack):
         return frame
 
 
+class BrowserVoice(OpusEncoder):
+    """Opus as a browser sends a voice: about 32 kbit/s (constrained VBR). aiortc's own encoder sends
+    96 kbit/s, and on this tone about 130 kbit/s: more than a poor line carries for one voice. A test
+    that wants browsers' voices puts it where aiortc looks for its encoder (aiortc.codecs.OpusEncoder)."""
+
+    BITRATE = 32_000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.codec.bit_rate = self.BITRATE
+        self.codec.options = {"application": "voip", "vbr": "constrained"}
+
+
 class Moving(VideoStreamTrack):
     """A grey ramp sliding sideways, 320×240 (unless told) at 15 frames a second (as the meeting page
     asks of a camera: the relay forwards every picture as it was sent)."""
 
     def __init__(self, width: int = 320, height: int = 240) -> None:
         super().__init__()
-        self.width, self.height, self._n = width, height, 0
+        self.width, self.height = width, height
+        self.made: list[float] = []  # when each picture was made (time.monotonic())
         self._ramp = bytes(x % 256 for x in range(2 * width))
         self._chroma = bytes([128]) * (width // 2 * height // 2)
         self.pace, self._start = Pace(1 / FPS), time.monotonic()
 
     async def recv(self) -> VideoFrame:
         await self.pace.next()
-        self._n += 1
-        shift = (self._n * 4) % self.width
+        self.made.append(time.monotonic())
+        shift = (len(self.made) * 4) % self.width
         frame = VideoFrame(self.width, self.height, "yuv420p")
         frame.planes[0].update(self._ramp[shift : shift + self.width] * self.height)
         frame.planes[1].update(self._chroma)
@@ -110,6 +125,8 @@ class MediaPeer:
         self.picture_times: defaultdict[tuple[str, str], list[float]] = defaultdict(list)
         self.keyframe_requests = 0  # PLI/FIR that reached this participant's camera (a browser's pliCount)
         self.sound_times: defaultdict[str, list[float]] = defaultdict(list)  # participant id → as picture_times
+        # Every decoded frame: (participant id, audio|video, when it was decoded (time.monotonic), media time)
+        self.decoded: list[tuple[str, str, float, float | None]] = []
         self.relayed = 0  # this participant's signals that the service relayed (SendSignal answered so)
         self.picture = (320, 240)  # what this participant's camera sends
         self.sending: list[Tone | Moving] = []
@@ -232,6 +249,7 @@ class MediaPeer:
                 who = self.mapping.get(str(transceiver.mid))
                 if who is not None:
                     self.frames[who] += 1
+                    self.decoded.append((*who, time.monotonic(), frame.time))
                     if isinstance(frame, VideoFrame):
                         self.sizes[who[0]] = (frame.width, frame.height)
                         if frame.time is not None:
@@ -247,6 +265,22 @@ class MediaPeer:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.id} decoded {dict(self.frames)} within {within} s; wanted {wanted}")
             await asyncio.sleep(0.05)
+
+    async def packets(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """RTP packets received from each other participant, and lost on the way (by the sequence
+        numbers: the receivers' inbound-rtp stats). What the relay and the line delivered, before
+        aiortc's audio jitter buffer (16 packets), which stops at a lost packet until it overflows
+        and then drops what it must: it decodes fewer frames than arrive, where a browser conceals
+        the one lost."""
+        got: Counter[tuple[str, str]] = Counter()
+        lost: Counter[tuple[str, str]] = Counter()
+        for transceiver in self.pc.getTransceivers() if self.pc is not None else []:
+            if (who := self.mapping.get(str(transceiver.mid))) is not None:
+                for stats in (await transceiver.receiver.getStats()).values():
+                    if stats.type == "inbound-rtp":
+                        got[who] += stats.packetsReceived
+                        lost[who] += stats.packetsLost
+        return {who: (got[who], lost[who]) for who in got}
 
     def picture_rate(self, other: MediaPeer) -> tuple[float, int]:
         """Pictures a second decoded from `other`, by the media clock (the relay forwards each
