@@ -167,7 +167,10 @@ function allMonths(first, last) {
 
 const count = (v) => (v === null || v === undefined ? tt("hidden") : String(v));
 const pct = (v) => (v === null || v === undefined ? tt("notShown") : `${Math.round(v * 100)} %`);
-const num = (v, digits = 1) => (v === null || v === undefined ? tt("notShown") : (Math.round(v * 10 ** digits) / 10 ** digits).toLocaleString(lang === "en" ? "en-GB" : "sv-SE"));
+// A fixed number of decimals, so that 55 reads "55,0" beside "50,6" in the same column.
+const num = (v, digits = 1) => (v === null || v === undefined
+  ? tt("notShown")
+  : v.toLocaleString(lang === "en" ? "en-GB" : "sv-SE", { minimumFractionDigits: digits, maximumFractionDigits: digits }));
 
 function draw(view) {
   destroyCharts(view);
