@@ -29,6 +29,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from sip_service.api import operations
 from sip_service.api.compiled import Registry
 from sip_service.api.context import Context
+from sip_service.api.plan_live import KnownPlanChanges, LiveUpdatesHandler
 from sip_service.api.schema import build_schema
 from sip_service.auth.cache import PrincipalCache
 from sip_service.auth.claims import normalize_claims, principal_from_claims
@@ -232,11 +233,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return JSONResponse(operations.documents(), headers={"Cache-Control": "no-cache"})
 
     schema = build_schema(settings)
+    known_plan_changes = KnownPlanChanges(schema._schema) if settings.compiled_operations else None
+    app.state.known_plan_changes = known_plan_changes  # how many pages it serves: tests ask
     app.include_router(
         GraphQLRouterWithSignIn(
             sign_in_websocket,
             schema,
             Registry(schema._schema, settings) if settings.compiled_operations else None,
+            known_plan_changes,
             context_getter=context,
             graphql_ide=None,
             allow_queries_via_get=False,  # GET would let another site read plans through a link
@@ -292,19 +296,24 @@ class Pages(StaticFiles):
 class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):
     """Websockets (graphql-transport-ws) say who they are in `connection_init`:
     `{"authorization": "Bearer <token>"}`, or from a signed-in page `{"csrf": "<token>"}`; without a
-    valid one the connection is closed (4403)."""
+    valid one the connection is closed (4403). The known operations take their compiled paths
+    (queries: `api.compiled`; the pages' PlanChanges: `plan_live.KnownPlanChanges`)."""
+
+    graphql_transport_ws_handler_class = LiveUpdatesHandler
 
     def __init__(
         self,
         sign_in: Callable[[Context, dict[str, object], HTTPConnection], Awaitable[None]],
         schema: strawberry.Schema,
         compiled: Registry | None,
+        known_plan_changes: KnownPlanChanges | None,
         **kwargs: Any,
     ) -> None:
         kwargs["subscription_protocols"] = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)  # the current protocol only
         super().__init__(schema, **kwargs)
         self._sign_in = sign_in
         self._compiled = compiled
+        self.known_plan_changes = known_plan_changes
 
     async def execute_single(
         self,

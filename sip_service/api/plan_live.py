@@ -6,22 +6,35 @@ However many pages watch a plan, this process listens to the plan's channel once
 at each change, asks once who of the watchers may still read the plan: one statement for all of
 them (`plans.repository.readable_by`, the readable scope itself, for each distinct principal).
 The change then goes to those who may, and the others' subscriptions end.
+
+The pages' own document (graphql/operations: PlanChanges) is served by `KnownPlanChanges` without
+running strawberry for each page and change: the answer is encoded once per change and the same
+bytes go to every page of the feed (tests/api/test_plan_changes.py holds both paths to the same
+frames). Any other document, or anything unusual, takes strawberry's path, the reference.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import cast
 
+import orjson
 import strawberry
+from graphql import FieldNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, OperationType, parse
+from graphql.execution.values import get_argument_values, get_variable_values
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import NextMessage, NextMessagePayload
 from strawberry.types import Info
 
+from sip_service.api import operations
 from sip_service.api.context import Context
 from sip_service.api.errors import query_error
 from sip_service.auth.principal import Principal
@@ -41,12 +54,58 @@ class PlanChangeType:
     change: str = strawberry.field(description="Which operation changed it, e.g. addGoal.")
 
 
+# The known document's selection: (response key, field) of the root, and of each field under it.
+Selection = tuple[tuple[str, str], tuple[tuple[str, str], ...]]
+
+
+@dataclass(eq=False)
+class _Change:
+    """One committed change, as every page of the feed is told it."""
+
+    plan_id: uuid.UUID
+    version: int
+    change: str
+
+    _encoded: dict[Selection, orjson.Fragment] = field(default_factory=dict, repr=False)
+
+    def encoded(self, selection: Selection) -> orjson.Fragment:
+        """`{"data": {...}}` for the known document's selection, encoded once for all its pages."""
+        found = self._encoded.get(selection)
+        if found is None:
+            value = {"__typename": "PlanChange", "planId": str(self.plan_id), "version": self.version}
+            value["change"] = self.change
+            (key, _), fields = selection
+            data = {key: {alias: value[name] for alias, name in fields}}
+            found = self._encoded[selection] = orjson.Fragment(orjson.dumps({"data": data}))
+        return found
+
+
 @dataclass(eq=False)
 class _Watcher:
     principal: Principal
-    changes: asyncio.Queue[Message] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
-    ended: asyncio.Event = field(default_factory=asyncio.Event)  # lost access (or the feed failed)
+    # the changes in order, then None: the end (lost access, or the feed failed: `error`)
+    changes: asyncio.Queue[_Change | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    ended: bool = False
     error: BaseException | None = None
+
+    def tell(self, change: _Change) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # a page that does not keep up misses some
+            self.changes.put_nowait(change)
+
+    def end(self, error: BaseException | None = None) -> None:
+        if self.ended:
+            return
+        self.ended, self.error = True, error
+        if self.changes.full():  # the end always arrives, in place of the newest change
+            self.changes.get_nowait()
+        self.changes.put_nowait(None)
+
+    async def next(self) -> _Change | None:
+        """The next change, or None once the watcher may no longer read the plan."""
+        change = await self.changes.get()
+        if change is None:
+            self.changes.put_nowait(None)  # and None again for any later call
+        return change
 
 
 class PlanFeed:
@@ -76,24 +135,23 @@ class PlanFeed:
         except Exception as exc:  # told to every watcher: their subscriptions end with an error
             logger.exception("the feed of plan %s failed", self.plan_id)
             for w in list(self.watchers):
-                w.error = exc
-                w.ended.set()
+                w.end(exc)
             raise
 
-    async def _tell(self, change: Message) -> None:
+    async def _tell(self, message: Message) -> None:
         watchers = list(self.watchers)
         if not watchers:
             return
+        change = _Change(self.plan_id, int(message["version"]), str(message["change"]))
         principals = list(dict.fromkeys(w.principal for w in watchers))  # each distinct one once
         async with self.hub.db.read() as session:
             readable = await plans_repo.readable_by(session, principals, clock.today(), self.plan_id)
         may = {p for p, ok in zip(principals, readable, strict=True) if ok}
         for w in watchers:
             if w.principal in may:
-                with contextlib.suppress(asyncio.QueueFull):  # a page that does not keep up misses some
-                    w.changes.put_nowait(change)
+                w.tell(change)
             else:
-                w.ended.set()
+                w.end()
 
     @property
     def is_listening(self) -> bool:
@@ -146,20 +204,12 @@ def feeds_for(broker: Broker, db: Database) -> PlanFeeds:
     return feeds
 
 
-async def _next(watcher: _Watcher) -> Message | None:
-    """The next change, or None once the watcher may no longer read the plan."""
-    if watcher.ended.is_set():
-        return None
-    getting = asyncio.ensure_future(watcher.changes.get())
-    ending = asyncio.ensure_future(watcher.ended.wait())
-    try:
-        await asyncio.wait([getting, ending], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for f in (getting, ending):
-            f.cancel()
-    if watcher.ended.is_set():
-        return None
-    return getting.result()
+def _feed_failed() -> GraphQLError:
+    """What a page hears when this process lost the plan's channel (the page then reads again)."""
+    return GraphQLError(
+        "Direktuppdateringen av planen avbröts. Ladda om sidan. / Live updates of the plan stopped. Reload the page.",
+        extensions={"code": "SERVICE_UNAVAILABLE"},
+    )
 
 
 @strawberry.type
@@ -172,7 +222,108 @@ class PlanSubscription:
             async with ctx.db.read() as session:
                 if not await plans_repo.is_readable(session, ctx.principal, clock.today(), plan_id):
                     raise query_error(errors.NotFound("Plan", plan_id))
-            while (e := await _next(watcher)) is not None:
-                yield PlanChangeType(plan_id=plan_id, version=int(e["version"]), change=str(e["change"]))
+            while (change := await watcher.next()) is not None:
+                yield PlanChangeType(plan_id=plan_id, version=change.version, change=change.change)
             if watcher.error is not None:
-                raise watcher.error
+                raise _feed_failed() from watcher.error
+
+
+class KnownPlanChanges:
+    """The pages' own PlanChanges document (graphql/operations), served without strawberry: the same
+    watch and access check as `PlanSubscription.plan_changes`, and each change encoded once for all
+    pages of the feed. Recognised by its printed text, as `api.compiled` recognises queries."""
+
+    def __init__(self, schema: GraphQLSchema) -> None:
+        self.schema = schema
+        self.text = operations.documents()["PlanChanges"]
+        document = parse(self.text)
+        self.operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+        self.selection = _selection(self.operation)
+        self._is_known = functools.lru_cache(maxsize=64)(self._printed_is_known)
+        self.serving = 0  # pages served now
+
+    def _printed_is_known(self, query: str, operation_name: str | None) -> bool:
+        try:
+            document = parse(query)
+        except GraphQLError:
+            return False
+        return operations.canonical(document, operation_name) == self.text
+
+    def plan_id(self, operation: Operation[Context, None]) -> uuid.UUID | None:
+        """The plan the operation watches, if it is the known document with good variables."""
+        if self.selection is None or not self._is_known(operation.query, operation.operation_name):
+            return None
+        definitions = self.operation.variable_definitions or ()
+        coerced = get_variable_values(self.schema, definitions, operation.variables or {})
+        if isinstance(coerced, list):
+            return None  # strawberry reports the errors
+        root = self.operation.selection_set.selections[0]
+        assert isinstance(root, FieldNode)
+        subscription = self.schema.subscription_type
+        assert subscription is not None
+        args = get_argument_values(subscription.fields[root.name.value], root, coerced)
+        plan_id = args.get("planId")
+        return plan_id if isinstance(plan_id, uuid.UUID) else None
+
+    async def serve(self, ctx: Context, operation: Operation[Context, None]) -> bool:
+        """Serve the operation to its end; False, having sent nothing, to leave it to strawberry
+        (not the known document, or a plan the person cannot read: strawberry says "not found")."""
+        plan_id = self.plan_id(operation)
+        if plan_id is None or self.selection is None:
+            return False
+        async with feeds_for(ctx.live.broker, ctx.db).watch(ctx.principal, plan_id) as watcher:
+            async with ctx.db.read() as session:
+                if not await plans_repo.is_readable(session, ctx.principal, clock.today(), plan_id):
+                    return False
+            self.serving += 1
+            try:
+                await self._tell(operation, watcher)
+            finally:
+                self.serving -= 1
+        await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        return True
+
+    async def _tell(self, operation: Operation[Context, None], watcher: _Watcher) -> None:
+        assert self.selection is not None
+        while (change := await watcher.next()) is not None:
+            # the bytes encoded once, spliced into each page's message by orjson (kit.jsonenc)
+            payload = cast(NextMessagePayload, change.encoded(self.selection))
+            await operation.send_operation_message(NextMessage(id=operation.id, type="next", payload=payload))
+        if watcher.error is not None:
+            failed = NextMessagePayload(data=None, errors=[_feed_failed().formatted])
+            await operation.send_operation_message(NextMessage(id=operation.id, type="next", payload=failed))
+
+
+def _selection(operation: OperationDefinitionNode) -> Selection | None:
+    """The document's one root field and its plain fields, or None if it asks for more than that."""
+    roots = operation.selection_set.selections
+    if operation.operation is not OperationType.SUBSCRIPTION or operation.directives or len(roots) != 1:
+        return None
+    root = roots[0]
+    if not isinstance(root, FieldNode) or root.name.value != "planChanges" or root.directives:
+        return None
+    fields: list[tuple[str, str]] = []
+    for node in root.selection_set.selections if root.selection_set else ():
+        known = ("__typename", "planId", "version", "change")
+        if not isinstance(node, FieldNode) or node.name.value not in known or node.directives or node.arguments:
+            return None
+        fields.append(((node.alias or node.name).value, node.name.value))
+    return ((root.alias or root.name).value, root.name.value), tuple(fields)
+
+
+class LiveUpdatesHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws as strawberry runs it, but the pages' PlanChanges by `KnownPlanChanges`
+    when the view has one (`known_plan_changes`; SIP_COMPILED_OPERATIONS=false: none)."""
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        known: KnownPlanChanges | None = getattr(self.view, "known_plan_changes", None)
+        try:
+            served = known is not None and await known.serve(self.context, operation)
+        except Exception as error:  # as strawberry's own run_operation: logged, then complete
+            await self.handle_task_exception(error)
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+            raise
+        if not served:
+            await super().run_operation(operation)

@@ -23,17 +23,19 @@ from sip_service.plans import events
 from sip_service.plans import service as plans
 
 from conftest import GraphQLClient, Service, op
-from helpers import WAIT_S, big_plan, citizen_id, serving, staff, until, within
+from helpers import REDIS_URL, WAIT_S, big_plan, citizen_id, serving, staff, until, within
 
 
 @asynccontextmanager
-async def plan_changes(url: str, world: Service, sub: str, plan_id: str) -> AsyncIterator[ClientConnection]:
+async def plan_changes(
+    url: str, world: Service, sub: str, plan_id: str, document: str | None = None
+) -> AsyncIterator[ClientConnection]:
     ws_url = url.replace("http://", "ws://") + "/graphql"
     async with connect(ws_url, subprotocols=["graphql-transport-ws"], open_timeout=WAIT_S) as ws:  # type: ignore[list-item]
         init = {"type": "connection_init", "payload": {"authorization": f"Bearer {world.token(sub)}"}}
         await ws.send(json.dumps(init))
         assert json.loads(await within(ws.recv(), "connection_ack")) == {"type": "connection_ack"}
-        payload = {"query": op("PlanChanges"), "variables": {"planId": plan_id}}
+        payload = {"query": document or op("PlanChanges"), "variables": {"planId": plan_id}}
         await ws.send(json.dumps({"type": "subscribe", "id": "1", "payload": payload}))
         yield ws
 
@@ -147,3 +149,66 @@ async def test_one_access_check_per_change_however_many_pages_and_access_is_chec
             for who, page in zip(pages[:2] + pages[4:5], ws[:2] + ws[4:5], strict=True):
                 message = await received(page, f"the withdrawal on {who}'s page")
                 assert message["payload"]["data"]["planChanges"]["change"] == "test", message
+
+
+async def test_the_pages_document_is_served_without_strawberry_and_says_the_same(world: Service) -> None:
+    """The pages' PlanChanges is served by plan_live.KnownPlanChanges: one encoding per change for
+    all pages. Strawberry's path (SIP_COMPILED_OPERATIONS=false) is the reference: two instances on
+    the same database and Redis, the same pages on each; every frame must be the same text — the
+    changes, the end of a page whose reader lost access, an outsider's "not found", a bad id, and
+    another document for the same field (which takes strawberry's path on both)."""
+    plan_id = await big_plan(world, relatives=0, goals=0, actions=0, meeting_count=0)
+    elsa = CitizenPrincipal(await citizen_id(world, "Elsa"), "Elsa Andersson")
+    aliased = "subscription Watch($planId: UUID!) { planChanges(planId: $planId) { v: version planId } }"
+    pages = [  # who, plan id, document; the first two go on hearing
+        ("staff-anna", str(plan_id), None),
+        ("staff-anna", str(plan_id), aliased),
+        ("staff-johan", str(plan_id), None),  # his organisation loses the patient's consent
+        ("staff-karin", str(plan_id), None),  # another health centre: not found
+        ("staff-anna", "not-a-uuid", None),
+    ]
+    async with (
+        serving(world, redis_url=REDIS_URL) as fast,
+        serving(world, redis_url=REDIS_URL, compiled_operations=False) as reference,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        instances = (fast, reference)
+        ws = {
+            running.url: [
+                await stack.enter_async_context(plan_changes(running.url, world, w, p, d)) for w, p, d in pages
+            ]
+            for running in instances
+        }
+
+        async def watching() -> bool:
+            # and on the first, Anna's and Johan's pages without strawberry (the aliased one with it)
+            served = fast.app.state.known_plan_changes.serving == 2
+            return served and all(feeds_for(r.broker, world.db).watching(plan_id) == 3 for r in instances)
+
+        await until(watching, "three pages watching on each instance, two of them served without strawberry")
+        assert reference.app.state.known_plan_changes is None
+        said: dict[str, list[list[str]]] = {r.url: [[] for _ in pages] for r in instances}
+
+        async def read(pages: tuple[int, ...], what: str) -> None:
+            for r in instances:
+                for i in pages:
+                    said[r.url][i].append(str(await within(ws[r.url][i].recv(), f"{what} on page {i} of {r.url}")))
+
+        await read((3, 4), "the refusal")
+        await fast.broker.publish(events.channel(plan_id), events.changed(plan_id, 99, "test"))  # over Redis: both
+        await read((0, 1, 2), "the change")
+        async with world.db.read() as s:
+            version = int(await s.scalar(select(Plan.version).where(Plan.id == plan_id)) or 0)
+        await usecases.run(
+            world.db,
+            elsa,
+            "withdrawConsent",
+            lambda s: plans.withdraw_consent(s, elsa, plan_id, version),
+            broker=fast.broker,
+        )
+        await read((0, 1, 2), "the withdrawal")
+    assert said[fast.url] == said[reference.url]
+    frames = said[fast.url]
+    assert [json.loads(f)["type"] for f in frames[2]] == ["next", "complete"]  # Johan: the change, then the end
+    assert "NOT_FOUND" in frames[3][0]
+    assert json.loads(frames[1][0])["payload"] == {"data": {"planChanges": {"v": 99, "planId": str(plan_id)}}}
