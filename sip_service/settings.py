@@ -106,8 +106,9 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 2000
     max_page_size: int = 100
-    # Known query operations answered by one compiled statement each (api.compiled); off: every
-    # operation through strawberry (the reference the compiled forms are tested against).
+    # Known query operations answered by one compiled statement each (api.compiled), the pages'
+    # PlanChanges encoded once per change (api.plan_live); off: every operation through strawberry
+    # (the reference the compiled forms are tested against).
     compiled_operations: bool = True
     # Invite links exchanged (POST /auth/invite) per client address per minute: guessing is slow.
     invite_attempts_per_minute: int = Field(default=10, ge=1)
