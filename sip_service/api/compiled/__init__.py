@@ -87,6 +87,7 @@ def _root_plans(field: FieldNode, fragments: dict[str, FragmentDefinitionNode]) 
     def make(d: sql.Dialect) -> Run:
         nodes = next((p for p in parts if p.name.value == "nodes"), None)
         node = Compiler(d, fragments).object("Plan", Plan, nodes.selection_set) if nodes else None
+        element = d.text(node[0], Plan) if node else Plan.id
 
         async def run(session: AsyncSession, ctx: Context, args: dict[str, Any], variables: Mapping[str, Any]) -> Any:
             first: int = args["first"]
@@ -103,7 +104,6 @@ def _root_plans(field: FieldNode, fragments: dict[str, FragmentDefinitionNode]) 
                 stmt = await repo.page_statement(session, ctx.principal, ctx.today, flt, first, args.get("after"))
             except DomainError:
                 return None
-            element = d.text(node[0]) if node else Plan.id
             rows = (
                 await session.execute(stmt.with_only_columns(element, Plan.created_at, Plan.id, Plan.patient_id))
             ).all()
@@ -141,10 +141,11 @@ def _root_plan(field: FieldNode, fragments: dict[str, FragmentDefinitionNode]) -
         compiler = Compiler(d, fragments)
         element, build = compiler.object("Plan", Plan, field.selection_set)
         mine, to_facts = compiler.facts(Plan, Plan, _OPENED)
+        element, mine = d.text(element, Plan), d.text(mine, Plan)
 
         async def run(session: AsyncSession, ctx: Context, args: dict[str, Any], variables: Mapping[str, Any]) -> Any:
             plan_id: uuid.UUID = args["id"]
-            stmt = select(d.text(element), Plan.patient_id, d.text(mine)).where(
+            stmt = select(element, Plan.patient_id, mine).where(
                 Plan.id == plan_id, repo.readable_condition(ctx.principal, ctx.today)
             )
             row = (await session.execute(stmt)).first()

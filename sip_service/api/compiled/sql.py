@@ -16,8 +16,10 @@ from enum import Enum as Enum_
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Date, Enum, Text, Uuid, cast, func, select
+from sqlalchemy import Boolean, ColumnElement, Date, Enum, Text, Uuid, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
+from sqlalchemy.dialects.sqlite import aiosqlite as sqlite_aiosqlite
 from sqlalchemy.types import TypeEngine
 
 from sip_service.kit.db import UTCDateTime
@@ -53,9 +55,20 @@ class Dialect:
         rows = inner.correlate_except(child).subquery()
         return select(func.json_group_array(func.json(rows.c.j))).scalar_subquery()
 
-    def text(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
-        """The JSON as text, parsed once in Python (orjson) rather than by the driver."""
-        return cast(value, Text) if self.pg else value
+    def text(self, value: ColumnElement[Any], root: Any) -> ColumnElement[Any]:
+        """The JSON as text, parsed once in Python (orjson) rather than by the driver, and its SQL
+        written out once: the expression is the same for every request (it has no parameters), and
+        SQLAlchemy would otherwise walk the whole tree for its cache key on each execution. `root`:
+        the table its subqueries correlate to, which the statement it goes into selects from."""
+        value = cast(value, Text) if self.pg else value
+        dialect = postgresql_asyncpg.dialect() if self.pg else sqlite_aiosqlite.dialect()  # type: ignore[no-untyped-call]
+        # written out inside a SELECT from the root, so that its subqueries correlate to it
+        stmt = select(value.label("compiled_json")).select_from(root)
+        written = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        head, tail = "SELECT ", " AS compiled_json \nFROM "
+        if not written.startswith(head) or written.count(tail) != 1:  # pragma: no cover (SQLAlchemy changed)
+            raise ValueError(f"unexpected SQL: {written[:200]}")
+        return literal_column(written[len(head) : written.index(tail)])
 
 
 def _uuid_out(v: str | None) -> str | None:
