@@ -101,7 +101,7 @@ class _TooLarge(Exception):
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or Settings()
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, pool_size=settings.db_pool_size)
     http = httpx.AsyncClient()
     dev = None if settings.is_production else DevProvider(settings)
     if settings.oidc_jwks_url:

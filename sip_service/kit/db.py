@@ -77,10 +77,11 @@ class Database:
     "database is locked", so a stale writer then sees the newer version and gets a conflict.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine: AsyncEngine = create_async_engine(url, echo=echo)
+        pool = {} if self.is_sqlite or pool_size is None else {"pool_size": pool_size, "max_overflow": pool_size}
+        self.engine: AsyncEngine = create_async_engine(url, echo=echo, **pool)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _enable_sqlite_integrity)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
