@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/run.py [--seconds N] [--concurrency N] [--profile FILE]
 
-Creates the database `sip_bench`, migrates it, builds the data through the service layer, starts two
-uvicorn servers on loopback ports (the real app, and a tiny Starlette app using asyncpg directly), checks
-that both answer the same JSON, loads each with concurrent keep-alive clients, and drops the database.
+Creates the database `sip_bench_<pid>` (or $SIP_BENCH_DATABASE), migrates it, builds the data through
+the service layer, starts two uvicorn servers on loopback ports (the real app, and a tiny Starlette app
+using asyncpg directly), checks that both answer the same JSON, loads each with concurrent keep-alive
+clients, and drops the database.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ from sip_service.settings import Settings
 
 T = TypeVar("T")
 PG = "postgres@127.0.0.1:5432"
-DB_NAME = "sip_bench"
+# One database per run (children inherit the name through the environment): two runs at once on
+# this shared machine (run.py, fanout.py, video.py) would otherwise drop each other's `sip_bench`.
+DB_NAME = os.environ.setdefault("SIP_BENCH_DATABASE", f"sip_bench_{os.getpid()}")
 DSN = f"postgresql://{PG}/{DB_NAME}"
 SA_URL = f"postgresql+asyncpg://{PG}/{DB_NAME}"
 PAGE_PLANS = 59  # small plans besides the big one, so that a page of 50 has a next page
