@@ -1,4 +1,4 @@
-"""The FastAPI application: GraphQL at /graphql, the development identity provider, limits."""
+"""The FastAPI application: GraphQL at /graphql, FHIR at /fhir, the development identity provider, limits."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ from sip_service.auth.principal import Principal
 from sip_service.auth.tokens import TokenError, TokenValidator, http_jwks_source, static_jwks_source
 from sip_service.http import auth as web
 from sip_service.http.devprovider import DevProvider, dev_provider_router
+from sip_service.http.fhir.router import fhir_router
 from sip_service.http.invite import invite_router
 from sip_service.inbox import digest
 from sip_service.kit import jsonenc
@@ -221,6 +222,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     browser = web.install(app, settings, db, validator_for(settings.oidc_client_id), principals)
     app.include_router(invite_router(db, settings, meeting_secret))
+    app.include_router(fhir_router(settings, db, principal_of), prefix="/fhir")  # bearer tokens, as GraphQL
     if not settings.is_production:
         # The IDE page itself needs no sign-in (its requests do: add the bearer token under Headers).
         @app.get("/graphql", response_class=HTMLResponse, include_in_schema=False)

@@ -1,0 +1,480 @@
+"""The plan and its people as FHIR R4 resources (JSON as dicts). Pure: no I/O, no access decisions.
+
+The router (`http.fhir.router`) loads what a resource needs through the readable scope and decides
+what the caller may see (the full personal identity number, contact details: `plans.policy`), and
+hands it here as a `PlanView` or a single row. Texts are Swedish (`language: sv`). Identifiers as
+HL7 Sweden's base profiles (R4) use them. People and things not served as resources of their own
+yet (Practitioner, RelatedPerson outside a CareTeam) are logical references: identifier and display.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sip_service.models.identity import Citizen, Language, Organisation, OrganisationKind, StaffMember
+from sip_service.models.plans import (
+    Action,
+    ActionStatus,
+    Goal,
+    Participant,
+    ParticipantKind,
+    Plan,
+    PlanStatus,
+    RepresentativeKind,
+)
+from sip_service.plans.participation import takes_part
+
+FHIR_VERSION = "4.0.1"  # R4
+MEDIA_TYPE = "application/fhir+json"
+PERSONNUMMER = "http://electronichealth.se/identifier/personnummer"
+HSA_ID = "urn:oid:1.2.752.29.4.19"
+# This service's own definitions (one extension so far). A canonical base of the service's own, to be
+# registered when the profiles are published; it names no host the service runs on.
+CANONICAL = "urn:sip-tjansten:fhir"
+OVERALL_RESPONSIBILITY = f"{CANONICAL}:StructureDefinition:overall-responsible-organisation"
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """One plan read through the readable scope, with the rows its resources name."""
+
+    plan: Plan  # with participants, goals and actions loaded
+    patient: Citizen
+    names: Mapping[uuid.UUID, str]  # participant id → name (staff, citizen or external party)
+    organisations: Mapping[uuid.UUID, Organisation]
+    staff: Mapping[uuid.UUID, StaffMember]
+    patient_number_shown: bool  # the full personal identity number: the person and their own care only
+
+
+# The plan's life cycle as CarePlan.status. A plan being revised is still in force, and its current
+# content (the revision under way) is what is served; a closed plan, whatever the reason, is over.
+CAREPLAN_STATUS = {
+    PlanStatus.DRAFT: "draft",
+    PlanStatus.ACTIVE: "active",
+    PlanStatus.REVISING: "active",
+    PlanStatus.CLOSED: "completed",
+}
+GOAL_STATUS = {
+    PlanStatus.DRAFT: "proposed",
+    PlanStatus.ACTIVE: "active",
+    PlanStatus.REVISING: "active",
+    PlanStatus.CLOSED: "completed",
+}
+ACTIVITY_STATUS = {
+    ActionStatus.PLANNED: "not-started",
+    ActionStatus.ONGOING: "in-progress",
+    ActionStatus.DONE: "completed",
+    ActionStatus.CANCELLED: "cancelled",
+}
+STATUS_WORDS = {
+    PlanStatus.DRAFT: "Utkast",
+    PlanStatus.ACTIVE: "Fastställd",
+    PlanStatus.REVISING: "Fastställd, revideras",
+    PlanStatus.CLOSED: "Avslutad",
+}
+ORGANISATION_KIND_WORDS = {
+    OrganisationKind.REGION: "Region (hälso- och sjukvård)",
+    OrganisationKind.MUNICIPALITY: "Kommun (socialtjänst, hemtjänst)",
+    OrganisationKind.OTHER: "Annan organisation",
+}
+REPRESENTATIVE_WORDS = {
+    RepresentativeKind.GUARDIAN: "vårdnadshavare",
+    RepresentativeKind.GOD_MAN: "god man",
+    RepresentativeKind.FORVALTARE: "förvaltare",
+}
+
+
+def clean(resource: Json) -> Json:
+    """FHIR has no empty values: leave out None, "", [] and {} at every depth."""
+    out: Json = _clean(resource)
+    return out
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {k: _clean(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        items = [_clean(v) for v in value]
+        return [v for v in items if v not in (None, "", [], {})]
+    return value
+
+
+def instant(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def day(value: date | datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value.date() if isinstance(value, datetime) else value).isoformat()
+
+
+def hsa_identifier(hsa_id: str) -> Json:
+    return {"system": HSA_ID, "value": hsa_id}
+
+
+def personnummer(citizen: Citizen) -> Json:
+    return {"system": PERSONNUMMER, "value": citizen.personal_number}
+
+
+def organisation_ref(org: Organisation | None) -> Json | None:
+    if org is None:
+        return None
+    return {
+        "reference": f"Organization/{org.id}",
+        "type": "Organization",
+        "identifier": hsa_identifier(org.hsa_id),
+        "display": org.name,
+    }
+
+
+def practitioner_ref(staff: StaffMember | None) -> Json | None:
+    if staff is None:
+        return None
+    return {
+        "type": "Practitioner",
+        "identifier": hsa_identifier(staff.hsa_id),
+        "display": f"{staff.name}, {staff.title}",
+    }
+
+
+def patient_ref(view: PlanView) -> Json:
+    return {
+        "reference": f"Patient/{view.patient.id}",
+        "type": "Patient",
+        "identifier": personnummer(view.patient) if view.patient_number_shown else None,
+        "display": view.patient.name,
+    }
+
+
+def _related_person_id(p: Participant) -> str:
+    return f"rp-{p.id}"
+
+
+def participant_ref(view: PlanView, p: Participant | None, *, contained: bool = False) -> Json | None:
+    """Who a participant is, as a reference: the patient, a practitioner (HSA-id), a related person
+    (contained in the CareTeam there, elsewhere by name) or an external party (by name)."""
+    if p is None:
+        return None
+    if p.kind is ParticipantKind.PATIENT:
+        return patient_ref(view)
+    if p.kind is ParticipantKind.STAFF:
+        return practitioner_ref(view.staff.get(p.staff_member_id)) if p.staff_member_id else None
+    name = view.names.get(p.id)
+    if p.kind in (ParticipantKind.RELATIVE, ParticipantKind.REPRESENTATIVE):
+        if contained:
+            return {"reference": f"#{_related_person_id(p)}", "type": "RelatedPerson", "display": name}
+        return {"type": "RelatedPerson", "display": name}
+    return {"display": name}
+
+
+def role_words(view: PlanView, p: Participant) -> str:
+    """A participant's part in the plan, in Swedish."""
+    if p.kind is ParticipantKind.PATIENT:
+        return "Patient"
+    if p.kind is ParticipantKind.STAFF:
+        staff = view.staff.get(p.staff_member_id) if p.staff_member_id else None
+        words = p.role or (staff.title if staff else "Personal")
+        return f"{words} (samordnare)" if p.is_coordinator else words
+    if p.kind is ParticipantKind.RELATIVE:
+        return f"Närstående ({p.role})" if p.role else "Närstående"
+    if p.kind is ParticipantKind.REPRESENTATIVE:
+        kind = REPRESENTATIVE_WORDS.get(p.representative_kind) if p.representative_kind else None
+        return f"Företrädare ({kind})" if kind else "Företrädare"
+    return p.role or "Annan part"
+
+
+def team(plan: Plan) -> list[Participant]:
+    """Who is on the plan's care team: those who take part now, as the patient decided about relatives."""
+    return [p for p in plan.participants if takes_part(p.kind, p.wanted_by_patient)]
+
+
+def _participants_by_id(plan: Plan) -> dict[uuid.UUID, Participant]:
+    return {p.id: p for p in plan.participants}
+
+
+def action_performers(view: PlanView, action: Action) -> list[Json]:
+    """The one responsible party (an organisation, or a participant), then the named person if any."""
+    party = (
+        organisation_ref(view.organisations.get(action.responsible_org_id))
+        if action.responsible_org_id
+        else participant_ref(view, _participants_by_id(view.plan).get(action.responsible_participant_id))
+        if action.responsible_participant_id
+        else None
+    )
+    person = {"display": action.responsible_person} if action.responsible_person else None
+    return [r for r in (party, person) if r]
+
+
+def care_plan(view: PlanView) -> Json:
+    plan = view.plan
+    overall = organisation_ref(view.organisations.get(plan.overall_responsible_org_id))  # type: ignore[arg-type]
+    activities = [
+        {
+            "detail": {
+                "status": ACTIVITY_STATUS[a.status],
+                "description": a.description,
+                "scheduledPeriod": {"start": day(a.start_date), "end": day(a.due_date)},
+                "performer": action_performers(view, a),
+                "goal": [{"reference": f"Goal/{a.goal_id}"}] if a.goal_id else [],
+            }
+        }
+        for a in plan.actions
+    ]
+    return clean(
+        {
+            "resourceType": "CarePlan",
+            "id": str(plan.id),
+            "meta": {"lastUpdated": instant(plan.updated_at)},
+            "language": "sv",
+            "text": {"status": "generated", "div": _narrative(view)},
+            "extension": [{"url": OVERALL_RESPONSIBILITY, "valueReference": overall}] if overall else [],
+            "status": CAREPLAN_STATUS[plan.status],
+            "intent": "plan",
+            "category": [{"text": "Samordnad individuell plan (SIP)"}],
+            "title": "Samordnad individuell plan",
+            "description": plan.background,
+            "subject": patient_ref(view),
+            "period": {"start": day(plan.created_at), "end": day(plan.closed_at)},
+            "created": instant(plan.created_at),
+            "author": practitioner_ref(view.staff.get(plan.created_by_staff_id)),
+            "careTeam": [{"reference": f"CareTeam/{plan.id}"}],
+            "goal": [{"reference": f"Goal/{g.id}", "display": g.text} for g in plan.goals],
+            "activity": activities,
+            "note": [{"text": f"Nästa uppföljning: {plan.follow_up_date.isoformat()}"}] if plan.follow_up_date else [],
+        }
+    )
+
+
+def _narrative(view: PlanView) -> str:
+    """What a person reads first: the plan's legal contents in Swedish (SoL 2:7, HSL 16:4)."""
+    plan, esc = view.plan, html.escape
+    overall = view.organisations.get(plan.overall_responsible_org_id) if plan.overall_responsible_org_id else None
+
+    def action_line(a: Action) -> str:
+        who = ", ".join(r.get("display", "") for r in action_performers(view, a)) or "ingen ansvarig ännu"
+        return f"<li>{esc(a.description)} — ansvarig: {esc(who)}</li>"
+
+    def items(lines: Iterable[str]) -> str:
+        joined = "".join(lines)
+        return f"<ul>{joined}</ul>" if joined else "<p>Inga ännu.</p>"
+
+    return (
+        '<div xmlns="http://www.w3.org/1999/xhtml">'
+        f"<p>Samordnad individuell plan för {esc(view.patient.name)} ({esc(STATUS_WORDS[plan.status])}).</p>"
+        f"<p>Bakgrund: {esc(plan.background or '–')}</p>"
+        f"<p>Patientens mål:</p>{items(f'<li>{esc(g.text)}</li>' for g in plan.goals)}"
+        f"<p>Insatser och vem som ansvarar för dem:</p>{items(action_line(a) for a in plan.actions)}"
+        f"<p>Övergripande ansvar: {esc(overall.name if overall else 'inte bestämt ännu')}</p>"
+        f"<p>Uppföljning: {esc(plan.follow_up_date.isoformat() if plan.follow_up_date else 'inte bestämd ännu')}</p>"
+        "</div>"
+    )
+
+
+def _related_person(view: PlanView, p: Participant) -> Json:
+    return {
+        "resourceType": "RelatedPerson",
+        "id": _related_person_id(p),
+        "patient": patient_ref(view),
+        "relationship": [{"text": role_words(view, p)}],
+        "name": [{"text": view.names.get(p.id)}],
+    }
+
+
+def care_team(view: PlanView) -> Json:
+    plan, members = view.plan, team(view.plan)
+    related = [p for p in members if p.kind in (ParticipantKind.RELATIVE, ParticipantKind.REPRESENTATIVE)]
+    overall = organisation_ref(view.organisations.get(plan.overall_responsible_org_id))  # type: ignore[arg-type]
+    return clean(
+        {
+            "resourceType": "CareTeam",
+            "id": str(plan.id),
+            "meta": {"lastUpdated": instant(plan.updated_at)},
+            "language": "sv",
+            "contained": [_related_person(view, p) for p in related],
+            "status": "inactive" if plan.status is PlanStatus.CLOSED else "active",
+            "category": [{"text": "Samordnad individuell plan (SIP)"}],
+            "name": f"SIP-team för {view.patient.name}",
+            "subject": patient_ref(view),
+            "period": {"start": day(plan.created_at), "end": day(plan.closed_at)},
+            "participant": [
+                {
+                    "role": [{"text": role_words(view, p)}],
+                    "member": participant_ref(view, p, contained=True),
+                    "onBehalfOf": organisation_ref(view.organisations.get(p.organisation_id))
+                    if p.kind is ParticipantKind.STAFF and p.organisation_id
+                    else None,
+                }
+                for p in members
+            ],
+            "managingOrganization": [overall] if overall else [],
+        }
+    )
+
+
+def goal(view: PlanView, g: Goal) -> Json:
+    plan = view.plan
+    expressed = _participants_by_id(plan).get(g.expressed_by_id) if g.expressed_by_id else None
+    expressed_by = (
+        participant_ref(view, expressed) if expressed and expressed.kind is not ParticipantKind.EXTERNAL else None
+    )
+    return clean(
+        {
+            "resourceType": "Goal",
+            "id": str(g.id),
+            "meta": {"lastUpdated": instant(plan.updated_at)},
+            "language": "sv",
+            "lifecycleStatus": GOAL_STATUS[plan.status],
+            "description": {"text": g.text},
+            "subject": patient_ref(view),
+            "startDate": day(g.created_at),
+            "target": [{"dueDate": day(g.target_date)}] if g.target_date else [],
+            "expressedBy": expressed_by,
+        }
+    )
+
+
+LANGUAGE_WORDS = {Language.SV: "svenska", Language.EN: "engelska"}
+
+
+def patient(citizen: Citizen, *, number_shown: bool, contact_shown: bool) -> Json:
+    telecom = [
+        {"system": "phone", "value": citizen.phone} if citizen.phone else None,
+        {"system": "email", "value": citizen.email} if citizen.email else None,
+    ]
+    return clean(
+        {
+            "resourceType": "Patient",
+            "id": str(citizen.id),
+            "language": "sv",
+            "identifier": [personnummer(citizen)] if number_shown else [],
+            "name": [{"text": citizen.name}],
+            "telecom": telecom if contact_shown else [],
+            "communication": [
+                {
+                    "language": {
+                        "coding": [{"system": "urn:ietf:bcp:47", "code": citizen.language.value}],
+                        "text": LANGUAGE_WORDS[citizen.language],
+                    },
+                    "preferred": True,
+                }
+            ],
+        }
+    )
+
+
+def organization(org: Organisation) -> Json:
+    return clean(
+        {
+            "resourceType": "Organization",
+            "id": str(org.id),
+            "language": "sv",
+            "identifier": [hsa_identifier(org.hsa_id)],
+            "active": True,
+            "type": [{"text": ORGANISATION_KIND_WORDS[org.kind]}],
+            "name": org.name,
+            "telecom": [{"system": "phone", "value": org.phone, "use": "work"}] if org.phone else [],
+            "partOf": {"reference": f"Organization/{org.parent_id}", "type": "Organization"} if org.parent_id else None,
+        }
+    )
+
+
+def searchset(base: str, resources: list[Json], self_url: str, next_url: str | None) -> Json:
+    return clean(
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "link": [
+                {"relation": "self", "url": self_url},
+                {"relation": "next", "url": next_url} if next_url else None,
+            ],
+            "entry": [
+                {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+                for r in resources
+            ],
+        }
+    )
+
+
+def operation_outcome(code: str, text: str, severity: str = "error") -> Json:
+    """An issue in Swedish and English, never a stack trace. `code`: FHIR's IssueType."""
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": severity, "code": code, "details": {"text": text}}],
+    }
+
+
+# Changed whenever what is implemented changes (CapabilityStatement.date).
+CAPABILITIES_DATE = "2026-12-02"
+
+
+def capability_statement(base: str) -> Json:
+    """What /fhir implements, and nothing more: reads and one search, JSON, bearer tokens."""
+
+    def read(type_: str, doc: str) -> Json:
+        return {"type": type_, "interaction": [{"code": "read"}], "documentation": doc}
+
+    care_plan_resource = read("CarePlan", "En samordnad individuell plan (SIP). / A coordinated individual plan.")
+    care_plan_resource["interaction"].append({"code": "search-type"})
+    care_plan_resource["searchParam"] = [
+        {
+            "name": "subject",
+            "type": "reference",
+            "documentation": f"Endast :identifier med {PERSONNUMMER}|<12 siffror>. / "
+            f"Only :identifier with {PERSONNUMMER}|<12 digits>.",
+        },
+        {
+            "name": "status",
+            "type": "token",
+            "documentation": "draft, active, completed (flera med komma). / "
+            "draft, active, completed (comma for several).",
+        },
+    ]
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": CAPABILITIES_DATE,
+        "publisher": "SIP-tjänsten",
+        "kind": "instance",
+        "software": {"name": "SIP-tjänsten"},
+        "implementation": {"description": "SIP-tjänstens FHIR-API (läsning)", "url": base},
+        "fhirVersion": FHIR_VERSION,
+        "format": [MEDIA_TYPE, "json"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": "Samma åtkomstregler som GraphQL; varje läsning loggas. / "
+                "The same access rules as GraphQL; every read is logged. "
+                "Sökningar med okända parametrar avvisas (400). / Searches with unknown parameters are refused (400).",
+                "security": {
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                    "code": "OAuth",
+                                }
+                            ]
+                        }
+                    ],
+                    "description": "Bearer-token från tjänstens OIDC-utfärdare (personal och invånare). / "
+                    "A bearer token from the service's OIDC issuer (staff and citizens).",
+                },
+                "resource": [
+                    care_plan_resource,
+                    read("CareTeam", "Planens deltagare; id som planens. / The plan's participants; the plan's id."),
+                    read("Goal", "Patientens mål med egna ord. / The patient's goals in their own words."),
+                    read("Patient", "Patienten i en plan man får läsa. / The patient of a plan one may read."),
+                    read("Organization", "Organisationer med HSA-id. / Organisations with their HSA-id."),
+                ],
+            }
+        ],
+    }

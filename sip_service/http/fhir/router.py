@@ -1,0 +1,341 @@
+"""HTTP: the FHIR R4 read API at /fhir (JSON, `application/fhir+json`).
+
+Who may read what is the readable scope (`plans.repository.readable_condition`, through the
+repository's loads), exactly as for GraphQL: anything else answers 404, the same as an id that does
+not exist. Every answer's reads are written to the audit trail through `usecases.record_reads` (the
+path GraphQL's reads take) before the answer leaves; if that fails the answer is withheld (503).
+Errors are OperationOutcomes in Swedish and English, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sip_service import usecases
+from sip_service.audit.service import Access
+from sip_service.auth.principal import GuestPrincipal, Principal
+from sip_service.http.fhir import resources as fhir
+from sip_service.identity import repository as identity_repo
+from sip_service.kit import clock, jsonenc
+from sip_service.kit.db import Database
+from sip_service.kit.errors import Invalid
+from sip_service.models.audit import AuditAccess
+from sip_service.models.identity import Citizen, Organisation, StaffMember
+from sip_service.models.plans import Goal, Plan, PlanStatus
+from sip_service.plans import policy
+from sip_service.plans import repository as plans_repo
+from sip_service.settings import Settings
+
+logger = logging.getLogger(__name__)
+_HEADERS = {"Cache-Control": "no-store"}  # plan data is never kept by a cache on the way
+DEFAULT_COUNT = 20
+Authorization = Annotated[str | None, Header()]  # the bearer token (module level: FastAPI resolves it by name)
+
+# CarePlan.status (search) → the plans' statuses; the other codes of the value set match no plan.
+STATUS_SEARCH = {
+    code: [s for s, c in fhir.CAREPLAN_STATUS.items() if c == code]
+    for code in ("draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown")
+}
+SEARCH_PARAMS = {"subject:identifier", "status", "_count", "_cursor", "_format"}
+JSON_FORMATS = {"json", fhir.MEDIA_TYPE, "application/json"}
+
+
+class Outcome(Exception):
+    """An answer that is an OperationOutcome: the HTTP status, FHIR's issue code, and the words."""
+
+    def __init__(self, status: int, code: str, text: str) -> None:
+        super().__init__(text)
+        self.status, self.code, self.text = status, code, text
+
+
+def not_found(type_: str, id_: str) -> Outcome:
+    # The same words whether it does not exist or the caller may not see it.
+    return Outcome(404, "not-found", f"{type_}/{id_} finns inte. / {type_}/{id_} was not found.")
+
+
+def bad_search(sv: str, en: str) -> Outcome:
+    return Outcome(400, "invalid", f"{sv} / {en}")
+
+
+def fhir_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        jsonenc.dumps(body),
+        status_code=status,
+        media_type=f"{fhir.MEDIA_TYPE}; charset=utf-8",
+        headers=_HEADERS | (headers or {}),
+    )
+
+
+@dataclass
+class Answer:
+    body: object
+    reads: list[Access]
+
+
+def plan_read(plan: Plan) -> Access:
+    return Access(AuditAccess.READ, "plan.read", plan.id, plan.patient_id)  # as a GraphQL plan read
+
+
+async def plan_views(
+    session: AsyncSession, principal: Principal, today: date, ids: list[uuid.UUID]
+) -> list[fhir.PlanView]:
+    """The plans (those of `ids` the principal may read, in that order) with what their resources
+    name: a fixed number of statements however many plans."""
+    found = await plans_repo.load_aggregates(session, principal, today, ids)
+    plans = [found[i] for i in ids if i in found]
+    if not plans:
+        return []
+    rosters = await plans_repo.participants_of(session, principal, today, [p.id for p in plans])
+    org_ids = {p.overall_responsible_org_id for p in plans} | {a.responsible_org_id for p in plans for a in p.actions}
+    org_ids |= {x.organisation_id for p in plans for x in p.participants}
+    staff_ids = {p.created_by_staff_id for p in plans} | {x.staff_member_id for p in plans for x in p.participants}
+    patient_ids = [p.patient_id for p in plans]
+    orgs = await identity_repo.by_ids(session, Organisation, [i for i in org_ids if i])
+    staff = await identity_repo.by_ids(session, StaffMember, [i for i in staff_ids if i])
+    patients = await identity_repo.by_ids(session, Citizen, patient_ids)
+    care = await plans_repo.care_organisations_of(session, patient_ids)
+    views = []
+    for p in plans:
+        roster = rosters.get(p.id) or plans_repo.Roster()
+        names = {n.participant.id: n.name for n in [*roster.current, *roster.removed]}
+        shown = policy.sees_personal_number(principal, p.patient_id, care.get(p.patient_id, set()))
+        views.append(fhir.PlanView(p, patients[p.patient_id], names, orgs, staff, shown))
+    return views
+
+
+def fhir_router(
+    settings: Settings, db: Database, principal_of: Callable[[str | None], Awaitable[Principal]]
+) -> APIRouter:
+    """Mount at /fhir. `principal_of` turns an Authorization header into the caller (as for GraphQL)."""
+    router = APIRouter(tags=["fhir"])
+    base = f"{settings.public_url.rstrip('/')}/fhir"
+
+    async def answer(
+        authorization: str | None, make: Callable[[Principal, AsyncSession], Awaitable[Answer]]
+    ) -> Response:
+        try:
+            principal = await principal_of(authorization)
+        except HTTPException as exc:
+            if exc.status_code != 401:
+                raise
+            why = exc.detail.get("message") if isinstance(exc.detail, dict) else None
+            return outcome_response(
+                Outcome(
+                    401, "login", f"Logga in: skicka en giltig bearer-token. / {why or 'Sign in: send a bearer token.'}"
+                ),
+                {"WWW-Authenticate": "Bearer"},
+            )
+        if isinstance(principal, GuestPrincipal):  # a meeting link's token is for its meeting only
+            return outcome_response(
+                Outcome(403, "forbidden", "En möteslänk ger ingen åtkomst hit. / A meeting link gives no access here.")
+            )
+        try:
+            async with db.read() as session:
+                result = await make(principal, session)
+        except Outcome as exc:
+            return outcome_response(exc)
+        except Exception:
+            logger.exception("FHIR request failed")
+            return outcome_response(
+                Outcome(500, "exception", "Något gick fel i tjänsten. / Something went wrong in the service.")
+            )
+        try:
+            await usecases.record_reads(db, principal, result.reads)
+        except Exception:
+            logger.exception("audit trail write failed; the FHIR answer is withheld")
+            return outcome_response(
+                Outcome(503, "transient", "Åtkomsten kunde inte loggas. / The access could not be logged.")
+            )
+        return fhir_response(result.body)
+
+    def outcome_response(exc: Outcome, headers: dict[str, str] | None = None) -> Response:
+        return fhir_response(fhir.operation_outcome(exc.code, exc.text), exc.status, headers)
+
+    def parse_id(type_: str, id_: str) -> uuid.UUID:
+        try:
+            return uuid.UUID(id_)
+        except ValueError:
+            raise not_found(type_, id_) from None
+
+    @router.get("/metadata")
+    async def metadata() -> Response:
+        """The CapabilityStatement; like any FHIR server's, it needs no sign-in."""
+        return fhir_response(fhir.capability_statement(base))
+
+    @router.get("/CarePlan/{id_}")
+    async def read_care_plan(id_: str, authorization: Authorization = None) -> Response:
+        async def make(principal: Principal, session: AsyncSession) -> Answer:
+            views = await plan_views(session, principal, clock.today(), [parse_id("CarePlan", id_)])
+            if not views:
+                raise not_found("CarePlan", id_)
+            return Answer(fhir.care_plan(views[0]), [plan_read(views[0].plan)])
+
+        return await answer(authorization, make)
+
+    @router.get("/CareTeam/{id_}")
+    async def read_care_team(id_: str, authorization: Authorization = None) -> Response:
+        async def make(principal: Principal, session: AsyncSession) -> Answer:
+            views = await plan_views(session, principal, clock.today(), [parse_id("CareTeam", id_)])
+            if not views:
+                raise not_found("CareTeam", id_)
+            return Answer(fhir.care_team(views[0]), [plan_read(views[0].plan)])
+
+        return await answer(authorization, make)
+
+    @router.get("/Goal/{id_}")
+    async def read_goal(id_: str, authorization: Authorization = None) -> Response:
+        async def make(principal: Principal, session: AsyncSession) -> Answer:
+            goal_id = parse_id("Goal", id_)
+            plan_id = await plans_repo.plan_id_of(session, Goal, goal_id)
+            views = await plan_views(session, principal, clock.today(), [plan_id] if plan_id else [])
+            goal = next((g for v in views for g in v.plan.goals if g.id == goal_id), None)
+            if goal is None:
+                raise not_found("Goal", id_)
+            return Answer(fhir.goal(views[0], goal), [plan_read(views[0].plan)])
+
+        return await answer(authorization, make)
+
+    @router.get("/Patient/{id_}")
+    async def read_patient(id_: str, authorization: Authorization = None) -> Response:
+        """The patient of a plan the caller may read (the readable scope decides, as for the plan)."""
+
+        async def make(principal: Principal, session: AsyncSession) -> Answer:
+            citizen_id = parse_id("Patient", id_)
+            flt = plans_repo.PlanFilter(patient_id=citizen_id)
+            readable, _ = await plans_repo.page(session, principal, clock.today(), flt, 1, None)
+            citizen = (await identity_repo.by_ids(session, Citizen, [citizen_id])).get(citizen_id)
+            if not readable or citizen is None:
+                raise not_found("Patient", id_)
+            care = (await plans_repo.care_organisations_of(session, [citizen_id]))[citizen_id]
+            body = fhir.patient(
+                citizen,
+                number_shown=policy.sees_personal_number(principal, citizen_id, care),
+                contact_shown=policy.sees_contact(principal, citizen_id, citizen.protected_identity, care),
+            )
+            return Answer(body, [Access(AuditAccess.READ, "patient.read", None, citizen_id)])
+
+        return await answer(authorization, make)
+
+    @router.get("/Organization/{id_}")
+    async def read_organization(id_: str, authorization: Authorization = None) -> Response:
+        """Organisations are the directory every signed-in person sees (GraphQL `organisations`):
+        no plan data, so no audit event, as there."""
+
+        async def make(principal: Principal, session: AsyncSession) -> Answer:
+            org_id = parse_id("Organization", id_)
+            org = (await identity_repo.by_ids(session, Organisation, [org_id])).get(org_id)
+            if org is None:
+                raise not_found("Organization", id_)
+            return Answer(fhir.organization(org), [])
+
+        return await answer(authorization, make)
+
+    @router.get("/CarePlan")
+    async def search_care_plans(request: Request, authorization: Authorization = None) -> Response:
+        async def make(principal: Principal, session: AsyncSession) -> Answer:
+            search = parse_search(request, settings.max_page_size)
+            today = clock.today()
+            patient_id: uuid.UUID | None = None
+            if search.personal_number is not None:
+                found = await identity_repo.citizen_by_personal_number(session, search.personal_number)
+                if found is None:
+                    return Answer(fhir.searchset(base, [], search.url(base, None), None), [])
+                patient_id = found.id
+            flt = plans_repo.PlanFilter(statuses=search.statuses or (), patient_id=patient_id)
+            if search.statuses == []:  # only codes that no plan has
+                page: list[Plan] = []
+                more = False
+            else:
+                try:
+                    page, more = await plans_repo.page(session, principal, today, flt, search.count, search.cursor)
+                except Invalid:
+                    raise bad_search(
+                        "_cursor är inte en som tjänsten gav ut.", "_cursor is not one this service gave out."
+                    ) from None
+            views = await plan_views(session, principal, today, [p.id for p in page])
+            next_url = search.url(base, plans_repo.encode_cursor(page[-1])) if more else None
+            body = fhir.searchset(base, [fhir.care_plan(v) for v in views], search.url(base, search.cursor), next_url)
+            return Answer(body, [plan_read(v.plan) for v in views])
+
+        return await answer(authorization, make)
+
+    @router.get("/{rest:path}")
+    async def not_supported(rest: str) -> Response:
+        """Everything else (other resource types, _history, operations) is not implemented (yet)."""
+        return fhir_response(
+            fhir.operation_outcome(
+                "not-supported",
+                "Det här stöds inte (se /fhir/metadata). / This is not supported (see /fhir/metadata).",
+            ),
+            404,
+        )
+
+    return router
+
+
+@dataclass
+class Search:
+    personal_number: str | None
+    statuses: list[PlanStatus] | None  # None: any status; []: only codes that no plan has
+    count: int
+    cursor: str | None
+    given: list[tuple[str, str]]  # the parameters as asked, for the links
+
+    def url(self, base: str, cursor: str | None) -> str:
+        params = [(k, v) for k, v in self.given if k != "_cursor"] + ([("_cursor", cursor)] if cursor else [])
+        return f"{base}/CarePlan" + (f"?{urlencode(params)}" if params else "")
+
+
+def parse_search(request: Request, max_count: int) -> Search:
+    """The CarePlan search's parameters, or a 400 naming what is wrong. Unknown parameters are
+    refused rather than ignored: a record system must not take all plans for the ones it asked for."""
+    given = list(request.query_params.multi_items())
+    for name, _ in given:
+        if name not in SEARCH_PARAMS:
+            raise bad_search(
+                f"Sökparametern {name!r} stöds inte (se /fhir/metadata).",
+                f"The search parameter {name!r} is not supported (see /fhir/metadata).",
+            )
+    seen = [name for name, _ in given]
+    for name in set(seen):
+        if seen.count(name) > 1:
+            raise bad_search(f"{name} får bara anges en gång.", f"{name} may be given only once.")
+    values = dict(given)
+    if values.get("_format", "json") not in JSON_FORMATS:
+        raise bad_search("Bara JSON stöds (_format=json).", "Only JSON is supported (_format=json).")
+    personal_number = None
+    if (subject := values.get("subject:identifier")) is not None:
+        system, bar, value = subject.partition("|")
+        digits = value.replace("-", "")
+        if not bar or system != fhir.PERSONNUMMER or len(digits) != 12 or not digits.isdigit():
+            raise bad_search(
+                f"subject:identifier ska vara {fhir.PERSONNUMMER}|<personnummer, 12 siffror>.",
+                f"subject:identifier must be {fhir.PERSONNUMMER}|<personal identity number, 12 digits>.",
+            )
+        personal_number = digits
+    statuses: list[PlanStatus] | None = None
+    if (status := values.get("status")) is not None:
+        codes = status.split(",")
+        unknown = [c for c in codes if c not in STATUS_SEARCH]
+        if unknown:
+            raise bad_search(
+                f"Okänd status {unknown[0]!r}; giltiga: {', '.join(STATUS_SEARCH)}.",
+                f"Unknown status {unknown[0]!r}; valid: {', '.join(STATUS_SEARCH)}.",
+            )
+        statuses = sorted({s for c in codes for s in STATUS_SEARCH[c]})
+    raw_count = values.get("_count", str(DEFAULT_COUNT))
+    if not raw_count.isdigit() or not 1 <= int(raw_count) <= max_count:
+        raise bad_search(
+            f"_count ska vara ett heltal 1–{max_count}.", f"_count must be a whole number from 1 to {max_count}."
+        )
+    return Search(personal_number, statuses, int(raw_count), values.get("_cursor"), given)

@@ -1,0 +1,346 @@
+"""The FHIR read API (/fhir): every answer is valid FHIR (fhir.resources' R4B models, whose resources
+used here are R4's), says what GraphQL says, keeps the readable scope and leaves the audit events a
+GraphQL read leaves (the answer withheld when they cannot be written)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+from sqlalchemy import select
+
+from sip_service.audit import service as audit
+from sip_service.demo import _Cast, _ready_plan
+from sip_service.models.audit import AuditAccess, AuditEvent
+from sip_service.models.identity import Citizen, StaffMember
+from sip_service.models.plans import CloseReason, Plan
+from sip_service.plans import service as plans
+from sip_service.usecases import run
+
+from conftest import GraphQLClient, Service, op
+from helpers import big_plan
+
+PNR = "http://electronichealth.se/identifier/personnummer"
+HSA = "urn:oid:1.2.752.29.4.19"
+FHIR_JSON = "application/fhir+json"
+
+
+def valid(body: dict[str, Any]) -> dict[str, Any]:
+    """The body, after fhir.resources accepted it as the resource it says it is."""
+    model = get_fhir_model_class(body["resourceType"])
+    model.model_validate(body)
+    return body
+
+
+class Fhir:
+    def __init__(self, http: httpx.AsyncClient, service: Service) -> None:
+        self.http, self.service = http, service
+
+    async def raw(self, path: str, as_: str | None, **params: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.service.token(as_)}"} if as_ else {}
+        return await self.http.get(f"/fhir/{path}", params=params, headers=headers)
+
+    async def get(self, path: str, as_: str | None, **params: str) -> dict[str, Any]:
+        """A resource that must be there and valid."""
+        response = await self.raw(path, as_, **params)
+        assert response.status_code == 200, (path, as_, response.text)
+        assert response.headers["content-type"].startswith(FHIR_JSON)
+        return valid(response.json())
+
+    async def url(self, url: str, as_: str) -> dict[str, Any]:
+        response = await self.http.get(url, headers={"Authorization": f"Bearer {self.service.token(as_)}"})
+        assert response.status_code == 200, response.text
+        return valid(response.json())
+
+
+@pytest.fixture
+async def fhir(world: Service) -> AsyncIterator[Fhir]:
+    async with httpx.AsyncClient(base_url=world.url, timeout=30) as http:
+        yield Fhir(http, world)
+
+
+async def demo_plans(world: Service) -> dict[str, uuid.UUID]:
+    """Plans in every status, as the demo makes them: Elsa's finalized (ACTIVE; Per wanted, Lena
+    not), Gustav's in revision with his god man Maria, Olle's closed, and a DRAFT of Elsa's with
+    goals, actions and a relative."""
+    async with world.db.read() as s:
+        cast = _Cast(list(await s.scalars(select(StaffMember))), list(await s.scalars(select(Citizen))))
+    anna = cast.staff["Anna"]
+    made = {
+        "ACTIVE": await _ready_plan(
+            world.db, cast, "Elsa", relatives=("Per", "Lena"), wanted=("Per",), goal="Gå till affären.", background="B."
+        ),
+        "REVISING": await _ready_plan(
+            world.db, cast, "Gustav", representative="Maria", goal="Ut i trädgården.", background="Demens."
+        ),
+        "CLOSED": await _ready_plan(world.db, cast, "Olle", goal="Klara mig själv.", background="Höft."),
+        "DRAFT": await big_plan(world, relatives=1, goals=2, actions=3, meeting_count=0),
+    }
+
+    async def revised(s: Any) -> Plan:
+        current = await s.get(Plan, made["REVISING"])
+        return await plans.revise_plan(s, anna, made["REVISING"], current.version)
+
+    async def closed(s: Any) -> Plan:
+        current = await s.get(Plan, made["CLOSED"])
+        return await plans.close_plan(s, anna, made["CLOSED"], current.version, CloseReason.GOALS_MET)
+
+    await run(world.db, anna, "test", revised, broker=None)
+    await run(world.db, anna, "test", closed, broker=None)
+    return made
+
+
+async def plan_events(world: Service, plan_id: uuid.UUID) -> list[AuditEvent]:
+    async with world.db.read() as s:
+        rows = await s.scalars(select(AuditEvent).where(AuditEvent.plan_id == plan_id).order_by(AuditEvent.seq))
+        return list(rows)
+
+
+def ref_id(reference: dict[str, Any], type_: str) -> str:
+    kind, _, id_ = reference["reference"].partition("/")
+    assert kind == type_, reference
+    return id_
+
+
+async def test_every_resource_validates_in_every_status(fhir: Fhir, world: Service) -> None:
+    made = await demo_plans(world)
+    expected = {"DRAFT": "draft", "ACTIVE": "active", "REVISING": "active", "CLOSED": "completed"}
+    for status, plan_id in made.items():
+        care_plan = await fhir.get(f"CarePlan/{plan_id}", "staff-anna")
+        assert (care_plan["status"], care_plan["intent"], care_plan["language"]) == (expected[status], "plan", "sv")
+        team = await fhir.get(f"CareTeam/{ref_id(care_plan['careTeam'][0], 'CareTeam')}", "staff-anna")
+        assert team["status"] == ("inactive" if status == "CLOSED" else "active")
+        for g in care_plan["goal"]:
+            await fhir.get(f"Goal/{ref_id(g, 'Goal')}", "staff-anna")
+        patient = await fhir.get(f"Patient/{ref_id(care_plan['subject'], 'Patient')}", "staff-anna")
+        assert patient["identifier"][0]["system"] == PNR  # Anna's health centre made the plan: own care
+        performers = [p for a in care_plan.get("activity", []) for p in a["detail"]["performer"] if "reference" in p]
+        orgs = {ref_id(p, "Organization") for p in performers}
+        orgs |= {ref_id(p["onBehalfOf"], "Organization") for p in team["participant"] if "onBehalfOf" in p}
+        for org_id in orgs:
+            org = await fhir.get(f"Organization/{org_id}", "staff-anna")
+            assert org["identifier"][0]["system"] == HSA
+        # the patient side reads the same plan (Gustav's god man reads his)
+        patient_side = {"ACTIVE": "citizen-elsa", "DRAFT": "citizen-elsa", "REVISING": "citizen-maria"}
+        theirs = await fhir.get(f"CarePlan/{plan_id}", patient_side.get(status, "citizen-olle"))
+        if status == "REVISING":  # the god man is not Gustav's own care: his number is not shown to her
+            assert "identifier" not in theirs["subject"]
+            theirs["subject"]["identifier"] = care_plan["subject"]["identifier"]
+        assert theirs == care_plan
+    metadata = await fhir.get("metadata", None)
+    assert metadata["fhirVersion"] == "4.0.1"
+    assert {r["type"] for r in metadata["rest"][0]["resource"]} == {
+        "CarePlan",
+        "CareTeam",
+        "Goal",
+        "Patient",
+        "Organization",
+    }
+
+
+def takes_part(p: dict[str, Any]) -> bool:
+    return p["kind"] != "RELATIVE" or p["wantedByPatient"] is True
+
+
+async def test_the_care_plan_says_what_graphql_says(fhir: Fhir, gql: GraphQLClient, world: Service) -> None:
+    made = await demo_plans(world)
+    for plan_id in made.values():
+        detail = (await gql(op("PlanDetail"), {"id": str(plan_id)}, as_="staff-anna"))["plan"]
+        care_plan = await fhir.get(f"CarePlan/{plan_id}", "staff-anna")
+        team = await fhir.get(f"CareTeam/{plan_id}", "staff-anna")
+        # the patient
+        assert ref_id(care_plan["subject"], "Patient") == detail["patient"]["id"]
+        assert care_plan["subject"]["identifier"]["value"] == detail["patient"]["personalNumber"]
+        assert care_plan["subject"]["display"] == detail["patient"]["name"]
+        # the goals, in the patient's words
+        goals = [await fhir.get(f"Goal/{ref_id(g, 'Goal')}", "staff-anna") for g in care_plan.get("goal", [])]
+        assert [(g["id"], g["description"]["text"]) for g in goals] == [(g["id"], g["text"]) for g in detail["goals"]]
+        for g, want in zip(goals, detail["goals"], strict=True):
+            assert g.get("target", [{}])[0].get("dueDate") == want["targetDate"]
+        # the actions: what, who is responsible, when, how far, for which goal
+        activities = [a["detail"] for a in care_plan.get("activity", [])]
+        assert [a["description"] for a in activities] == [a["description"] for a in detail["actions"]]
+        status = {"PLANNED": "not-started", "ONGOING": "in-progress", "DONE": "completed", "CANCELLED": "cancelled"}
+        for got, want in zip(activities, detail["actions"], strict=True):
+            assert got["status"] == status[want["status"]]
+            assert ref_id(got["performer"][0], "Organization") == want["responsibleOrganisation"]["id"]
+            assert got.get("scheduledPeriod", {}).get("start") == want["startDate"]
+            assert got.get("scheduledPeriod", {}).get("end") == want["dueDate"]
+            assert [ref_id(r, "Goal") for r in got.get("goal", [])] == ([want["goalId"]] if want["goalId"] else [])
+        # overall responsibility
+        overall = detail["overallResponsibleOrganisation"]
+        if overall is None:
+            assert "extension" not in care_plan and "managingOrganization" not in team
+        else:
+            [extension] = care_plan["extension"]
+            assert ref_id(extension["valueReference"], "Organization") == overall["id"]
+            assert ref_id(team["managingOrganization"][0], "Organization") == overall["id"]
+        # the participants: those who take part, as the patient decided about relatives
+        members = [p["member"] for p in team["participant"]]
+        contained = {f"#{r['id']}": r for r in team.get("contained", [])}
+        on_team = [p for p in detail["participants"] if takes_part(p)]
+        assert len(members) == len(on_team)
+        for m, p in zip(members, on_team, strict=True):
+            if p["kind"] == "STAFF":
+                assert (m["type"], m["display"]) == ("Practitioner", f"{p['name']}, {p['staffMember']['title']}")
+            elif p["kind"] == "EXTERNAL":
+                assert m == {"display": p["name"]}
+            else:
+                assert (m["type"], m["display"]) == ({"PATIENT": "Patient"}.get(p["kind"], "RelatedPerson"), p["name"])
+            if m.get("type") == "RelatedPerson":
+                assert contained[m["reference"]]["name"][0]["text"] == p["name"]
+    # Lena, whom Elsa did not choose, is not on the team; Per is; Gustav's god man Maria is
+    elsa_team = await fhir.get(f"CareTeam/{made['ACTIVE']}", "staff-anna")
+    names = {p["member"]["display"] for p in elsa_team["participant"]}
+    assert "Per Andersson" in names and "Lena Andersson" not in names
+    gustav_team = await fhir.get(f"CareTeam/{made['REVISING']}", "staff-anna")
+    [maria] = [p for p in gustav_team["participant"] if p["member"]["display"] == "Maria Svensson"]
+    assert maria["role"][0]["text"] == "Företrädare (god man)"
+
+
+async def test_outsiders_get_what_a_missing_id_gets(fhir: Fhir, world: Service) -> None:
+    made = await demo_plans(world)
+    plan_id = made["ACTIVE"]  # Elsa's: Anna's health centre and Johan's social services; Per wanted, Lena not
+    care_plan = await fhir.get(f"CarePlan/{plan_id}", "staff-anna")
+    goal_id = ref_id(care_plan["goal"][0], "Goal")
+    patient_id = ref_id(care_plan["subject"], "Patient")
+    paths = [f"CarePlan/{plan_id}", f"CareTeam/{plan_id}", f"Goal/{goal_id}", f"Patient/{patient_id}"]
+    for who in ["staff-anna", "staff-johan", "citizen-elsa", "citizen-per"]:
+        for path in paths:
+            await fhir.get(path, who)
+    before = len(await plan_events(world, plan_id))
+    missing = str(uuid.uuid4())
+    for who in ["staff-sara", "citizen-gustav", "citizen-lena"]:  # another organisation, patient, unchosen relative
+        for path in paths:
+            type_ = path.split("/")[0]
+            refused = await fhir.raw(path, who)
+            absent = await fhir.raw(f"{type_}/{missing}", who)
+            assert refused.status_code == absent.status_code == 404, (who, path)
+            assert valid(refused.json())["issue"][0]["code"] == "not-found"
+            assert refused.text.replace(path.split("/")[1], "ID") == absent.text.replace(missing, "ID")
+        search = await fhir.get("CarePlan", who, **{"subject:identifier": f"{PNR}|194003122388"})
+        assert str(plan_id) not in str(search), who
+    assert len(await plan_events(world, plan_id)) == before  # a refused read leaves no plan-read event
+    # Organisations are the directory every signed-in person sees (as GraphQL's `organisations`)
+    org_id = ref_id(care_plan["activity"][0]["detail"]["performer"][0], "Organization")
+    await fhir.get(f"Organization/{org_id}", "citizen-gustav")
+    # Not signed in: 401, an OperationOutcome, nothing about the plan
+    for path in [*paths, "CarePlan", f"Organization/{org_id}"]:
+        response = await fhir.raw(path, None)
+        assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+        assert valid(response.json())["resourceType"] == "OperationOutcome" and "Elsa" not in response.text
+
+
+async def test_reads_are_audited_as_graphql_reads_are(
+    fhir: Fhir, gql: GraphQLClient, world: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = await demo_plans(world)
+    plan_id = made["ACTIVE"]
+    before = len(await plan_events(world, plan_id))
+    await gql(op("PlanDetail"), {"id": str(plan_id)}, as_="staff-johan")
+    [graphql_read] = (await plan_events(world, plan_id))[before:]
+    for path in [f"CarePlan/{plan_id}", f"CareTeam/{plan_id}"]:
+        before = len(await plan_events(world, plan_id))
+        await fhir.get(path, "staff-johan")
+        [event] = (await plan_events(world, plan_id))[before:]
+        fields = ("access", "action", "actor_kind", "actor_id", "actor_name", "organisation_id", "auth_method")
+        assert [getattr(event, f) for f in fields] == [getattr(graphql_read, f) for f in fields], path
+        assert event.patient_id == graphql_read.patient_id
+    # a search: one plan read per plan in the answer
+    before = len(await plan_events(world, plan_id))
+    bundle = await fhir.get("CarePlan", "citizen-per", **{"subject:identifier": f"{PNR}|194003122388"})
+    assert [e["resource"]["id"] for e in bundle["entry"]] == [str(plan_id)]  # Per is wanted in one of Elsa's
+    assert [(e.access, e.action, e.actor_name) for e in (await plan_events(world, plan_id))[before:]] == [
+        (AuditAccess.READ, "plan.read", "Per Andersson")
+    ]
+    # the patient resource: a read of that patient
+    patient_id = uuid.UUID(ref_id(bundle["entry"][0]["resource"]["subject"], "Patient"))
+    await fhir.get(f"Patient/{patient_id}", "staff-johan")
+    async with world.db.read() as s:
+        last = (await s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))).one()
+    assert (last.action, last.patient_id, last.plan_id, last.actor_name) == (
+        "patient.read",
+        patient_id,
+        None,
+        "Johan Ek",
+    )
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("audit store down")
+
+    monkeypatch.setattr(audit, "append_many", broken)
+    for path in [f"CarePlan/{plan_id}", f"CareTeam/{plan_id}", f"Patient/{patient_id}", "CarePlan"]:
+        response = await fhir.raw(path, "staff-anna")
+        assert response.status_code == 503, path
+        body = valid(response.json())
+        assert body["issue"][0]["code"] == "transient" and "Elsa" not in response.text
+        assert "kunde inte loggas" in response.text
+
+
+async def test_search_by_patient_and_status_pages_with_next_links(fhir: Fhir, world: Service) -> None:
+    made = await demo_plans(world)
+    more = [await big_plan(world, relatives=0, goals=1, actions=1, meeting_count=0) for _ in range(2)]
+    elsas = {str(made["ACTIVE"]), str(made["DRAFT"]), *map(str, more)}
+    subject = {"subject:identifier": f"{PNR}|194003122388"}
+    seen: list[str] = []
+    bundle = await fhir.get("CarePlan", "staff-anna", _count="2", **subject)
+    pages = 1
+    while True:
+        assert bundle["type"] == "searchset" and len(bundle.get("entry", [])) <= 2
+        seen += [e["resource"]["id"] for e in bundle.get("entry", [])]
+        assert all(e["fullUrl"].endswith(f"/fhir/CarePlan/{e['resource']['id']}") for e in bundle.get("entry", []))
+        nexts = [link["url"] for link in bundle["link"] if link["relation"] == "next"]
+        if not nexts:
+            break
+        bundle, pages = await fhir.url(nexts[0], "staff-anna"), pages + 1
+    assert sorted(seen) == sorted(elsas) and pages == 2
+    drafts = await fhir.get("CarePlan", "staff-anna", status="draft", **subject)
+    assert {e["resource"]["id"] for e in drafts["entry"]} == {str(made["DRAFT"]), *map(str, more)}
+    done = await fhir.get("CarePlan", "staff-anna", status="completed,draft")
+    assert str(made["CLOSED"]) in {e["resource"]["id"] for e in done["entry"]}
+    assert {e["resource"]["status"] for e in done["entry"]} == {"completed", "draft"}
+    nothing = await fhir.get("CarePlan", "staff-anna", status="on-hold")  # a valid code no plan has
+    assert "entry" not in nothing
+    unknown_person = await fhir.get("CarePlan", "staff-anna", **{"subject:identifier": f"{PNR}|191212121212"})
+    assert "entry" not in unknown_person
+    # the patient herself: her own plans only, whatever she asks for
+    own = await fhir.get("CarePlan", "citizen-elsa")
+    assert {e["resource"]["id"] for e in own["entry"]} == elsas
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"patient": "x"}, "'patient'"),
+        ({"subject:identifier": "194003122388"}, "subject:identifier"),
+        ({"subject:identifier": f"{HSA}|194003122388"}, "subject:identifier"),
+        ({"subject:identifier": f"{PNR}|1940"}, "12"),
+        ({"status": "finished"}, "'finished'"),
+        ({"_count": "0"}, "_count"),
+        ({"_count": "1000"}, "_count"),
+        ({"_count": "x"}, "_count"),
+        ({"_cursor": "not-ours"}, "_cursor"),
+        ({"_format": "xml"}, "JSON"),
+    ],
+)
+async def test_a_bad_search_is_an_operation_outcome(fhir: Fhir, params: dict[str, str], words: str) -> None:
+    response = await fhir.raw("CarePlan", "staff-anna", **params)
+    assert response.status_code == 400, response.text
+    body = valid(response.json())
+    [issue] = body["issue"]
+    assert issue["code"] == "invalid" and words in issue["details"]["text"] and " / " in issue["details"]["text"]
+    assert "Traceback" not in response.text
+
+
+async def test_what_is_not_implemented_says_so(fhir: Fhir) -> None:
+    for path in ["Consent/1", "Appointment", f"CarePlan/{uuid.uuid4()}/_history/1"]:
+        response = await fhir.raw(path, "staff-anna")
+        assert response.status_code == 404, path
+        assert valid(response.json())["resourceType"] == "OperationOutcome"
+    # a malformed id is an id that does not exist
+    response = await fhir.raw("CarePlan/not-a-uuid", "staff-anna")
+    assert response.status_code == 404 and valid(response.json())["issue"][0]["code"] == "not-found"
