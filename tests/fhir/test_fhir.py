@@ -344,3 +344,15 @@ async def test_what_is_not_implemented_says_so(fhir: Fhir) -> None:
     # a malformed id is an id that does not exist
     response = await fhir.raw("CarePlan/not-a-uuid", "staff-anna")
     assert response.status_code == 404 and valid(response.json())["issue"][0]["code"] == "not-found"
+
+
+async def test_a_search_page_takes_the_same_statements_however_many_plans(fhir: Fhir, world: Service) -> None:
+    for _ in range(5):
+        await big_plan(world, relatives=1, goals=2, actions=2, meeting_count=0)
+    counts = {}
+    for count in ("1", "5"):
+        with world.statements.counting() as counter:
+            bundle = await fhir.get("CarePlan", "staff-anna", _count=count)
+        assert len(bundle["entry"]) == int(count)
+        counts[count] = counter.count
+    assert 0 < counts["1"] == counts["5"], counts
