@@ -194,10 +194,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 name="outbox-worker",
             )
         relay = None
-        if settings.media_in_process:  # the media relay (SFU); or a `sip-service media` worker runs it
-            from sip_service.video.sfu import Sfu  # aiortc loads only where the relay runs
+        if settings.media_in_process:  # the media relay (SFU) or Janus; or a `sip-service media` worker runs it
+            from sip_service.video.backend import media_server
 
-            relay = Sfu(settings, db, live.broker)
+            relay = media_server(settings, db, live.broker)
             await relay.start()
         yield
         if relay is not None:

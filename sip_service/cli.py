@@ -183,11 +183,11 @@ def stats_report_command() -> None:
 async def _media(settings: Settings) -> None:
     from sip_service.kit.db import Database
     from sip_service.kit.pubsub import broker_for
-    from sip_service.video.sfu import Sfu
+    from sip_service.video.backend import media_server
 
     db, broker = Database(settings.database_url), broker_for(settings.redis_url)
     try:
-        await Sfu(settings, db, broker).run_forever()  # until interrupted; then every peer closes
+        await media_server(settings, db, broker).run_forever()  # until interrupted; then every peer closes
     finally:
         await broker.close()
         await db.dispose()

@@ -20,6 +20,11 @@ class Mode(StrEnum):
     PRODUCTION = "production"
 
 
+class MediaBackend(StrEnum):
+    AIORTC = "aiortc"
+    JANUS = "janus"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIP_", env_file=".env", extra="ignore")
 
@@ -85,6 +90,16 @@ class Settings(BaseSettings):
     # Browsers send media only through the TURN server (iceTransportPolicy "relay"): where direct
     # paths must not be used, and in the tests that prove TURN works.
     ice_relay_only: bool = False
+    # Which media server carries the meetings: "aiortc", the relay embedded in the service (above), or
+    # "janus": Janus Gateway's VideoRoom (forwards without decoding; for many meetings). The service
+    # stays the authority either way: it creates a room per meeting (with a secret, a PIN and an
+    # allowed list), lets in only those it admitted, relays each browser's JSEP, kicks whom staff remove
+    # and destroys the room when the last one leaves. SIP_JANUS_URLS: the HTTP API of each Janus
+    # (e.g. ["http://10.0.0.5:8088/janus"]), on loopback or a private network only; the first is used
+    # (spreading over several comes later). SIP_JANUS_ADMIN_KEY: the VideoRoom plugin's admin_key, if set.
+    media_backend: MediaBackend = MediaBackend.AIORTC
+    janus_urls: list[str] = []
+    janus_admin_key: SecretStr | None = None
 
     # Invitations and other messages (the outbox). E-mail goes over SMTP when a host is set; in
     # development without one, e-mail and SMS are written to the log instead.
@@ -125,6 +140,8 @@ class Settings(BaseSettings):
             )
         if self.env is Mode.PRODUCTION and not (self.session_secret and self.meeting_token_secret):
             raise ValueError("production mode needs SIP_SESSION_SECRET and SIP_MEETING_TOKEN_SECRET (32+ characters)")
+        if self.media_backend is MediaBackend.JANUS and not self.janus_urls:
+            raise ValueError("SIP_MEDIA_BACKEND=janus needs SIP_JANUS_URLS (the HTTP API of at least one Janus)")
         return self
 
     @property

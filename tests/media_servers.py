@@ -105,3 +105,90 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Turn]:
         yield turn
     finally:
         stop(process)
+
+
+@dataclass(frozen=True)
+class Janus:
+    url: str  # its HTTP API (the REST transport), on loopback only
+    admin_key: str  # the VideoRoom plugin's: only who has it creates rooms
+    address: str  # where its ICE listens: a host address (Janus never gathers on loopback interfaces)
+
+
+def host_address() -> str:
+    """An IPv4 address of this machine's own, not loopback: the one its default route leaves from.
+    Janus's ICE skips loopback interfaces (ice.c), so media goes over this one, within the machine."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.123", 9))  # TEST-NET-1: only the route is looked up, nothing is sent
+        except OSError as exc:
+            pytest.fail(f"no IPv4 address besides loopback for Janus's ICE ({exc})")
+        address: str = s.getsockname()[0]
+    return address
+
+
+def _jcfg(sections: dict[str, dict[str, object]]) -> str:
+    def value(v: object) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return str(v) if isinstance(v, int) else f'"{v}"'
+
+    return "".join(
+        f"{name}: {{\n" + "".join(f"\t{k} = {value(v)}\n" for k, v in items.items()) + "}\n"
+        for name, items in sections.items()
+    )
+
+
+@pytest.fixture(scope="session")
+def janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Janus]:
+    """Janus on 127.0.0.1 (its HTTP API; ICE on the host address) with only the VideoRoom plugin and
+    the HTTP transport, an admin key for creating rooms, and a UDP port range of its own."""
+    binary = _executable("janus", "janus")
+    folders = sorted(Path("/usr/lib").glob("*/janus/plugins"))
+    if not folders:
+        pytest.fail("Janus's plugins are missing (/usr/lib/<arch>/janus/plugins): apt-get install -y janus")
+    lib = folders[0].parent
+    here = tmp_path_factory.mktemp("janus")
+    port, admin_key, address = free_port(), secrets.token_urlsafe(24), host_address()
+    rtp_from = 20_000 + port % 20_000  # a range of its own, away from other sessions' Janus and coturn's
+    others = ",".join
+    (here / "janus.jcfg").write_text(
+        _jcfg(
+            {
+                "general": {
+                    "configs_folder": str(here),
+                    "plugins_folder": str(lib / "plugins"),
+                    "transports_folder": str(lib / "transports"),
+                    "events_folder": str(lib / "events"),
+                    "loggers_folder": str(lib / "loggers"),
+                    "log_to_stdout": True,
+                    "debug_level": 4,
+                    "session_timeout": 60,
+                },
+                "certificates": {},
+                "media": {"rtp_port_range": f"{rtp_from}-{rtp_from + 399}", "no_media_timer": 1},
+                "nat": {"ice_enforce_list": address, "ignore_mdns": True},
+                "plugins": {
+                    "disable": others(p.name for p in (lib / "plugins").glob("*.so") if "videoroom" not in p.name)
+                },
+                "transports": {
+                    "disable": others(p.name for p in (lib / "transports").glob("*.so") if "_http" not in p.name)
+                },
+                "loggers": {"disable": others(p.name for p in (lib / "loggers").glob("*.so"))},
+                "events": {"broadcast": False},
+            }
+        )
+    )
+    (here / "janus.transport.http.jcfg").write_text(
+        _jcfg(
+            {
+                "general": {"json": "compact", "base_path": "/janus", "http": True, "port": port, "ip": "127.0.0.1"},
+                "admin": {"admin_http": False, "admin_https": False},
+            }
+        )
+    )
+    (here / "janus.plugin.videoroom.jcfg").write_text(_jcfg({"general": {"admin_key": admin_key}}))
+    process = start([binary, "-C", str(here / "janus.jcfg"), "-F", str(here)], port, here / "stdout.log")
+    try:
+        yield Janus(f"http://127.0.0.1:{port}/janus", admin_key, address)
+    finally:
+        stop(process)

@@ -28,6 +28,7 @@ from sip_service.api.errors import (
 from sip_service.kit import clock, errors
 from sip_service.meetings import lobby, room
 from sip_service.models import meetings as models
+from sip_service.settings import MediaBackend
 from sip_service.video import channel, ice
 
 MeetingPresenceState = strawberry.enum(models.Presence, name="MeetingPresenceState")
@@ -205,7 +206,14 @@ class LiveMeetingMutation:
         try:
             async with ctx.db.read() as session:
                 relayed = await room.signal(
-                    session, ctx.principal, ctx.live, meeting_id, to_participant_id, kind, payload
+                    session,
+                    ctx.principal,
+                    ctx.live,
+                    meeting_id,
+                    to_participant_id,
+                    kind,
+                    payload,
+                    media_takes_offers=ctx.settings.media_backend is MediaBackend.JANUS,
                 )
         except errors.DomainError as exc:
             return _live_error(exc)
@@ -239,6 +247,7 @@ class LiveMeetingMutation:
                 for s in ice.ice_servers(ctx.settings, me, clock.now())
             ],
             relay_only=ctx.settings.ice_relay_only,
+            publish_separately=ctx.settings.media_backend is MediaBackend.JANUS,
         )
 
 
@@ -260,6 +269,13 @@ class MediaConnectionType:
     ice_servers: list[IceServerType]
     relay_only: bool = strawberry.field(
         description='Use only the TURN servers\' relayed candidates (RTCConfiguration.iceTransportPolicy "relay").'
+    )
+    publish_separately: bool = strawberry.field(
+        description="Publish your camera and microphone on a peer connection of your own: send its OFFER to the "
+        'media server (which ANSWERs it; its ICE_CANDIDATE payloads carry "publish": true). The media '
+        "server's OFFERs are then for receiving the others only (Janus). False: one connection, the media "
+        "server offers (the embedded relay).",
+        default=False,
     )
 
 

@@ -223,8 +223,12 @@ async def signal(
     to: uuid.UUID,
     kind: lobby.SignalKind,
     payload: str,
+    *,
+    media_takes_offers: bool = False,
 ) -> lobby.Event | float:
-    """The event to relay, or the seconds to wait when the sender is over the limit."""
+    """The event to relay, or the seconds to wait when the sender is over the limit. The embedded
+    relay makes every offer itself; Janus takes the browser's offer of what it publishes
+    (`media_takes_offers`)."""
     me = await member(session, principal, meeting_id)
     wait = live.signals.attempt(f"{meeting_id}:{me.participant_id}")
     if wait is not None:
@@ -233,7 +237,7 @@ async def signal(
     if await presence_of(session, meeting_id, me.participant_id) is not Presence.IN_ROOM:
         raise Forbidden("join the meeting first")
     if to == lobby.MEDIA_SERVER:
-        if kind is lobby.SignalKind.OFFER:
+        if kind is lobby.SignalKind.OFFER and not media_takes_offers:
             raise Invalid("the media server makes the offers; answer them", field="kind")
         return lobby.event(
             lobby.EventKind(kind.value), me.participant_id, me.name, to, lobby.MEDIA_SERVER_NAME, payload

@@ -13,7 +13,7 @@ Rooms work one message at a time each (their own task), so a slow room does not 
 and a participant's messages are handled in the order they were sent.
 
 Over 400 lines on purpose: Peer, Room and Sfu are one negotiation (offers, answers, renegotiation
-folded while an answer waits), read top to bottom; MediaAttendance is the first to move out if it grows.
+folded while an answer waits), read top to bottom. Attendance is written by presence.MediaAttendance.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
 from aiortc import (
     RTCBundlePolicy,
@@ -42,15 +41,13 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.sdp import candidate_from_sdp
 
-from sip_service.kit import clock
 from sip_service.kit.db import Database
 from sip_service.kit.pubsub import Broker, Message
-from sip_service.meetings import attendance, lobby
-from sip_service.plans import events as plan_events
-from sip_service.plans.events import PlanChange
+from sip_service.meetings import lobby
 from sip_service.settings import Settings
 from sip_service.video import channel, ice
 from sip_service.video.media import Downlink, Slot, Source
+from sip_service.video.presence import MediaAttendance
 
 log = logging.getLogger(__name__)
 
@@ -68,54 +65,6 @@ def _prefer_codecs(transceiver: RTCRtpTransceiver) -> None:
 
 async def _nothing() -> None:
     pass
-
-
-class MediaAttendance:
-    """Whether a participant's media is arriving, written as attendance rows (opened on the first
-    frame, closed when it stops). Writes run in order, in tasks of their own: frames never wait.
-    Each write is told to the plan's open pages, as a change made through the API is."""
-
-    def __init__(self, db: Database, broker: Broker, meeting_id: uuid.UUID, participant_id: uuid.UUID) -> None:
-        self.db, self.broker, self.meeting_id, self.participant_id = db, broker, meeting_id, participant_id
-        self.present, self.last_frame = False, 0.0
-        self._row: uuid.UUID | None = None
-        self._lock = asyncio.Lock()  # FIFO: the close waits for the open it follows
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    def frame(self) -> None:
-        self.last_frame = time.monotonic()
-        if not self.present:
-            self.present = True
-            self._spawn(self._open(clock.now()))
-
-    def stopped(self) -> None:
-        if self.present:
-            self.present = False
-            self._spawn(self._close(clock.now()))
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        async def in_order() -> None:
-            async with self._lock:
-                try:
-                    await work
-                except Exception:  # the media goes on even if the database does not answer
-                    log.exception("could not record attendance of %s", self.participant_id)
-
-        task = asyncio.create_task(in_order())
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _open(self, at: datetime) -> None:
-        self._row, news = await attendance.media_arrived(self.db, self.meeting_id, self.participant_id, at)
-        await self._tell(news)
-
-    async def _close(self, at: datetime) -> None:
-        row, self._row = self._row, None
-        if row is not None and (news := await attendance.media_stopped(self.db, row, at)) is not None:
-            await self._tell(news)
-
-    async def _tell(self, news: PlanChange) -> None:
-        await self.broker.publish(plan_events.channel(uuid.UUID(news["plan"])), news)
 
 
 class Peer:

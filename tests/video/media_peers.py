@@ -133,6 +133,10 @@ class MediaPeer:
         self.mapping: dict[str, tuple[str, str]] = {}  # mid → (participant id, audio|video)
         self._tracks: list[dict[str, str]] = []
         self.pc: RTCPeerConnection | None = None
+        # Janus (MediaConnection.publishSeparately, known before connecting: its offers may come before
+        # ConnectMedia's answer): ours go on a connection of their own, which we offer
+        self.separate = False
+        self.publisher: RTCPeerConnection | None = None
         self.bad_answers = False
         self.offers = self.bad_answers_sent = 0
         self.sessions: set[str] = set()  # the relay's connections (o= session ids) offered to us
@@ -151,6 +155,8 @@ class MediaPeer:
                 self._tracks = json.loads(e["payload"])
             elif e["kind"] == "OFFER" and e["fromParticipantId"] == MEDIA_SERVER:
                 await self._answer(e["payload"])
+            elif e["kind"] == "ANSWER" and e["fromParticipantId"] == MEDIA_SERVER and self.publisher is not None:
+                await self.publisher.setRemoteDescription(RTCSessionDescription(e["payload"], "answer"))
 
     async def expect(self, kind: str, within: float = WAIT_S) -> dict[str, Any]:
         deadline = time.monotonic() + within
@@ -180,9 +186,27 @@ class MediaPeer:
             await self.disconnect()
             return result
         assert result["mediaServerId"] == MEDIA_SERVER and result["participantId"] == self.id
+        assert result["publishSeparately"] == self.separate, result
+        if self.separate:
+            await self._publish()
         return result
 
+    async def _publish(self) -> None:
+        """Our camera and microphone on a connection of their own: we offer, the media server answers."""
+        pc = self.publisher = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.sending = [Tone(), Moving(*self.picture)]
+        for track in self.sending:
+            sender = pc.addTrack(track)
+            if track.kind == "video":
+                self._count_keyframe_requests(sender)
+        await pc.setLocalDescription(await pc.createOffer())  # every candidate in it
+        sent = await self.run("SendSignal", toParticipantId=MEDIA_SERVER, kind="OFFER", payload=pc.localDescription.sdp)
+        assert sent == {"toParticipantId": MEDIA_SERVER}, sent
+
     async def disconnect(self) -> None:
+        if self.publisher is not None:
+            publisher, self.publisher = self.publisher, None
+            await publisher.close()
         if self.pc is not None:
             pc, self.pc = self.pc, None
             await pc.close()
@@ -209,14 +233,15 @@ class MediaPeer:
             assert sent == {"toParticipantId": MEDIA_SERVER}, sent
             self.bad_answers_sent += 1  # on its way to the relay: what comes after it, the relay hears after it
             return
-        first = not any(t.sender.track for t in pc.getTransceivers())
+        # The first offer on this connection (with Janus it only receives: ours went on our own one)
+        first = pc.remoteDescription is None if self.separate else not any(t.sender.track for t in pc.getTransceivers())
         if not first:
             # aiortc (not browsers) starts new receivers only if the connection is up by then.
             deadline = time.monotonic() + WAIT_S
             while pc.connectionState in ("new", "connecting") and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
         await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
-        if first:  # the first offer: send ours
+        if first and not self.separate:  # the first offer: send ours on it
             self.sending = [Tone(), Moving(*self.picture)]
             for track in self.sending:
                 sender = pc.addTrack(track)

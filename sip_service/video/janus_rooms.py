@@ -1,0 +1,375 @@
+"""Meetings on Janus (SIP_MEDIA_BACKEND=janus): the service runs each meeting's VideoRoom, and the
+browsers never talk to Janus: their JSEP goes through the meeting's signaling (sendSignal to the
+media server, meetingEvents back), as with the embedded relay (sfu.py), which this replaces.
+
+The service is the only authority over the rooms. Per meeting, the first one to connect their media
+makes a VideoRoom (random id, secret, PIN, an empty allowed list; janus.VideoRoom). Per participant
+(CONNECT: the service already checked that they are in the room, admitted from the lobby):
+- their token is added to the allowed list, and a publisher handle joins with it and the PIN;
+- they publish on a peer connection of their own: their OFFER to the media server goes to Janus
+  (publish), Janus's ANSWER back to them; their ICE candidates for it say {"publish": true};
+- they receive on another: a subscriber handle (with their publisher's private_id) takes every other
+  participant's feed as it appears; Janus's OFFERs (with MEDIA_TRACKS before each: whose media each
+  m-line carries) go to them, their ANSWER back to Janus (start).
+LEFT / REMOVED: their token leaves the allowed list, they are kicked and their handles detached; when
+nobody is left the room is destroyed. Attendance comes from Janus's events on their publisher handle:
+media arriving opens their row, all of it stopping (or their PeerConnection going) closes it.
+
+One task per meeting does its work one message at a time, Janus's events included, as in sfu.Room.
+Spreading meetings over several Janus instances, and moving them when one dies, come later: the
+first of SIP_JANUS_URLS carries every meeting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+
+from sip_service.kit.db import Database
+from sip_service.kit.pubsub import Broker, Message
+from sip_service.meetings import lobby
+from sip_service.settings import Settings
+from sip_service.video import channel
+from sip_service.video.janus import Handle, JanusError, Json, Session, VideoRoom
+from sip_service.video.presence import MediaAttendance
+
+log = logging.getLogger(__name__)
+
+
+class Member:
+    """One participant's side of the room: their publisher and subscriber handles."""
+
+    def __init__(self, room: MeetingRoom, connect: Message) -> None:
+        self.room = room
+        self.id = str(connect["from"])
+        self.tag = {
+            "participantId": self.id,
+            "name": str(connect.get("fromName") or ""),
+            "kind": str(connect.get("participantKind") or ""),
+            "role": str(connect.get("role") or ""),
+        }
+        self.token = secrets.token_urlsafe(24)
+        self.publisher: Handle | None = None
+        self.subscriber: Handle | None = None
+        self.feed: int | None = None  # their publisher id in the room
+        self.private_id: int | None = None
+        self.subscribed: set[int] = set()  # the feeds their subscriber handle takes
+        self.receiving: set[str] = set()  # the mids of theirs that Janus receives media on
+        self.presence = MediaAttendance(room.relay.db, room.relay.broker, room.meeting_id, uuid.UUID(self.id))
+        self.closed = False
+
+    def events(self, handler: Callable[[Member, Json], Awaitable[None]]) -> Callable[[Json], None]:
+        return lambda event: self.room.post(lambda: handler(self, event))
+
+    async def close(self, kick: bool) -> None:
+        self.closed = True
+        self.presence.stopped()
+        video = self.room.video
+        if video is not None:
+            with contextlib.suppress(JanusError):
+                await video.disallow(self.token)
+            if kick and self.feed is not None:
+                with contextlib.suppress(JanusError):
+                    await video.kick(self.feed)
+        for handle in (self.subscriber, self.publisher):
+            if handle is not None:
+                await handle.detach()
+
+
+class MeetingRoom:
+    """One meeting's VideoRoom and its members, and the one task that changes them."""
+
+    def __init__(self, relay: JanusRelay, meeting_id: uuid.UUID) -> None:
+        self.relay, self.meeting_id = relay, meeting_id
+        self.video: VideoRoom | None = None
+        self.members: dict[str, Member] = {}
+        self.feeds: dict[int, Member] = {}
+        self._inbox: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
+        self._task = asyncio.create_task(self._work(), name=f"janus-room-{meeting_id}")
+        self.done = False
+
+    def post(self, work: Callable[[], Awaitable[None]]) -> None:
+        if not self.done:
+            self._inbox.put_nowait(work)
+
+    async def _work(self) -> None:
+        while True:
+            work = await self._inbox.get()
+            try:
+                await work()
+            except Exception:  # one participant's trouble is not the room's
+                log.exception("janus: meeting %s", self.meeting_id)
+            if not self.members and self._inbox.empty():  # nobody left: the room goes
+                self.done = True
+                self.relay.rooms.pop(self.meeting_id, None)
+                await self._destroy()
+                return
+
+    async def _destroy(self) -> None:
+        video, self.video = self.video, None
+        if video is not None:
+            try:
+                await video.destroy()
+            except Exception:
+                log.exception("janus: could not destroy the room of meeting %s", self.meeting_id)
+
+    async def close(self) -> set[asyncio.Task[None]]:
+        """Everyone out and the room destroyed; returns the attendance writes still under way."""
+        self.done = True
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        writes: set[asyncio.Task[None]] = set()
+        for member in list(self.members.values()):
+            await member.close(kick=False)
+            writes |= member.presence.tasks
+        self.members.clear()
+        await self._destroy()
+        return writes
+
+    async def _publish(self, kind: lobby.EventKind, to: Member, payload: str) -> None:
+        e = lobby.event(kind, lobby.MEDIA_SERVER, lobby.MEDIA_SERVER_NAME, uuid.UUID(to.id), to.tag["name"], payload)
+        await self.relay.broker.publish(lobby.channel(self.meeting_id), e)
+
+    # ---- what the room does, one at a time ----
+
+    async def connect(self, message: Message) -> None:
+        who = str(message["from"])
+        if (old := self.members.get(who)) is not None:
+            await self._drop(old, kick=True)
+        if self.video is None:
+            self.video = await VideoRoom.create(self.relay.control, str(self.meeting_id), self.relay.admin_key)
+        member = self.members[who] = Member(self, message)
+        try:
+            await self._join(member)
+        except Exception:  # Janus refused or did not answer: nothing of theirs stays behind
+            await self._drop(member, kick=True)
+            raise
+
+    async def _join(self, member: Member) -> None:
+        assert self.video is not None
+        await self.video.allow(member.token)
+        member.publisher = await self.relay.session.attach(member.events(self.publisher_event))
+        joined, _ = await member.publisher.send(
+            {
+                "request": "join",
+                "ptype": "publisher",
+                "room": self.video.id,
+                "pin": self.video.pin,
+                "token": member.token,
+                "display": member.id,
+            }
+        )
+        member.feed, member.private_id = int(joined["id"]), int(joined["private_id"])
+        self.feeds[member.feed] = member
+        await self._subscribe(member, [int(p["id"]) for p in joined.get("publishers") or []])
+
+    async def offer(self, message: Message) -> None:
+        """The browser's offer of its camera and microphone: published; Janus's answer back to it."""
+        member = self.members.get(str(message["from"]))
+        if member is None or member.publisher is None:
+            return
+        jsep = {"type": "offer", "sdp": str(message.get("payload"))}
+        try:
+            _, answer = await member.publisher.send({"request": "publish", "display": member.id}, jsep)
+        except JanusError as exc:  # an offer Janus cannot use: this participant connects again
+            log.warning("janus: could not publish for %s (%s); dropping their connection", member.id, exc)
+            await self._drop(member, kick=True)
+            return
+        if answer is not None:
+            await self._publish(lobby.EventKind.ANSWER, member, str(answer["sdp"]))
+
+    async def answer(self, message: Message) -> None:
+        """The browser's answer to Janus's offer of the others' media."""
+        member = self.members.get(str(message["from"]))
+        if member is None or member.subscriber is None:
+            return
+        try:
+            await member.subscriber.send({"request": "start"}, {"type": "answer", "sdp": str(message.get("payload"))})
+        except JanusError as exc:
+            log.warning("janus: bad answer from %s (%s); dropping their connection", member.id, exc)
+            await self._drop(member, kick=True)
+
+    async def candidate(self, message: Message) -> None:
+        member = self.members.get(str(message["from"]))
+        if member is None:
+            return
+        try:
+            init = json.loads(str(message.get("payload")))
+            handle = member.publisher if init.get("publish") else member.subscriber
+            if handle is None:
+                return
+            line = str(init.get("candidate") or "")
+            found = {"candidate": line, "sdpMid": init.get("sdpMid"), "sdpMLineIndex": init.get("sdpMLineIndex")}
+            await handle.trickle(found if line else None)
+        except Exception as exc:
+            log.info("janus: ignored a candidate from %s (%s)", member.id, exc)
+
+    async def _subscribe(self, member: Member, feeds: list[int]) -> None:
+        """Add these feeds (not their own, not taken already) to what the member receives."""
+        new = [f for f in dict.fromkeys(feeds) if f != member.feed and f not in member.subscribed]
+        if member.closed or not new or self.video is None:
+            return
+        member.subscribed.update(new)
+        streams = [{"feed": f} for f in new]
+        if member.subscriber is None:
+            member.subscriber = await self.relay.session.attach(member.events(self.subscriber_event))
+            data, jsep = await member.subscriber.send(
+                {
+                    "request": "join",
+                    "ptype": "subscriber",
+                    "room": self.video.id,
+                    "pin": self.video.pin,
+                    "private_id": member.private_id,
+                    "streams": streams,
+                }
+            )
+        else:
+            data, jsep = await member.subscriber.send({"request": "subscribe", "streams": streams})
+        await self._offer_to(member, data, jsep)
+
+    async def _offer_to(self, member: Member, data: Json, jsep: Json | None) -> None:
+        """Janus's offer (if this event has one) to the browser, after whose media each m-line carries."""
+        if jsep is None or jsep.get("type") != "offer" or member.closed:
+            return
+        tracks = []
+        for stream in data.get("streams") or []:
+            source = self.feeds.get(int(stream.get("feed_id") or 0))
+            if source is not None and stream.get("type") in ("audio", "video") and stream.get("active", True):
+                tracks.append({"mid": str(stream["mid"]), **source.tag, "media": str(stream["type"])})
+        await self._publish(lobby.EventKind.MEDIA_TRACKS, member, json.dumps(tracks, ensure_ascii=False))
+        await self._publish(lobby.EventKind.OFFER, member, str(jsep["sdp"]))
+
+    async def publisher_event(self, member: Member, event: Json) -> None:
+        """What Janus tells a participant's publisher handle: others' feeds, and their own media."""
+        if member.closed:
+            return
+        kind = event.get("janus")
+        if kind == "event":
+            data = (event.get("plugindata") or {}).get("data") or {}
+            if publishers := data.get("publishers"):
+                await self._subscribe(member, [int(p["id"]) for p in publishers])
+            gone = data.get("unpublished") or data.get("leaving")
+            if isinstance(gone, int) and not isinstance(gone, bool):
+                member.subscribed.discard(gone)  # Janus renegotiates their subscription by itself
+            if data.get("videoroom") == "destroyed":
+                await self._drop(member, kick=False)
+        elif kind == "media":
+            mid = str(event.get("mid") or event.get("type"))
+            if event.get("receiving"):
+                member.receiving.add(mid)
+                member.presence.frame()
+            else:
+                member.receiving.discard(mid)
+                if not member.receiving:
+                    member.presence.stopped()
+        elif kind in ("hangup", "detached"):
+            member.receiving.clear()
+            member.presence.stopped()
+
+    async def subscriber_event(self, member: Member, event: Json) -> None:
+        """Janus renegotiates a subscription by itself (a feed left, or an update it had postponed)."""
+        if member.closed or event.get("janus") != "event":
+            return
+        await self._offer_to(member, (event.get("plugindata") or {}).get("data") or {}, event.get("jsep"))
+
+    async def _drop(self, member: Member, kick: bool) -> None:
+        if member.closed:
+            return
+        if self.members.get(member.id) is member:
+            del self.members[member.id]
+        if member.feed is not None and self.feeds.get(member.feed) is member:
+            del self.feeds[member.feed]
+        await member.close(kick)
+
+    async def left(self, participant_id: str) -> None:
+        if (member := self.members.get(participant_id)) is not None:
+            log.info("janus: %s leaves meeting %s", participant_id, self.meeting_id)
+            await self._drop(member, kick=True)
+
+
+class JanusRelay:
+    """Every meeting of this process (or of the `sip-service media` worker) on Janus."""
+
+    def __init__(self, settings: Settings, db: Database, broker: Broker) -> None:
+        self.db, self.broker = db, broker
+        self.url = settings.janus_urls[0]
+        self.admin_key = settings.janus_admin_key.get_secret_value() if settings.janus_admin_key else None
+        self.rooms: dict[uuid.UUID, MeetingRoom] = {}
+        self._session: Session | None = None
+        self._control: Handle | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def session(self) -> Session:
+        assert self._session is not None, "start() first"
+        return self._session
+
+    @property
+    def control(self) -> Handle:
+        assert self._control is not None, "start() first"
+        return self._control
+
+    async def start(self) -> None:
+        self._session = await Session.create(self.url)
+        self._control = await self._session.attach()
+        subscribed = asyncio.Event()
+        self._tasks = [asyncio.create_task(self._listen(subscribed), name="janus-listen")]
+        await subscribed.wait()  # a CONNECT published after start() is heard
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        pending: set[asyncio.Task[None]] = set()
+        for room in list(self.rooms.values()):
+            pending |= await room.close()
+        self.rooms.clear()
+        if self._session is not None:
+            await self._session.destroy()
+            self._session = self._control = None
+        if pending:  # the last attendance rows close before the database goes
+            await asyncio.wait(pending, timeout=5)
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self.stop()
+
+    async def _listen(self, subscribed: asyncio.Event) -> None:
+        async with self.broker.subscribe(channel.MEDIA_CHANNEL) as messages:
+            subscribed.set()
+            async for message in messages:
+                try:
+                    self._dispatch(message)
+                except Exception:
+                    log.exception("janus: could not handle %s", message.get("kind"))
+
+    def _dispatch(self, message: Message) -> None:
+        meeting_id, kind = uuid.UUID(str(message["meeting"])), message["kind"]
+        room = self.rooms.get(meeting_id)
+        if kind == channel.CONNECT:
+            if room is None:
+                room = self.rooms[meeting_id] = MeetingRoom(self, meeting_id)
+            room.post(lambda: room.connect(message))
+        elif room is None:
+            return  # nobody of this meeting is connected here
+        elif kind == lobby.EventKind.OFFER:
+            room.post(lambda: room.offer(message))
+        elif kind == lobby.EventKind.ANSWER:
+            room.post(lambda: room.answer(message))
+        elif kind == lobby.EventKind.ICE_CANDIDATE:
+            room.post(lambda: room.candidate(message))
+        elif kind in (lobby.EventKind.LEFT, lobby.EventKind.REMOVED):
+            who = lobby.subject(message)
+            if who is not None:
+                room.post(lambda: room.left(who))

@@ -1,0 +1,201 @@
+"""Meetings on Janus (SIP_MEDIA_BACKEND=janus): a real Janus started on loopback with the test's own
+configuration (media_servers.janus), the service running its rooms (video/janus_rooms.py), and aiortc
+peers signalled over the service's websocket as browsers are, publishing on a connection of their own.
+
+Every wait is for a condition with a deadline (media_peers.WAIT_S), never a pause."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import aioice.ice
+import httpx
+import pytest
+from media_peers import WAIT_S, MediaPeer
+from pydantic import SecretStr
+
+from sip_service.settings import MediaBackend
+from sip_service.video.janus import UNAUTHORIZED, Handle, JanusError, Session, VideoRoom
+from sip_service.video.janus_rooms import JanusRelay
+
+from conftest import GraphQLClient, Service
+from helpers import Setup, guest_token, plan_with_meetings, serving, signed_in, subscribed
+from media_servers import Janus, janus
+
+__all__ = ["janus"]  # the fixture (media_servers.py)
+
+ATTENDANCE = """query($id: UUID!) { plan(id: $id) {
+  meetings { id attendances { participantId method joinedAt leftAt } }
+} }"""
+
+
+@pytest.fixture
+def peers_on_janus_address(janus: Janus, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test peers' ICE on the address Janus's ICE listens on (not loopback: Janus skips it)."""
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: [janus.address])
+
+
+async def until(what: str, check: Callable[[], Awaitable[Any]], within: float = WAIT_S) -> Any:
+    deadline = time.monotonic() + within
+    while not (result := await check()):
+        assert time.monotonic() < deadline, f"not within {within} s: {what}"
+        await asyncio.sleep(0.1)
+    return result
+
+
+@asynccontextmanager
+async def control(janus: Janus) -> AsyncIterator[tuple[Session, Handle]]:
+    session = await Session.create(janus.url)
+    try:
+        yield session, await session.attach()
+    finally:
+        await session.destroy()
+
+
+async def test_a_room_lets_in_only_the_tokens_its_owner_allowed(janus: Janus) -> None:
+    """What keeps anyone who reaches Janus's API out of a meeting's room: creating one takes the
+    admin key; joining takes the PIN and a token on the allowed list; a kicked and disallowed
+    participant cannot come back; a destroyed room is gone."""
+    async with control(janus) as (session, owner):
+        with pytest.raises(JanusError) as refused:
+            await VideoRoom.create(owner, "no admin key")
+        assert "admin_key" in refused.value.reason
+        with pytest.raises(JanusError) as refused:
+            await VideoRoom.create(owner, "a wrong admin key", "guessed")
+        assert refused.value.code == UNAUTHORIZED
+        room = await VideoRoom.create(owner, "meeting", janus.admin_key)
+        someone = await session.attach()
+
+        async def join(**how: Any) -> dict[str, Any]:
+            data, _ = await someone.send({"request": "join", "ptype": "publisher", "room": room.id} | how)
+            return data
+
+        for how in ({"pin": room.pin}, {"pin": room.pin, "token": "guessed"}, {"pin": "wrong", "token": "t1"}):
+            with pytest.raises(JanusError) as refused:
+                await join(**how)
+            assert refused.value.code == UNAUTHORIZED, how
+        await room.allow("t1")
+        joined = await join(pin=room.pin, token="t1")
+        assert [p["id"] for p in await room.participants()] == [joined["id"]]
+
+        await room.disallow("t1")
+        await room.kick(joined["id"])
+        assert await room.participants() == []
+        again = await session.attach()
+        with pytest.raises(JanusError) as refused:
+            await again.send({"request": "join", "ptype": "publisher", "room": room.id, "pin": room.pin, "token": "t1"})
+        assert refused.value.code == UNAUTHORIZED
+        await room.destroy()
+        assert not await room.exists()
+
+
+@asynccontextmanager
+async def on_janus(world: Service, janus: Janus) -> AsyncIterator[tuple[str, JanusRelay]]:
+    """The service with SIP_MEDIA_BACKEND=janus; its Janus rooms run here, as a `sip-service media`
+    worker would run them, on the instance's broker."""
+    changed = {
+        "media_backend": MediaBackend.JANUS,
+        "janus_urls": [janus.url],
+        "janus_admin_key": SecretStr(janus.admin_key),
+    }
+    async with serving(world, media_in_process=False, **changed) as instance:
+        relay = JanusRelay(instance.app.state.settings, world.db, instance.broker)
+        await relay.start()
+        try:
+            yield instance.url, relay
+        finally:
+            await relay.stop()
+
+
+@asynccontextmanager
+async def meeting_room(gql: GraphQLClient, world: Service, url: str, setup: Setup) -> AsyncIterator[list[MediaPeer]]:
+    """Anna (staff) in the room, Elsa (the patient, by her invite link) admitted from the lobby."""
+    meeting = setup.meetings[0]["id"]
+    async with AsyncExitStack() as stack:
+
+        async def enter(bearer: str) -> MediaPeer:
+            socket = await stack.enter_async_context(signed_in(url, bearer))
+            peer = MediaPeer(socket, await subscribed(socket, meeting), meeting, "")
+            peer.separate = True
+            stack.push_async_callback(peer.close)
+            return peer
+
+        anna = await enter(world.token("staff-anna"))
+        anna.id = (await anna.run("JoinMeeting"))["participantId"]
+        # Her invite link exchanged at this instance: its meeting tokens are its own
+        http = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=30))
+        elsa = await enter(await guest_token(GraphQLClient(http, world), setup, setup.patient))
+        elsa.id = setup.patient
+        assert (await elsa.run("JoinMeeting"))["state"] == "WAITING"
+        refused = await elsa.connect()  # waiting in the lobby: no media, and nothing of hers reaches Janus
+        assert refused["code"] == "FORBIDDEN", refused
+        await anna.expect("WAITING")
+        await anna.run("AdmitToMeeting", participantId=setup.patient)
+        await elsa.expect("ADMITTED")
+        yield [anna, elsa]
+
+
+async def attendances(gql: GraphQLClient, setup: Setup) -> list[dict[str, Any]]:
+    plan = (await gql(ATTENDANCE, {"id": setup.plan_id}, as_="staff-anna"))["plan"]
+    found: list[dict[str, Any]] = next(m for m in plan["meetings"] if m["id"] == setup.meetings[0]["id"])["attendances"]
+    return found
+
+
+@pytest.mark.usefixtures("peers_on_janus_address")
+async def test_two_participants_see_and_hear_each_other_through_janus(
+    gql: GraphQLClient, world: Service, janus: Janus
+) -> None:
+    """Both publish and each decodes the other's audio and video, forwarded by Janus; attendance
+    opens from Janus's events; staff removing Elsa kicks her out of the Janus room (and closes her
+    attendance); the last one leaving destroys the room."""
+    setup = await plan_with_meetings(gql, world, timedelta(minutes=10))
+    async with on_janus(world, janus) as (url, relay), meeting_room(gql, world, url, setup) as (anna, elsa):
+        for peer in (anna, elsa):
+            assert "mediaServerId" in await peer.connect()
+        await anna.receives(elsa)
+        await elsa.receives(anna)
+        assert {who for who, _ in anna.frames} == {elsa.id} and {who for who, _ in elsa.frames} == {anna.id}
+
+        room = relay.rooms[uuid_of(setup)]
+        video = room.video
+        assert video is not None
+        assert len(await video.participants()) == 2
+
+        async def open_rows() -> set[str]:
+            return {
+                a["participantId"] for a in await attendances(gql, setup) if a["method"] == "MEDIA" and not a["leftAt"]
+            }
+
+        assert await until("both attend, from Janus's events", lambda: _equals(open_rows, {anna.id, elsa.id}))
+
+        await anna.run("RemoveFromMeeting", participantId=elsa.id)
+        assert await until("Elsa kicked out of the Janus room", lambda: _count(video.participants, 1))
+        assert await until("Elsa's attendance closes", lambda: _equals(open_rows, {anna.id}))
+
+        await anna.run("LeaveMeeting")
+        assert await until("the room destroyed when the last one left", lambda: _not(video.exists))
+        assert uuid_of(setup) not in relay.rooms
+        assert await until("Anna's attendance closes", lambda: _equals(open_rows, set()))
+
+
+def uuid_of(setup: Setup) -> Any:
+    import uuid
+
+    return uuid.UUID(setup.meetings[0]["id"])
+
+
+async def _equals(read: Callable[[], Awaitable[Any]], wanted: Any) -> bool:
+    return bool(await read() == wanted)
+
+
+async def _count(read: Callable[[], Awaitable[list[Any]]], n: int) -> bool:
+    return len(await read()) == n
+
+
+async def _not(read: Callable[[], Awaitable[bool]]) -> bool:
+    return not await read()
