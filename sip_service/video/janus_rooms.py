@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -60,6 +61,10 @@ class Member:
         self.private_id: int | None = None
         self.subscribed: set[int] = set()  # the feeds their subscriber handle takes
         self.receiving: set[str] = set()  # the mids of theirs that Janus receives media on
+        # The o= line of the offers to them, as the relay's (one session id per connection, the version
+        # counting the offers): Janus puts a new session id in each offer, which would tell a browser
+        # that the server started a new connection (video/js/peer.js).
+        self.session_id, self.offers = secrets.randbelow(2**62) + 1, 0
         self.presence = MediaAttendance(room.relay.db, room.relay.broker, room.meeting_id, uuid.UUID(self.id))
         self.closed = False
 
@@ -243,7 +248,10 @@ class MeetingRoom:
             if source is not None and stream.get("type") in ("audio", "video") and stream.get("active", True):
                 tracks.append({"mid": str(stream["mid"]), **source.tag, "media": str(stream["type"])})
         await self._publish(lobby.EventKind.MEDIA_TRACKS, member, json.dumps(tracks, ensure_ascii=False))
-        await self._publish(lobby.EventKind.OFFER, member, str(jsep["sdp"]))
+        member.offers += 1
+        origin = f"o=- {member.session_id} {member.offers} IN IP4 0.0.0.0"
+        sdp = re.sub(r"^o=[^\r\n]*", origin, str(jsep["sdp"]), count=1, flags=re.MULTILINE)
+        await self._publish(lobby.EventKind.OFFER, member, sdp)
 
     async def publisher_event(self, member: Member, event: Json) -> None:
         """What Janus tells a participant's publisher handle: others' feeds, and their own media."""
@@ -285,7 +293,22 @@ class MeetingRoom:
             del self.members[member.id]
         if member.feed is not None and self.feeds.get(member.feed) is member:
             del self.feeds[member.feed]
+            await self._unsubscribe_all(member.feed)
         await member.close(kick)
+
+    async def _unsubscribe_all(self, feed: int) -> None:
+        """Take a feed out of everyone's subscription, and offer them the result. Janus would do it by
+        itself when a publisher's media goes, but not once it was kicked (it has left the room then)."""
+        for other in list(self.members.values()):
+            if feed not in other.subscribed or other.subscriber is None or other.closed:
+                continue
+            other.subscribed.discard(feed)
+            try:
+                data, jsep = await other.subscriber.send({"request": "unsubscribe", "streams": [{"feed": feed}]})
+            except JanusError as exc:  # gone from their subscription already
+                log.info("janus: could not unsubscribe %s from %s (%s)", other.id, feed, exc)
+                continue
+            await self._offer_to(other, data, jsep)
 
     async def left(self, participant_id: str) -> None:
         if (member := self.members.get(participant_id)) is not None:

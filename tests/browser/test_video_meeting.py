@@ -26,14 +26,14 @@ from sip_service.app import create_app
 from sip_service.demo import _people
 from sip_service.kit import migrations
 from sip_service.kit.db import Database
-from sip_service.settings import Settings
+from sip_service.settings import MediaBackend, Settings
 
 from browsing import ARGS, ARTIFACTS, RUN_AXE, axe_source, chromium
 from conftest import BACKENDS, REPO_ROOT, GraphQLClient, Service, StatementCounter, free_port, own_database, started
 from helpers import issue, plan_with_meetings
-from media_servers import Turn, coturn
+from media_servers import Janus, Turn, coturn, janus
 
-__all__ = ["axe_source", "chromium", "coturn"]  # the fixtures (browsing.py, media_servers.py)
+__all__ = ["axe_source", "chromium", "coturn", "janus"]  # the fixtures (browsing.py, media_servers.py)
 
 PHONE = {"width": 360, "height": 640}
 DESKTOP = {"width": 1280, "height": 800}
@@ -95,6 +95,25 @@ async def relay_only_service(tmp_path: Path, coturn: Turn) -> AsyncIterator[Runn
     async with own_database("sqlite", tmp_path) as url:
         running = await _video_service(
             "sqlite", url, tmp_path, ice_servers=coturn.urls, turn_secret=coturn.secret, ice_relay_only=True
+        )
+        try:
+            yield running
+        finally:
+            await running.stop()
+
+
+@pytest.fixture
+async def janus_service(tmp_path: Path, janus: Janus) -> AsyncIterator[Running]:
+    """The service running its meetings on Janus (SIP_MEDIA_BACKEND=janus), in its own process's
+    lifespan as in production. SQLite only: what this adds is the media path, not the database."""
+    async with own_database("sqlite", tmp_path) as url:
+        running = await _video_service(
+            "sqlite",
+            url,
+            tmp_path,
+            media_backend=MediaBackend.JANUS,
+            janus_urls=[janus.url],
+            janus_admin_key=janus.admin_key,
         )
         try:
             yield running
@@ -407,6 +426,53 @@ async def test_relay_only_browsers_meet_through_turn(relay_only_service: Running
         finally:
             await browser.close()
     assert problems == []
+
+
+async def test_browsers_meet_on_janus(janus_service: Running, chromium: str) -> None:
+    """The same page on the Janus backend: it publishes on a connection of its own and receives the
+    others on another. The staff member and the patient she admits see each other; when she removes
+    the patient, the patient's page says so and the staff member's stops receiving her."""
+    assert janus_service.service is not None
+    world = janus_service.service
+    async with httpx.AsyncClient(base_url=world.url, timeout=30) as http:
+        gql = GraphQLClient(http, world)
+        setup = await plan_with_meetings(gql, world, timedelta(minutes=5))
+        meeting_id = setup.meetings[0]["id"]
+        link = (await issue(gql, setup, setup.patient))["url"]
+    problems: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=ARGS)
+        try:
+            staff = await (await browser.new_context(locale="sv-SE", viewport=DESKTOP)).new_page()
+            patient = await (await browser.new_context(locale="sv-SE", viewport=PHONE)).new_page()
+            watch_console(staff, problems)
+            watch_console(patient, problems)
+            await staff.goto(f"{world.url}/auth/login?next=/video/?m={meeting_id}")
+            await staff.get_by_role("button", name=re.compile("Anna Lind")).click()
+            await staff.get_by_role("button", name="Gå in i mötet").click()
+            await until("staff connected, alone in the room", lambda: _connected(staff), within=FRAMES_WITHIN_S)
+            await patient.goto(link)
+            await patient.get_by_role("button", name="Gå med").click()
+            await staff.get_by_role("button", name="Släpp in Elsa Andersson").click()
+            staff_id = (await state(staff))["participantId"]
+            for page, other in ((staff, setup.patient), (patient, staff_id)):
+                await until("connected", lambda page=page: _connected(page), within=FRAMES_WITHIN_S)
+                before = await until(
+                    "frames decoded", lambda page=page, other=other: _decoding(page, other), within=FRAMES_WITHIN_S
+                )
+                await until("more frames", lambda page=page, other=other, before=before: _more(page, other, before))
+            staff.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+            await staff.get_by_role("button", name="Ta bort Elsa Andersson").click()
+            await expect(patient.get_by_role("heading", name="Du är inte längre med i mötet")).to_be_visible()
+            await expect(staff.locator(".tile").filter(has_text="Elsa Andersson")).to_be_hidden()
+            await until("the staff no longer receives her", lambda: _not_receiving(staff, setup.patient))
+        finally:
+            await browser.close()
+    assert problems == []
+
+
+async def _not_receiving(page: Page, participant_id: str) -> bool:
+    return participant_id not in await frames(page)
 
 
 async def _phase_is(page: Page, phase: str) -> bool:

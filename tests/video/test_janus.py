@@ -176,6 +176,7 @@ async def test_two_participants_see_and_hear_each_other_through_janus(
         await anna.run("RemoveFromMeeting", participantId=elsa.id)
         assert await until("Elsa kicked out of the Janus room", lambda: _count(video.participants, 1))
         assert await until("Elsa's attendance closes", lambda: _equals(open_rows, {anna.id}))
+        assert await until("Anna answered Janus's offer without Elsa", lambda: _gone(anna, elsa))
 
         await anna.run("LeaveMeeting")
         assert await until("the room destroyed when the last one left", lambda: _not(video.exists))
@@ -195,6 +196,11 @@ async def _equals(read: Callable[[], Awaitable[Any]], wanted: Any) -> bool:
 
 async def _count(read: Callable[[], Awaitable[list[Any]]], n: int) -> bool:
     return len(await read()) == n
+
+
+async def _gone(peer: MediaPeer, other: MediaPeer) -> bool:
+    """The peer answered an offer whose MEDIA_TRACKS no longer name the other."""
+    return not any(who == other.id for who, _ in peer.mapping.values())
 
 
 async def _not(read: Callable[[], Awaitable[bool]]) -> bool:

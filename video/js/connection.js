@@ -195,6 +195,9 @@ function onEvent(e) {
     case 'OFFER':
       if (from === MEDIA_SERVER || from === session?.mediaServerId) session?.handleOffer(e.payload);
       break;
+    case 'ANSWER': // to what we publish (Janus)
+      if (from === MEDIA_SERVER || from === session?.mediaServerId) session?.handleAnswer(e.payload);
+      break;
     case 'ICE_CANDIDATE':
       if (from === MEDIA_SERVER || from === session?.mediaServerId) session?.handleCandidate(e.payload);
       break;

@@ -1,4 +1,5 @@
-// The one RTCPeerConnection to the meeting's media server: it only answers the server's offers.
+// The RTCPeerConnection to the meeting's media server: it only answers the server's offers. With Janus
+// (ConnectMedia's publishSeparately) it only receives, and a second one, which we offer, publishes ours.
 
 const GATHERING_CAP_MS = 2000;
 const DISCONNECTED_GRACE_MS = 3000;
@@ -64,6 +65,8 @@ export class MediaSession {
     this.retryTimer = null;
     this.iceServers = [];
     this.relayOnly = false;
+    this.separate = false; // publishSeparately: ours go on this.publisher
+    this.publisher = null;
     this.offerOrigin = { id: null, version: -1 }; // the o= line of the offers the connection took
     this.deadOrigins = new Set();
   }
@@ -90,22 +93,57 @@ export class MediaSession {
       ...(s.username ? { username: s.username, credential: s.credential } : {}),
     }));
     this.relayOnly = Boolean(connection.relayOnly);
+    this.separate = Boolean(connection.publishSeparately);
     const pc = this.newPeerConnection();
     clearTimeout(this.offerTimer);
-    // The media server offers soon after ConnectMedia; if nothing comes, ask again.
+    // The media server offers soon after ConnectMedia (with Janus: answers our offer); if nothing comes, ask again.
     this.offerTimer = setTimeout(() => {
-      if (this.pc === pc && !pc.remoteDescription) this.restart();
+      const waiting = this.separate ? this.publisher : pc;
+      if (this.pc === pc && waiting && !waiting.remoteDescription) this.restart();
     }, OFFER_WAIT_MS);
+    if (this.separate) await this.publish(pc);
     return pc;
   }
 
-  newPeerConnection() {
-    const pc = new RTCPeerConnection({
+  configuration() {
+    return {
       iceServers: this.iceServers,
       iceTransportPolicy: this.relayOnly ? 'relay' : 'all',
       bundlePolicy: 'max-bundle',
       rtcpMuxPolicy: 'require',
-    });
+    };
+  }
+
+  /** Janus: our camera and microphone on a connection of their own, offered to the media server. */
+  async publish(receiving) {
+    const pc = new RTCPeerConnection(this.configuration());
+    this.publisher = pc;
+    pc.addEventListener('connectionstatechange', () => this.onConnectionState(pc));
+    for (const kind of ['audio', 'video']) {
+      const track = this.local.track(kind);
+      if (track) pc.addTransceiver(track, { direction: 'sendonly', streams: [this.local.stream] });
+      else pc.addTransceiver(kind, { direction: 'sendonly' }); // a device may come later (replaceLocal)
+    }
+    await pc.setLocalDescription(await pc.createOffer());
+    await gatheringComplete(pc, GATHERING_CAP_MS);
+    if (pc !== this.publisher || receiving !== this.pc) return;
+    await this.api.sendSignal(this.mediaServerId, 'OFFER', pc.localDescription.sdp);
+  }
+
+  /** The media server's answer to what we publish. */
+  handleAnswer(sdp) {
+    const pc = this.publisher;
+    if (!pc || pc.signalingState !== 'have-local-offer') return;
+    pc.setRemoteDescription({ type: 'answer', sdp })
+      .then(() => this.events.onAnswered?.())
+      .catch((error) => {
+        console.warn('the answer to what we publish was refused', error);
+        this.restart();
+      });
+  }
+
+  newPeerConnection() {
+    const pc = new RTCPeerConnection(this.configuration());
     this.pc = pc;
     this.offerOrigin = { id: null, version: -1 };
     pc.addEventListener('connectionstatechange', () => this.onConnectionState(pc));
@@ -114,9 +152,10 @@ export class MediaSession {
   }
 
   onConnectionState(pc) {
-    if (pc !== this.pc) return;
+    if (pc !== this.pc && pc !== this.publisher) return;
     const state = pc.connectionState;
-    if (state === 'connected') {
+    // With Janus, what we publish says whether we are connected: alone in the room, nothing comes in.
+    if (state === 'connected' && (!this.separate || pc === this.publisher)) {
       clearTimeout(this.graceTimer);
       this.graceTimer = null;
       this.attempt = 0;
@@ -127,7 +166,7 @@ export class MediaSession {
     } else if (state === 'disconnected') {
       clearTimeout(this.graceTimer);
       this.graceTimer = setTimeout(() => {
-        if (pc === this.pc && pc.connectionState !== 'connected') this.restart();
+        if ((pc === this.pc || pc === this.publisher) && pc.connectionState !== 'connected') this.restart();
       }, DISCONNECTED_GRACE_MS);
     }
   }
@@ -160,6 +199,10 @@ export class MediaSession {
     if (this.pc) {
       this.pc.close();
       this.pc = null;
+    }
+    if (this.publisher) {
+      this.publisher.close();
+      this.publisher = null;
     }
     this.queue = Promise.resolve();
     this.events.onRemote(new Map());
@@ -225,7 +268,7 @@ export class MediaSession {
     const remoteMids = new Set(this.tracks.map((t) => String(t.mid)));
     const live = pc.getTransceivers().filter((tr) => tr.mid !== null && !tr.stopped && tr.currentDirection !== 'stopped');
     const sendOn = {};
-    for (const kind of ['audio', 'video']) {
+    for (const kind of this.separate ? [] : ['audio', 'video']) {
       const candidates = live.filter((tr) => tr.receiver.track.kind === kind && !remoteMids.has(tr.mid));
       const takesOurs = (tr) => ['recvonly', 'sendrecv'].includes(directions.get(tr.mid));
       const current = candidates.find((tr) => tr.sender.track && takesOurs(tr)); // keep what already sends
@@ -251,6 +294,12 @@ export class MediaSession {
 
   /** A new camera or microphone: send it instead, no renegotiation needed. */
   replaceLocal(kind, track) {
+    if (this.publisher) {
+      for (const tr of this.publisher.getTransceivers()) {
+        if (tr.receiver.track.kind === kind && !tr.stopped) tr.sender.replaceTrack(track).catch(() => {});
+      }
+      return;
+    }
     if (!this.pc) return;
     for (const tr of this.pc.getTransceivers()) {
       if (tr.receiver.track.kind === kind && tr.sender.track && !tr.stopped) {
