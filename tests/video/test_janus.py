@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -17,9 +18,9 @@ import aioice.ice
 import httpx
 import pytest
 from media_peers import WAIT_S, MediaPeer
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
-from sip_service.settings import MediaBackend
+from sip_service.settings import MediaBackend, Settings
 from sip_service.video.janus import UNAUTHORIZED, Handle, JanusError, Session, VideoRoom
 from sip_service.video.janus_rooms import JanusRelay
 
@@ -92,6 +93,12 @@ async def test_a_room_lets_in_only_the_tokens_its_owner_allowed(janus: Janus) ->
         assert refused.value.code == UNAUTHORIZED
         await room.destroy()
         assert not await room.exists()
+
+
+def test_the_janus_backend_needs_a_janus() -> None:
+    with pytest.raises(ValidationError, match="SIP_JANUS_URLS"):
+        Settings(media_backend=MediaBackend.JANUS)
+    assert Settings().media_backend is MediaBackend.AIORTC  # the embedded relay unless told
 
 
 @asynccontextmanager
@@ -184,9 +191,7 @@ async def test_two_participants_see_and_hear_each_other_through_janus(
         assert await until("Anna's attendance closes", lambda: _equals(open_rows, set()))
 
 
-def uuid_of(setup: Setup) -> Any:
-    import uuid
-
+def uuid_of(setup: Setup) -> uuid.UUID:
     return uuid.UUID(setup.meetings[0]["id"])
 
 
