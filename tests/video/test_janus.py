@@ -121,7 +121,8 @@ async def on_janus(world: Service, janus: Janus) -> AsyncIterator[tuple[str, Jan
 
 @asynccontextmanager
 async def meeting_room(gql: GraphQLClient, world: Service, url: str, setup: Setup) -> AsyncIterator[list[MediaPeer]]:
-    """Anna (staff) in the room, Elsa (the patient, by her invite link) admitted from the lobby."""
+    """Anna and Johan (staff) in the room, Elsa (the patient, by her invite link) admitted from the
+    lobby; nobody has connected media yet."""
     meeting = setup.meetings[0]["id"]
     async with AsyncExitStack() as stack:
 
@@ -134,6 +135,8 @@ async def meeting_room(gql: GraphQLClient, world: Service, url: str, setup: Setu
 
         anna = await enter(world.token("staff-anna"))
         anna.id = (await anna.run("JoinMeeting"))["participantId"]
+        johan = await enter(world.token("staff-johan"))
+        johan.id = (await johan.run("JoinMeeting"))["participantId"]
         # Her invite link exchanged at this instance: its meeting tokens are its own
         http = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=30))
         elsa = await enter(await guest_token(GraphQLClient(http, world), setup, setup.patient))
@@ -144,7 +147,7 @@ async def meeting_room(gql: GraphQLClient, world: Service, url: str, setup: Setu
         await anna.expect("WAITING")
         await anna.run("AdmitToMeeting", participantId=setup.patient)
         await elsa.expect("ADMITTED")
-        yield [anna, elsa]
+        yield [anna, johan, elsa]
 
 
 async def attendances(gql: GraphQLClient, setup: Setup) -> list[dict[str, Any]]:
@@ -154,35 +157,49 @@ async def attendances(gql: GraphQLClient, setup: Setup) -> list[dict[str, Any]]:
 
 
 @pytest.mark.usefixtures("peers_on_janus_address")
-async def test_two_participants_see_and_hear_each_other_through_janus(
+async def test_participants_see_and_hear_each_other_through_janus(
     gql: GraphQLClient, world: Service, janus: Janus
 ) -> None:
-    """Both publish and each decodes the other's audio and video, forwarded by Janus; attendance
-    opens from Janus's events; staff removing Elsa kicks her out of the Janus room (and closes her
-    attendance); the last one leaving destroys the room."""
+    """Everyone publishes and decodes everyone else's audio and video, forwarded by Janus, as people
+    come and go; attendance opens from Janus's events; staff removing Elsa kicks her out of the Janus
+    room (and closes her attendance); the last one leaving destroys the room.
+
+    Not here: someone connecting again in full. Janus then gives the m-lines that carried their old
+    feed (inactive since) to their new one, and an aiortc receiver, once inactive, never receives
+    again (browsers do)."""
     setup = await plan_with_meetings(gql, world, timedelta(minutes=10))
-    async with on_janus(world, janus) as (url, relay), meeting_room(gql, world, url, setup) as (anna, elsa):
+    async with on_janus(world, janus) as (url, relay), meeting_room(gql, world, url, setup) as (anna, johan, elsa):
         for peer in (anna, elsa):
             assert "mediaServerId" in await peer.connect()
         await anna.receives(elsa)
         await elsa.receives(anna)
         assert {who for who, _ in anna.frames} == {elsa.id} and {who for who, _ in elsa.frames} == {anna.id}
-
         room = relay.rooms[uuid_of(setup)]
         video = room.video
         assert video is not None
-        assert len(await video.participants()) == 2
+
+        # A third comes: everyone gets everyone.
+        assert "mediaServerId" in await johan.connect()
+        for me in (anna, johan, elsa):
+            await me.receives(*[p for p in (anna, johan, elsa) if p is not me])
+        assert len(await video.participants()) == 3
 
         async def open_rows() -> set[str]:
-            return {
-                a["participantId"] for a in await attendances(gql, setup) if a["method"] == "MEDIA" and not a["leftAt"]
-            }
+            rows = await attendances(gql, setup)
+            return {a["participantId"] for a in rows if a["method"] == "MEDIA" and not a["leftAt"]}
 
-        assert await until("both attend, from Janus's events", lambda: _equals(open_rows, {anna.id, elsa.id}))
+        everyone = {anna.id, johan.id, elsa.id}
+        assert await until("everyone attends, from Janus's events", lambda: _equals(open_rows, everyone))
+
+        # Johan leaves: the others are offered connections without him.
+        await johan.run("LeaveMeeting")
+        assert await until("Anna answered Janus's offer without Johan", lambda: _gone(anna, johan))
+        assert await until("Elsa answered Janus's offer without Johan", lambda: _gone(elsa, johan))
+        await anna.receives(elsa)
 
         await anna.run("RemoveFromMeeting", participantId=elsa.id)
         assert await until("Elsa kicked out of the Janus room", lambda: _count(video.participants, 1))
-        assert await until("Elsa's attendance closes", lambda: _equals(open_rows, {anna.id}))
+        assert await until("Elsa's and Johan's attendance closes", lambda: _equals(open_rows, {anna.id}))
         assert await until("Anna answered Janus's offer without Elsa", lambda: _gone(anna, elsa))
 
         await anna.run("LeaveMeeting")
