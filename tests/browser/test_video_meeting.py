@@ -430,7 +430,8 @@ async def test_relay_only_browsers_meet_through_turn(relay_only_service: Running
 
 async def test_browsers_meet_on_janus(janus_service: Running, chromium: str) -> None:
     """The same page on the Janus backend: it publishes on a connection of its own and receives the
-    others on another. The staff member and the patient she admits see each other; when she removes
+    others on another. The staff member and the patient she admits see each other; a third comes,
+    goes, and comes again (Janus gives his new media the m-lines his old media had); when she removes
     the patient, the patient's page says so and the staff member's stops receiving her."""
     assert janus_service.service is not None
     world = janus_service.service
@@ -461,6 +462,27 @@ async def test_browsers_meet_on_janus(janus_service: Running, chromium: str) -> 
                     "frames decoded", lambda page=page, other=other: _decoding(page, other), within=FRAMES_WITHIN_S
                 )
                 await until("more frames", lambda page=page, other=other, before=before: _more(page, other, before))
+
+            for visit in ("first", "again"):
+                johan_context = await browser.new_context(locale="sv-SE", viewport=DESKTOP)
+                johan = await johan_context.new_page()
+                watch_console(johan, problems)
+                await johan.goto(f"{world.url}/auth/login?next=/video/?m={meeting_id}")
+                await johan.get_by_role("button", name=re.compile("Johan Ek")).click()
+                await johan.get_by_role("button", name="Gå in i mötet").click()
+                await until(f"Johan in the room ({visit})", lambda j=johan: _connected(j), within=FRAMES_WITHIN_S)
+                johan_id = (await state(johan))["participantId"]
+                for page, other in ((patient, johan_id), (staff, johan_id), (johan, setup.patient), (johan, staff_id)):
+                    before = await _decoding(page, other)
+                    await until(
+                        f"frames from {other} ({visit})",
+                        lambda page=page, other=other, before=before: _more(page, other, before),
+                        within=FRAMES_WITHIN_S,
+                    )
+                await johan_context.close()  # his stream ends: he has left
+                await expect(staff.locator(".tile").filter(has_text="Johan Ek")).to_be_hidden()
+                await expect(patient.locator(".tile").filter(has_text="Johan Ek")).to_be_hidden()
+
             staff.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
             await staff.get_by_role("button", name="Ta bort Elsa Andersson").click()
             await expect(patient.get_by_role("heading", name="Du är inte längre med i mötet")).to_be_visible()
