@@ -34,7 +34,7 @@ from sip_service.models.plans import (
 )
 from sip_service.plans.rules import OpenPlan
 
-PlanChild = Participant | Goal | Action | Meeting
+PlanChild = Participant | Goal | Action | Meeting | Consent | Revision
 
 
 def _active_consent_covering(org_id: uuid.UUID, today: date) -> ColumnElement[bool]:

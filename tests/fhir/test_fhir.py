@@ -22,7 +22,7 @@ from sip_service.plans import service as plans
 from sip_service.usecases import run
 
 from conftest import GraphQLClient, Service, op
-from helpers import big_plan
+from helpers import big_plan, staff
 
 PNR = "http://electronichealth.se/identifier/personnummer"
 HSA = "urn:oid:1.2.752.29.4.19"
@@ -118,12 +118,26 @@ async def test_every_resource_validates_in_every_status(fhir: Fhir, world: Servi
             await fhir.get(f"Goal/{ref_id(g, 'Goal')}", "staff-anna")
         patient = await fhir.get(f"Patient/{ref_id(care_plan['subject'], 'Patient')}", "staff-anna")
         assert patient["identifier"][0]["system"] == PNR  # Anna's health centre made the plan: own care
-        performers = [p for a in care_plan.get("activity", []) for p in a["detail"]["performer"] if "reference" in p]
+        performers = [
+            p
+            for a in care_plan.get("activity", [])
+            for p in a.get("detail", {}).get("performer", [])
+            if "reference" in p
+        ]
         orgs = {ref_id(p, "Organization") for p in performers}
         orgs |= {ref_id(p["onBehalfOf"], "Organization") for p in team["participant"] if "onBehalfOf" in p}
         for org_id in orgs:
             org = await fhir.get(f"Organization/{org_id}", "staff-anna")
             assert org["identifier"][0]["system"] == HSA
+        # what the plan names: its consents, meetings and finalized versions
+        named = linked(care_plan)
+        assert named["Consent"], status  # every demo plan has its consent
+        assert bool(named["Provenance"]) == (status != "DRAFT"), status
+        assert bool(named["Appointment"]) == (status != "DRAFT"), status  # the demo plans met
+        for type_, ids in named.items():
+            for id_ in ids:
+                resource = await fhir.get(f"{type_}/{id_}", "staff-anna")
+                assert resource["resourceType"] == type_ and resource["id"] == id_
         # the patient side reads the same plan (Gustav's god man reads his)
         patient_side = {"ACTIVE": "citizen-elsa", "DRAFT": "citizen-elsa", "REVISING": "citizen-maria"}
         theirs = await fhir.get(f"CarePlan/{plan_id}", patient_side.get(status, "citizen-olle"))
@@ -139,7 +153,23 @@ async def test_every_resource_validates_in_every_status(fhir: Fhir, world: Servi
         "Goal",
         "Patient",
         "Organization",
+        "Consent",
+        "Appointment",
+        "Provenance",
     }
+
+
+def linked(care_plan: dict[str, Any]) -> dict[str, list[str]]:
+    """The ids of the Consents, Provenances (supportingInfo) and Appointments (activity) a CarePlan names."""
+    out: dict[str, list[str]] = {"Consent": [], "Provenance": [], "Appointment": []}
+    refs = [
+        *care_plan.get("supportingInfo", []),
+        *(a["reference"] for a in care_plan.get("activity", []) if "reference" in a),
+    ]
+    for r in refs:
+        type_, _, id_ = r["reference"].partition("/")
+        out[type_].append(id_)
+    return out
 
 
 def takes_part(p: dict[str, Any]) -> bool:
@@ -162,7 +192,7 @@ async def test_the_care_plan_says_what_graphql_says(fhir: Fhir, gql: GraphQLClie
         for g, want in zip(goals, detail["goals"], strict=True):
             assert g.get("target", [{}])[0].get("dueDate") == want["targetDate"]
         # the actions: what, who is responsible, when, how far, for which goal
-        activities = [a["detail"] for a in care_plan.get("activity", [])]
+        activities = [a["detail"] for a in care_plan.get("activity", []) if "detail" in a]
         assert [a["description"] for a in activities] == [a["description"] for a in detail["actions"]]
         status = {"PLANNED": "not-started", "ONGOING": "in-progress", "DONE": "completed", "CANCELLED": "cancelled"}
         for got, want in zip(activities, detail["actions"], strict=True):
@@ -193,6 +223,42 @@ async def test_the_care_plan_says_what_graphql_says(fhir: Fhir, gql: GraphQLClie
                 assert (m["type"], m["display"]) == ({"PATIENT": "Patient"}.get(p["kind"], "RelatedPerson"), p["name"])
             if m.get("type") == "RelatedPerson":
                 assert contained[m["reference"]]["name"][0]["text"] == p["name"]
+        # the consent in force: the organisations that may share, the relatives who take part
+        named = linked(care_plan)
+        consents = [await fhir.get(f"Consent/{i}", "staff-anna") for i in named["Consent"]]
+        in_force = [c for c in consents if c["status"] == "active"]
+        if detail["consent"] is None:
+            assert in_force == []
+        else:
+            [c] = in_force
+            assert c["id"] == detail["consent"]["id"]
+            actors = c["provision"]["actor"]
+            orgs = [
+                ref_id(a["reference"], "Organization") for a in actors if a["reference"].get("type") == "Organization"
+            ]
+            assert sorted(orgs) == sorted(o["id"] for o in detail["consent"]["organisations"])
+            chosen = [a["reference"]["display"] for a in actors if a["reference"].get("type") == "RelatedPerson"]
+            wanted = [p["name"] for p in detail["participants"] if p["kind"] == "RELATIVE" and p["wantedByPatient"]]
+            assert chosen == wanted
+        # the meetings: when, who was invited, who was there
+        appointments = [await fhir.get(f"Appointment/{i}", "staff-anna") for i in named["Appointment"]]
+        assert [a["id"] for a in appointments] == [m["id"] for m in detail["meetings"]]
+        names = {p["id"]: p["name"] for p in detail["participants"]}
+        for a, m in zip(appointments, detail["meetings"], strict=True):
+            assert (a["start"], a["end"]) == (m["startsAt"], m["endsAt"])
+            there = {x["actor"]["display"] for x in a["participant"] if "period" in x}
+            assert there == {names[x["participantId"]] for x in m["attendances"]}
+            invited = {x["actor"]["display"] for x in a["participant"]}
+            assert {names[x["participantId"]] for x in m["invitations"]} <= invited
+        # the finalized versions: who finalized, when, when approved
+        provenances = [await fhir.get(f"Provenance/{i}", "staff-anna") for i in named["Provenance"]]
+        assert [p["activity"]["text"] for p in provenances] == [
+            f"Version {r['number']} fastställd" for r in detail["revisions"]
+        ]
+        for p, r in zip(provenances, detail["revisions"], strict=True):
+            assert p["recorded"] == r["finalizedAt"] and p["signature"][0]["when"] == r["approvedAt"]
+            [finalizer] = [a for a in p["agent"] if a["type"]["coding"][0]["code"] == "attester"]
+            assert finalizer["who"]["display"].startswith(r["finalizedBy"]["name"])
     # Lena, whom Elsa did not choose, is not on the team; Per is; Gustav's god man Maria is
     elsa_team = await fhir.get(f"CareTeam/{made['ACTIVE']}", "staff-anna")
     names = {p["member"]["display"] for p in elsa_team["participant"]}
@@ -209,6 +275,7 @@ async def test_outsiders_get_what_a_missing_id_gets(fhir: Fhir, world: Service) 
     goal_id = ref_id(care_plan["goal"][0], "Goal")
     patient_id = ref_id(care_plan["subject"], "Patient")
     paths = [f"CarePlan/{plan_id}", f"CareTeam/{plan_id}", f"Goal/{goal_id}", f"Patient/{patient_id}"]
+    paths += [f"{type_}/{ids[0]}" for type_, ids in linked(care_plan).items()]  # Consent, Provenance, Appointment
     for who in ["staff-anna", "staff-johan", "citizen-elsa", "citizen-per"]:
         for path in paths:
             await fhir.get(path, who)
@@ -243,7 +310,9 @@ async def test_reads_are_audited_as_graphql_reads_are(
     before = len(await plan_events(world, plan_id))
     await gql(op("PlanDetail"), {"id": str(plan_id)}, as_="staff-johan")
     [graphql_read] = (await plan_events(world, plan_id))[before:]
-    for path in [f"CarePlan/{plan_id}", f"CareTeam/{plan_id}"]:
+    care_plan = await fhir.get(f"CarePlan/{plan_id}", "staff-johan")
+    parts = [f"{type_}/{ids[0]}" for type_, ids in linked(care_plan).items()]
+    for path in [f"CarePlan/{plan_id}", f"CareTeam/{plan_id}", *parts]:
         before = len(await plan_events(world, plan_id))
         await fhir.get(path, "staff-johan")
         [event] = (await plan_events(world, plan_id))[before:]
@@ -273,7 +342,7 @@ async def test_reads_are_audited_as_graphql_reads_are(
         raise RuntimeError("audit store down")
 
     monkeypatch.setattr(audit, "append_many", broken)
-    for path in [f"CarePlan/{plan_id}", f"CareTeam/{plan_id}", f"Patient/{patient_id}", "CarePlan"]:
+    for path in [f"CarePlan/{plan_id}", f"CareTeam/{plan_id}", f"Patient/{patient_id}", "CarePlan", *parts]:
         response = await fhir.raw(path, "staff-anna")
         assert response.status_code == 503, path
         body = valid(response.json())
@@ -337,7 +406,7 @@ async def test_a_bad_search_is_an_operation_outcome(fhir: Fhir, params: dict[str
 
 
 async def test_what_is_not_implemented_says_so(fhir: Fhir) -> None:
-    for path in ["Consent/1", "Appointment", f"CarePlan/{uuid.uuid4()}/_history/1"]:
+    for path in ["Consent", "Appointment", "Practitioner/1", f"CarePlan/{uuid.uuid4()}/_history/1"]:
         response = await fhir.raw(path, "staff-anna")
         assert response.status_code == 404, path
         assert valid(response.json())["resourceType"] == "OperationOutcome"
@@ -356,3 +425,26 @@ async def test_a_search_page_takes_the_same_statements_however_many_plans(fhir: 
         assert len(bundle["entry"]) == int(count)
         counts[count] = counter.count
     assert 0 < counts["1"] == counts["5"], counts
+
+
+async def test_a_withdrawn_consent_is_inactive_and_ends_then(fhir: Fhir, world: Service) -> None:
+    made = await demo_plans(world)
+    plan_id = made["DRAFT"]
+    anna = await staff(world, "Anna")
+
+    async def withdrawn(s: Any) -> Plan:
+        current = await s.get(Plan, plan_id)
+        return await plans.withdraw_consent(s, anna, plan_id, current.version)
+
+    await run(world.db, anna, "test", withdrawn, broker=None)
+    care_plan = await fhir.get(f"CarePlan/{plan_id}", "staff-anna")
+    assert care_plan["status"] == "completed"
+    [consent_id] = linked(care_plan)["Consent"]
+    consent = await fhir.get(f"Consent/{consent_id}", "staff-anna")
+    assert consent["status"] == "inactive"
+    async with world.db.read() as s:
+        plan = await s.get(Plan, plan_id)
+        assert plan is not None and plan.closed_at is not None
+        assert consent["provision"]["period"]["end"] == plan.closed_at.date().isoformat()
+    assert "återkallat" in consent["text"]["div"]
+    assert not [a for a in consent["provision"]["actor"] if a["reference"].get("type") == "RelatedPerson"]

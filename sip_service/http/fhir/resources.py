@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import html
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sip_service.models.identity import Citizen, Language, Organisation, OrganisationKind, StaffMember
+from sip_service.models.meetings import AttendanceMethod, Meeting, MeetingKind, MeetingPurpose, MeetingStatus
 from sip_service.models.plans import (
     Action,
     ActionStatus,
+    Consent,
+    ConsentMethod,
     Goal,
     Participant,
     ParticipantKind,
     Plan,
     PlanStatus,
     RepresentativeKind,
+    Revision,
 )
 from sip_service.plans.participation import takes_part
 
@@ -37,6 +41,12 @@ HSA_ID = "urn:oid:1.2.752.29.4.19"
 # registered when the profiles are published; it names no host the service runs on.
 CANONICAL = "urn:sip-tjansten:fhir"
 OVERALL_RESPONSIBILITY = f"{CANONICAL}:StructureDefinition:overall-responsible-organisation"
+ATTENDANCE = f"{CANONICAL}:StructureDefinition:attendance"  # who was there, how that was established
+ATTENDANCE_METHOD = f"{CANONICAL}:CodeSystem:attendance-method"
+CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+PARTICIPATION_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+PROVENANCE_AGENT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 
 Json = dict[str, Any]
 
@@ -51,6 +61,9 @@ class PlanView:
     organisations: Mapping[uuid.UUID, Organisation]
     staff: Mapping[uuid.UUID, StaffMember]
     patient_number_shown: bool  # the full personal identity number: the person and their own care only
+    people: Mapping[uuid.UUID, Participant]  # every participant, those removed too (history names them)
+    revisions: Sequence[Revision]  # the finalized versions, oldest first
+    active_consent_id: uuid.UUID | None  # the consent in force today (plans.service.active_consent)
 
 
 # The plan's life cycle as CarePlan.status. A plan being revised is still in force, and its current
@@ -248,7 +261,11 @@ def care_plan(view: PlanView) -> Json:
             "author": practitioner_ref(view.staff.get(plan.created_by_staff_id)),
             "careTeam": [{"reference": f"CareTeam/{plan.id}"}],
             "goal": [{"reference": f"Goal/{g.id}", "display": g.text} for g in plan.goals],
-            "activity": activities,
+            "activity": activities + [{"reference": appointment_ref(m)} for m in plan.meetings],
+            "supportingInfo": [
+                *({"reference": f"Consent/{c.id}", "type": "Consent"} for c in plan.consents),
+                *(provenance_ref(r) for r in view.revisions),
+            ],
             "note": [{"text": f"Nästa uppföljning: {plan.follow_up_date.isoformat()}"}] if plan.follow_up_date else [],
         }
     )
@@ -338,6 +355,217 @@ def goal(view: PlanView, g: Goal) -> Json:
             "startDate": day(g.created_at),
             "target": [{"dueDate": day(g.target_date)}] if g.target_date else [],
             "expressedBy": expressed_by,
+        }
+    )
+
+
+CONSENT_METHOD_WORDS = {ConsentMethod.DIGITAL: "digitalt", ConsentMethod.ORAL: "muntligt"}
+MEETING_PURPOSE_WORDS = {MeetingPurpose.PLANNING: "Planeringsmöte", MeetingPurpose.FOLLOW_UP: "Uppföljningsmöte"}
+MEETING_KIND_WORDS = {
+    MeetingKind.VIDEO: "videomöte",
+    MeetingKind.IN_PERSON: "fysiskt möte",
+    MeetingKind.HYBRID: "fysiskt möte med deltagare på video",
+}
+ATTENDANCE_WORDS = {
+    AttendanceMethod.MEDIA: "Deltog på video",
+    AttendanceMethod.ATTESTED: "Närvaro intygad av personal",
+}
+
+
+def appointment_ref(m: Meeting) -> Json:
+    return {"reference": f"Appointment/{m.id}", "type": "Appointment"}
+
+
+def provenance_ref(r: Revision) -> Json:
+    return {"reference": f"Provenance/{r.id}", "type": "Provenance", "display": f"Version {r.number}"}
+
+
+def care_plan_ref(view: PlanView) -> Json:
+    return {"reference": f"CarePlan/{view.plan.id}", "type": "CarePlan"}
+
+
+def consent(view: PlanView, c: Consent) -> Json:
+    """Which organisations may share the plan's information, for how long, what is excluded; in the
+    consent in force, also which relatives take part (the patient's choice) and which do not.
+    Withdrawn, replaced or expired: inactive, the period ending then."""
+    plan, in_force = view.plan, c.id == view.active_consent_id
+    given_by = view.people.get(c.given_by_id)
+    ended = c.withdrawn_at or c.replaced_at
+    relatives = [p for p in plan.participants if p.kind is ParticipantKind.RELATIVE] if in_force else []
+    chosen = [p for p in relatives if p.wanted_by_patient is True]
+    unchosen = [p for p in relatives if p.wanted_by_patient is False]
+    orgs = [view.organisations.get(o.organisation_id) for o in c.organisations]
+    recipient = {"coding": [{"system": PARTICIPATION_TYPE, "code": "IRCP", "display": "information recipient"}]}
+    state = (
+        "i kraft"
+        if in_force
+        else f"återkallat {day(c.withdrawn_at)}"
+        if c.withdrawn_at
+        else f"ersatt {day(c.replaced_at)}"
+        if c.replaced_at
+        else f"gällde till {day(c.valid_until)}"
+    )
+    esc = html.escape
+    div = (
+        '<div xmlns="http://www.w3.org/1999/xhtml">'
+        f"<p>Samtycke till samordnad individuell plan, givet {esc(CONSENT_METHOD_WORDS[c.method])} "
+        f"{esc(day(c.given_at) or '')} av {esc(view.names.get(c.given_by_id, 'okänd'))} ({esc(state)}).</p>"
+        f"<p>Organisationer som får dela information: {esc(', '.join(o.name for o in orgs if o) or 'inga')}.</p>"
+        f"<p>Undantag: {esc(c.exclusions or 'inga')}.</p>"
+        "</div>"
+    )
+    return clean(
+        {
+            "resourceType": "Consent",
+            "id": str(c.id),
+            "meta": {"lastUpdated": instant(ended or c.given_at)},
+            "language": "sv",
+            "text": {"status": "generated", "div": div},
+            "status": "active" if in_force else "inactive",
+            "scope": {"coding": [{"system": CONSENT_SCOPE, "code": "patient-privacy"}]},
+            "category": [
+                {
+                    "coding": [{"system": "http://loinc.org", "code": "59284-0", "display": "Patient Consent"}],
+                    "text": "Samtycke till informationsöverföring för samordnad individuell plan",
+                }
+            ],
+            "patient": patient_ref(view),
+            "dateTime": instant(c.given_at),
+            "performer": [participant_ref(view, given_by)] if given_by else [],
+            "policyRule": {
+                "coding": [{"system": ACT_CODE, "code": "OPTIN"}],
+                "text": "Samtycke enligt SoL 2 kap. 7 § och HSL 16 kap. 4 §",
+            },
+            "provision": {
+                "type": "permit",
+                "period": {"start": day(c.given_at), "end": day(ended) if ended else day(c.valid_until)},
+                "actor": [{"role": recipient, "reference": organisation_ref(o)} for o in orgs if o]
+                + [{"role": {"text": "Närstående som deltar"}, "reference": participant_ref(view, p)} for p in chosen],
+                "purpose": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "COC"}],
+                "data": [{"meaning": "related", "reference": care_plan_ref(view)}],
+                "provision": [
+                    {
+                        "type": "deny",
+                        "actor": [
+                            {
+                                "role": {"text": "Närstående som patienten inte valt"},
+                                "reference": participant_ref(view, p),
+                            }
+                            for p in unchosen
+                        ],
+                    }
+                    if unchosen
+                    else None,
+                    {"type": "deny", "code": [{"text": c.exclusions}]} if c.exclusions else None,
+                ],
+            },
+        }
+    )
+
+
+def appointment(view: PlanView, m: Meeting) -> Json:
+    """A meeting: who was invited, who was there (from when, and how that was established)."""
+    invited = [i.participant_id for i in m.invitations]
+    attended = {a.participant_id: a for a in m.attendances}
+    order = list(dict.fromkeys([*invited, *attended]))
+
+    def participant(pid: uuid.UUID) -> Json | None:
+        p = view.people.get(pid)
+        if p is None:
+            return None
+        a = attended.get(pid)
+        return {
+            "extension": [
+                {
+                    "url": ATTENDANCE,
+                    "valueCoding": {
+                        "system": ATTENDANCE_METHOD,
+                        "code": a.method.value,
+                        "display": ATTENDANCE_WORDS[a.method],
+                    },
+                }
+            ]
+            if a
+            else [],
+            "type": [{"text": role_words(view, p)}],
+            "actor": participant_ref(view, p),
+            "required": "required",
+            "status": "accepted" if a else "needs-action",
+            "period": {"start": instant(a.joined_at), "end": instant(a.left_at)} if a else None,
+        }
+
+    people = [x for x in map(participant, order) if x]
+    if not people:  # FHIR wants at least one: the one who called the meeting
+        organiser = practitioner_ref(view.staff.get(m.created_by_staff_id))
+        people = [{"type": [{"text": "Kallade till mötet"}], "actor": organiser, "status": "accepted"}]
+    status = "cancelled" if m.status is MeetingStatus.CANCELLED else "fulfilled" if attended else "booked"
+    return clean(
+        {
+            "resourceType": "Appointment",
+            "id": str(m.id),
+            "meta": {"lastUpdated": instant(m.updated_at)},
+            "language": "sv",
+            "status": status,
+            "appointmentType": {"text": MEETING_PURPOSE_WORDS[m.purpose]},
+            "description": f"{MEETING_PURPOSE_WORDS[m.purpose]} ({MEETING_KIND_WORDS[m.kind]})"
+            + (f", {m.location}" if m.location else ""),
+            "supportingInformation": [care_plan_ref(view)],
+            "start": instant(m.starts_at),
+            "end": instant(m.ends_at),
+            "created": instant(m.created_at),
+            "comment": m.agenda,
+            "participant": people,
+        }
+    )
+
+
+def provenance(view: PlanView, r: Revision) -> Json:
+    """Who finalized a version of the plan, and who on the patient's side approved it, when."""
+    approver = view.people.get(r.approved_by_id) if r.approved_by_id else None
+    approver_ref = participant_ref(view, approver)
+
+    def agent(code: str, display: str, words: str, who: Json | None) -> Json | None:
+        if who is None:
+            return None
+        return {
+            "type": {"coding": [{"system": PROVENANCE_AGENT, "code": code, "display": display}], "text": words},
+            "who": who,
+        }
+
+    return clean(
+        {
+            "resourceType": "Provenance",
+            "id": str(r.id),
+            "meta": {"lastUpdated": instant(r.finalized_at)},
+            "language": "sv",
+            "target": [care_plan_ref(view) | {"display": f"Version {r.number}"}],
+            "occurredDateTime": instant(r.finalized_at),
+            "recorded": instant(r.finalized_at),
+            "activity": {"text": f"Version {r.number} fastställd"},
+            "agent": [
+                agent(
+                    "attester",
+                    "Attester",
+                    "Fastställde planen",
+                    practitioner_ref(view.staff.get(r.finalized_by_staff_id)),
+                ),
+                agent("verifier", "Verifier", "Godkände planen (patienten eller företrädaren)", approver_ref),
+            ],
+            "signature": [
+                {
+                    "type": [
+                        {
+                            "system": "urn:iso-astm:E1762-95:2013",
+                            "code": "1.2.840.10065.1.12.1.5",
+                            "display": "Verification Signature",
+                        }
+                    ],
+                    "when": instant(r.approved_at),
+                    "who": approver_ref,
+                }
+            ]
+            if approver_ref and r.approved_at
+            else [],
         }
     )
 
@@ -474,6 +702,19 @@ def capability_statement(base: str) -> Json:
                     read("Goal", "Patientens mål med egna ord. / The patient's goals in their own words."),
                     read("Patient", "Patienten i en plan man får läsa. / The patient of a plan one may read."),
                     read("Organization", "Organisationer med HSA-id. / Organisations with their HSA-id."),
+                    read(
+                        "Consent",
+                        "Samtycket: organisationer, närstående, undantag, återkallelse. / "
+                        "The consent: organisations, relatives, exclusions, withdrawal.",
+                    ),
+                    read(
+                        "Appointment",
+                        "Planens möten, deltagare och närvaro. / The plan's meetings, participants, attendance.",
+                    ),
+                    read(
+                        "Provenance",
+                        "Vem som fastställde och godkände vilken version. / Who finalized and approved which version.",
+                    ),
                 ],
             }
         ],

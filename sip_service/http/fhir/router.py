@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, HTTPException, Request
@@ -31,9 +31,11 @@ from sip_service.kit.db import Database
 from sip_service.kit.errors import Invalid
 from sip_service.models.audit import AuditAccess
 from sip_service.models.identity import Citizen, Organisation, StaffMember
-from sip_service.models.plans import Goal, Plan, PlanStatus
+from sip_service.models.meetings import Meeting
+from sip_service.models.plans import Consent, Goal, Plan, PlanStatus, Revision
 from sip_service.plans import policy
 from sip_service.plans import repository as plans_repo
+from sip_service.plans import service as plans_service
 from sip_service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -98,7 +100,13 @@ async def plan_views(
     rosters = await plans_repo.participants_of(session, principal, today, [p.id for p in plans])
     org_ids = {p.overall_responsible_org_id for p in plans} | {a.responsible_org_id for p in plans for a in p.actions}
     org_ids |= {x.organisation_id for p in plans for x in p.participants}
+    revisions = await plans_repo.revisions_of(session, [p.id for p in plans])
     staff_ids = {p.created_by_staff_id for p in plans} | {x.staff_member_id for p in plans for x in p.participants}
+    staff_ids |= {c.recorded_by_staff_id for p in plans for c in p.consents}
+    staff_ids |= {m.created_by_staff_id for p in plans for m in p.meetings}
+    staff_ids |= {a.attested_by_staff_id for p in plans for m in p.meetings for a in m.attendances}
+    staff_ids |= {r.finalized_by_staff_id for rs in revisions.values() for r in rs}
+    org_ids |= {o.organisation_id for p in plans for c in p.consents for o in c.organisations}
     patient_ids = [p.patient_id for p in plans]
     orgs = await identity_repo.by_ids(session, Organisation, [i for i in org_ids if i])
     staff = await identity_repo.by_ids(session, StaffMember, [i for i in staff_ids if i])
@@ -107,9 +115,24 @@ async def plan_views(
     views = []
     for p in plans:
         roster = rosters.get(p.id) or plans_repo.Roster()
-        names = {n.participant.id: n.name for n in [*roster.current, *roster.removed]}
+        everyone = [*roster.current, *roster.removed]
+        names = {n.participant.id: n.name for n in everyone}
+        people = {n.participant.id: n.participant for n in everyone}
         shown = policy.sees_personal_number(principal, p.patient_id, care.get(p.patient_id, set()))
-        views.append(fhir.PlanView(p, patients[p.patient_id], names, orgs, staff, shown))
+        in_force = plans_service.active_consent(p, today)
+        views.append(
+            fhir.PlanView(
+                p,
+                patients[p.patient_id],
+                names,
+                orgs,
+                staff,
+                shown,
+                people,
+                revisions.get(p.id, []),
+                in_force.id if in_force else None,
+            )
+        )
     return views
 
 
@@ -202,6 +225,68 @@ def fhir_router(
             if goal is None:
                 raise not_found("Goal", id_)
             return Answer(fhir.goal(views[0], goal), [plan_read(views[0].plan)])
+
+        return await answer(authorization, make)
+
+    async def plan_child(
+        session: AsyncSession,
+        principal: Principal,
+        type_: str,
+        id_: str,
+        model: type[plans_repo.PlanChild],
+        pick: Callable[[fhir.PlanView, uuid.UUID], Any],
+    ) -> tuple[fhir.PlanView, Any]:
+        """A plan's part by its id: found through the plan, which the readable scope decides."""
+        child_id = parse_id(type_, id_)
+        plan_id = await plans_repo.plan_id_of(session, model, child_id)
+        views = await plan_views(session, principal, clock.today(), [plan_id] if plan_id else [])
+        found = pick(views[0], child_id) if views else None
+        if found is None:
+            raise not_found(type_, id_)
+        return views[0], found
+
+    @router.get("/Consent/{id_}")
+    async def read_consent(id_: str, authorization: Authorization = None) -> Response:
+        async def make(principal: Principal, session: AsyncSession) -> Answer:
+            view, found = await plan_child(
+                session,
+                principal,
+                "Consent",
+                id_,
+                Consent,
+                lambda v, i: next((c for c in v.plan.consents if c.id == i), None),
+            )
+            return Answer(fhir.consent(view, found), [plan_read(view.plan)])
+
+        return await answer(authorization, make)
+
+    @router.get("/Appointment/{id_}")
+    async def read_appointment(id_: str, authorization: Authorization = None) -> Response:
+        async def make(principal: Principal, session: AsyncSession) -> Answer:
+            view, found = await plan_child(
+                session,
+                principal,
+                "Appointment",
+                id_,
+                Meeting,
+                lambda v, i: next((m for m in v.plan.meetings if m.id == i), None),
+            )
+            return Answer(fhir.appointment(view, found), [plan_read(view.plan)])
+
+        return await answer(authorization, make)
+
+    @router.get("/Provenance/{id_}")
+    async def read_provenance(id_: str, authorization: Authorization = None) -> Response:
+        async def make(principal: Principal, session: AsyncSession) -> Answer:
+            view, found = await plan_child(
+                session,
+                principal,
+                "Provenance",
+                id_,
+                Revision,
+                lambda v, i: next((r for r in v.revisions if r.id == i), None),
+            )
+            return Answer(fhir.provenance(view, found), [plan_read(view.plan)])
 
         return await answer(authorization, make)
 
