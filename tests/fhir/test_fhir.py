@@ -17,7 +17,7 @@ from sip_service.audit import service as audit
 from sip_service.demo import _Cast, _ready_plan
 from sip_service.models.audit import AuditAccess, AuditEvent
 from sip_service.models.identity import Citizen, StaffMember
-from sip_service.models.plans import CloseReason, Plan
+from sip_service.models.plans import CloseReason, Participant, ParticipantKind, Plan
 from sip_service.plans import service as plans
 from sip_service.usecases import run
 
@@ -406,7 +406,7 @@ async def test_a_bad_search_is_an_operation_outcome(fhir: Fhir, params: dict[str
 
 
 async def test_what_is_not_implemented_says_so(fhir: Fhir) -> None:
-    for path in ["Consent", "Appointment", "Practitioner/1", f"CarePlan/{uuid.uuid4()}/_history/1"]:
+    for path in ["Consent", "Appointment", "Practitioner/1", f"CarePlan/{uuid.uuid4()}/_history"]:
         response = await fhir.raw(path, "staff-anna")
         assert response.status_code == 404, path
         assert valid(response.json())["resourceType"] == "OperationOutcome"
@@ -448,3 +448,81 @@ async def test_a_withdrawn_consent_is_inactive_and_ends_then(fhir: Fhir, world: 
         assert consent["provision"]["period"]["end"] == plan.closed_at.date().isoformat()
     assert "återkallat" in consent["text"]["div"]
     assert not [a for a in consent["provision"]["actor"] if a["reference"].get("type") == "RelatedPerson"]
+
+
+async def test_each_finalized_revision_is_a_version_and_etags_work(fhir: Fhir, world: Service) -> None:
+    made = await demo_plans(world)
+    # Elsa's plan, finalized and unchanged since: the current version is the finalized one
+    elsa = made["ACTIVE"]
+    response = await fhir.raw(f"CarePlan/{elsa}", "staff-anna")
+    current = valid(response.json())
+    vid = current["meta"]["versionId"]
+    assert response.headers["etag"] == f'W/"{vid}"'
+    [provenance_id] = linked(current)["Provenance"]
+    provenance = await fhir.get(f"Provenance/{provenance_id}", "staff-anna")
+    assert provenance["target"][0]["reference"] == f"CarePlan/{elsa}/_history/{vid}"
+    finalized = await fhir.get(f"CarePlan/{elsa}/_history/{vid}", "staff-anna")
+    assert finalized["meta"]["versionId"] == vid and finalized["status"] == "active"
+    # If-None-Match: the same version is not sent again (but the read is logged); another one is
+    before = len(await plan_events(world, elsa))
+    for tag in (f'W/"{vid}"', f'"{vid}"', f'W/"0", W/"{vid}"', "*"):
+        same = await fhir.http.get(
+            f"/fhir/CarePlan/{elsa}",
+            headers={"Authorization": f"Bearer {world.token('staff-anna')}", "If-None-Match": tag},
+        )
+        assert (same.status_code, same.content, same.headers["etag"]) == (304, b"", f'W/"{vid}"'), tag
+    assert len(await plan_events(world, elsa)) == before + 4
+    other = await fhir.http.get(
+        f"/fhir/CarePlan/{elsa}",
+        headers={"Authorization": f"Bearer {world.token('staff-anna')}", "If-None-Match": 'W/"0"'},
+    )
+    assert other.status_code == 200 and valid(other.json()) == current
+    # Gustav's plan, being revised: the revision under way is the current version; the finalized
+    # one is still readable as it was, through its Provenance's target
+    gustav = made["REVISING"]
+    revising = await fhir.get(f"CarePlan/{gustav}", "staff-anna")
+    [provenance_id] = linked(revising)["Provenance"]
+    target = (await fhir.get(f"Provenance/{provenance_id}", "staff-anna"))["target"][0]["reference"]
+    old_vid = target.rsplit("/", 1)[1]
+    assert int(revising["meta"]["versionId"]) > int(old_vid)
+    anna = await staff(world, "Anna")
+
+    async def goal_added(s: Any) -> Plan:
+        current = await s.get(Plan, gustav)
+        maria = await s.scalar(
+            select(Participant.id).where(
+                Participant.plan_id == gustav, Participant.kind == ParticipantKind.REPRESENTATIVE
+            )
+        )
+        await plans.add_goal(s, anna, gustav, current.version, goal_text="Sova hela natten.", expressed_by_id=maria)
+        return current
+
+    await run(world.db, anna, "test", goal_added, broker=None)
+    changed = await fhir.http.get(
+        f"/fhir/CarePlan/{gustav}",
+        headers={
+            "Authorization": f"Bearer {world.token('staff-anna')}",
+            "If-None-Match": f'W/"{revising["meta"]["versionId"]}"',
+        },
+    )
+    assert changed.status_code == 200, "a changed plan is sent again"
+    now = valid(changed.json())
+    assert int(now["meta"]["versionId"]) > int(revising["meta"]["versionId"])
+    assert [g["display"] for g in now["goal"]] == ["Ut i trädgården.", "Sova hela natten."]
+    first = await fhir.get(target, "staff-anna")
+    assert (first["meta"]["versionId"], first["status"]) == (old_vid, "active")
+    assert [g["display"] for g in first["goal"]] == ["Ut i trädgården."]
+    assert [a["detail"]["description"] for a in first["activity"] if "detail" in a] == [
+        a["detail"]["description"] for a in now["activity"] if "detail" in a
+    ]
+    assert await fhir.get(f"CarePlan/{gustav}/_history/{now['meta']['versionId']}", "staff-anna") == now
+    # versions that are neither current nor finalized, and outsiders: 404 as for a plan that is not there
+    draft = made["DRAFT"]
+    assert "Provenance" not in str(await fhir.get(f"CarePlan/{draft}", "staff-anna"))
+    assert (await fhir.raw(f"CarePlan/{draft}/_history/1", "staff-anna")).status_code == 404
+    assert (await fhir.raw(f"CarePlan/{gustav}/_history/{int(old_vid) - 1}", "staff-anna")).status_code == 404
+    missing = str(uuid.uuid4())
+    refused = await fhir.raw(f"CarePlan/{elsa}/_history/{vid}", "staff-sara")
+    absent = await fhir.raw(f"CarePlan/{missing}/_history/{vid}", "staff-sara")
+    assert refused.status_code == absent.status_code == 404 and "etag" not in refused.headers
+    assert refused.text.replace(str(elsa), "ID") == absent.text.replace(missing, "ID")

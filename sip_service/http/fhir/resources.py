@@ -246,7 +246,7 @@ def care_plan(view: PlanView) -> Json:
         {
             "resourceType": "CarePlan",
             "id": str(plan.id),
-            "meta": {"lastUpdated": instant(plan.updated_at)},
+            "meta": {"versionId": current_version(plan), "lastUpdated": instant(plan.updated_at)},
             "language": "sv",
             "text": {"status": "generated", "div": _narrative(view)},
             "extension": [{"url": OVERALL_RESPONSIBILITY, "valueReference": overall}] if overall else [],
@@ -267,6 +267,112 @@ def care_plan(view: PlanView) -> Json:
                 *(provenance_ref(r) for r in view.revisions),
             ],
             "note": [{"text": f"Nästa uppföljning: {plan.follow_up_date.isoformat()}"}] if plan.follow_up_date else [],
+        }
+    )
+
+
+# Versions. A CarePlan's versionId moves on whenever what it says may have changed: the plan's own
+# version (the row's optimistic-lock counter, moved on by every content edit, a finalization, a
+# revision or a close) plus the number of its meetings (which the CarePlan names, and which are
+# never deleted), so an ETag never answers 304 for changed content. The current version is the plan
+# as it is now (a plan being revised: the revision under way). Each finalized revision is a version
+# of its own: the plan as finalized, from the revision's snapshot, whose versionId is the one the
+# plan had right after that finalization.
+
+
+def current_version(plan: Plan) -> str:
+    return str(plan.version + len(plan.meetings))
+
+
+def revision_version(plan: Plan, r: Revision) -> str:
+    """The versionId the CarePlan had when `r` was finalized: finalizing moved the version on once."""
+    met = sum(1 for m in plan.meetings if m.created_at <= r.finalized_at)
+    return str(r.plan_version + 1 + met)
+
+
+def care_plan_version(view: PlanView, vid: str) -> Json | None:
+    """The CarePlan as version `vid`: the current one, or a finalized revision; None if neither."""
+    if vid == current_version(view.plan):
+        return care_plan(view)
+    found = next((r for r in view.revisions if revision_version(view.plan, r) == vid), None)
+    return finalized_care_plan(view, found) if found else None
+
+
+def finalized_care_plan(view: PlanView, r: Revision) -> Json:
+    """A finalized revision as it was approved and finalized (its snapshot: organisations by name)."""
+    plan, snap, esc = view.plan, r.snapshot, html.escape
+    goals: list[dict[str, Any]] = snap.get("goals", [])
+    actions: list[dict[str, Any]] = snap.get("actions", [])
+    named = {p["id"]: p.get("name") for p in snap.get("participants", [])}
+
+    def performers(a: dict[str, Any]) -> list[Json]:
+        party = a.get("responsibleOrganisation") or named.get(a.get("responsibleParticipant") or "")
+        return [
+            x
+            for x in ({"display": party} if party else None, {"display": a.get("responsiblePerson")})
+            if x and x["display"]
+        ]
+
+    activities = [
+        {
+            "detail": {
+                "status": ACTIVITY_STATUS[ActionStatus(a["status"])],
+                "description": a["description"],
+                "scheduledPeriod": {"start": a.get("startDate"), "end": a.get("dueDate")},
+                "performer": performers(a),
+                "goal": [{"reference": f"Goal/{a['goal']}"}] if a.get("goal") else [],
+            }
+        }
+        for a in actions
+    ]
+    overall = snap.get("overallResponsibility")
+    follow_up = snap.get("followUpDate")
+    goal_lines = "".join(f"<li>{esc(g['text'])}</li>" for g in goals)
+    action_lines = "".join(
+        f"<li>{esc(a['description'])} — ansvarig: "
+        f"{esc(', '.join(x['display'] for x in performers(a)) or 'ingen ansvarig ännu')}</li>"
+        for a in actions
+    )
+    div = (
+        '<div xmlns="http://www.w3.org/1999/xhtml">'
+        f"<p>Samordnad individuell plan för {esc(view.patient.name)}, version {r.number}, "
+        f"fastställd {esc(day(r.finalized_at) or '')}.</p>"
+        f"<p>Bakgrund: {esc(snap.get('background') or '–')}</p>"
+        f"<p>Patientens mål:</p>{f'<ul>{goal_lines}</ul>' if goal_lines else '<p>Inga.</p>'}"
+        f"<p>Insatser och vem som ansvarar för dem:</p>{f'<ul>{action_lines}</ul>' if action_lines else '<p>Inga.</p>'}"
+        f"<p>Övergripande ansvar: {esc(overall or 'inte bestämt')}</p>"
+        f"<p>Uppföljning: {esc(follow_up or 'inte bestämd')}</p>"
+        "</div>"
+    )
+    return clean(
+        {
+            "resourceType": "CarePlan",
+            "id": str(plan.id),
+            "meta": {"versionId": revision_version(plan, r), "lastUpdated": instant(r.finalized_at)},
+            "language": "sv",
+            "text": {"status": "generated", "div": div},
+            "status": "active",
+            "intent": "plan",
+            "category": [{"text": "Samordnad individuell plan (SIP)"}],
+            "title": f"Samordnad individuell plan, version {r.number}",
+            "description": snap.get("background"),
+            "subject": patient_ref(view),
+            "period": {"start": day(plan.created_at)},
+            "created": instant(plan.created_at),
+            "author": practitioner_ref(view.staff.get(plan.created_by_staff_id)),
+            "careTeam": [{"reference": f"CareTeam/{plan.id}"}],
+            "goal": [{"reference": f"Goal/{g['id']}", "display": g["text"]} for g in goals],
+            "activity": activities
+            + [{"reference": appointment_ref(m)} for m in plan.meetings if m.created_at <= r.finalized_at],
+            "supportingInfo": [
+                *(
+                    {"reference": f"Consent/{c.id}", "type": "Consent"}
+                    for c in plan.consents
+                    if c.given_at <= r.finalized_at
+                ),
+                *(provenance_ref(x) for x in view.revisions if x.number <= r.number),
+            ],
+            "note": [{"text": f"Nästa uppföljning: {follow_up}"}] if follow_up else [],
         }
     )
 
@@ -538,7 +644,13 @@ def provenance(view: PlanView, r: Revision) -> Json:
             "id": str(r.id),
             "meta": {"lastUpdated": instant(r.finalized_at)},
             "language": "sv",
-            "target": [care_plan_ref(view) | {"display": f"Version {r.number}"}],
+            "target": [
+                {
+                    "reference": f"CarePlan/{view.plan.id}/_history/{revision_version(view.plan, r)}",
+                    "type": "CarePlan",
+                    "display": f"Version {r.number}",
+                }
+            ],
             "occurredDateTime": instant(r.finalized_at),
             "recorded": instant(r.finalized_at),
             "activity": {"text": f"Version {r.number} fastställd"},
@@ -651,7 +763,13 @@ def capability_statement(base: str) -> Json:
         return {"type": type_, "interaction": [{"code": "read"}], "documentation": doc}
 
     care_plan_resource = read("CarePlan", "En samordnad individuell plan (SIP). / A coordinated individual plan.")
-    care_plan_resource["interaction"].append({"code": "search-type"})
+    care_plan_resource["interaction"] += [{"code": "vread"}, {"code": "search-type"}]
+    care_plan_resource["versioning"] = "versioned"  # ETag W/"<versionId>"; If-None-Match answers 304
+    care_plan_resource["conditionalRead"] = "not-match"
+    care_plan_resource["documentation"] = (
+        "En samordnad individuell plan (SIP). Versioner: den aktuella och varje fastställd version "
+        "(_history/{vid}). / A coordinated individual plan. Versions: the current one and each finalized one."
+    )
     care_plan_resource["searchParam"] = [
         {
             "name": "subject",

@@ -82,6 +82,22 @@ def fhir_response(body: object, status: int = 200, headers: dict[str, str] | Non
 class Answer:
     body: object
     reads: list[Access]
+    version: str | None = None  # a versioned resource's versionId: the ETag W/"<vid>"
+
+
+IfNoneMatch = Annotated[str | None, Header()]
+
+
+def etag(version: str) -> str:
+    return f'W/"{version}"'
+
+
+def matches(if_none_match: str | None, version: str) -> bool:
+    """If-None-Match names this version (weak or strong, one of a list, or *)."""
+    if not if_none_match:
+        return False
+    tags = [t.strip().removeprefix("W/").strip('"') for t in if_none_match.split(",")]
+    return "*" in tags or version in tags
 
 
 def plan_read(plan: Plan) -> Access:
@@ -144,7 +160,9 @@ def fhir_router(
     base = f"{settings.public_url.rstrip('/')}/fhir"
 
     async def answer(
-        authorization: str | None, make: Callable[[Principal, AsyncSession], Awaitable[Answer]]
+        authorization: str | None,
+        make: Callable[[Principal, AsyncSession], Awaitable[Answer]],
+        if_none_match: str | None = None,
     ) -> Response:
         try:
             principal = await principal_of(authorization)
@@ -179,7 +197,12 @@ def fhir_router(
             return outcome_response(
                 Outcome(503, "transient", "Åtkomsten kunde inte loggas. / The access could not be logged.")
             )
-        return fhir_response(result.body)
+        if result.version is None:
+            return fhir_response(result.body)
+        headers = {"ETag": etag(result.version)}
+        if matches(if_none_match, result.version):  # the caller has this version: read (and logged), not sent
+            return Response(status_code=304, headers=_HEADERS | headers)
+        return fhir_response(result.body, headers=headers)
 
     def outcome_response(exc: Outcome, headers: dict[str, str] | None = None) -> Response:
         return fhir_response(fhir.operation_outcome(exc.code, exc.text), exc.status, headers)
@@ -196,14 +219,34 @@ def fhir_router(
         return fhir_response(fhir.capability_statement(base))
 
     @router.get("/CarePlan/{id_}")
-    async def read_care_plan(id_: str, authorization: Authorization = None) -> Response:
+    async def read_care_plan(
+        id_: str, authorization: Authorization = None, if_none_match: IfNoneMatch = None
+    ) -> Response:
         async def make(principal: Principal, session: AsyncSession) -> Answer:
             views = await plan_views(session, principal, clock.today(), [parse_id("CarePlan", id_)])
             if not views:
                 raise not_found("CarePlan", id_)
-            return Answer(fhir.care_plan(views[0]), [plan_read(views[0].plan)])
+            body = fhir.care_plan(views[0])
+            return Answer(body, [plan_read(views[0].plan)], body["meta"]["versionId"])
 
-        return await answer(authorization, make)
+        return await answer(authorization, make, if_none_match)
+
+    @router.get("/CarePlan/{id_}/_history/{vid}")
+    async def read_care_plan_version(
+        id_: str, vid: str, authorization: Authorization = None, if_none_match: IfNoneMatch = None
+    ) -> Response:
+        """A version: the current one, or a finalized revision (a plan's other versions are not kept)."""
+
+        async def make(principal: Principal, session: AsyncSession) -> Answer:
+            views = await plan_views(session, principal, clock.today(), [parse_id("CarePlan", id_)])
+            if not views:
+                raise not_found("CarePlan", id_)
+            body = fhir.care_plan_version(views[0], vid)
+            if body is None:
+                raise not_found("CarePlan", f"{id_}/_history/{vid}")
+            return Answer(body, [plan_read(views[0].plan)], vid)
+
+        return await answer(authorization, make, if_none_match)
 
     @router.get("/CareTeam/{id_}")
     async def read_care_team(id_: str, authorization: Authorization = None) -> Response:
