@@ -150,11 +150,16 @@ async def active_links(
     stmt = (
         select(InviteLink)
         .where(InviteLink.meeting_id.in_(meeting_ids), InviteLink.revoked_at.is_(None), InviteLink.expires_at > now)
-        .order_by(InviteLink.issued_at)
+        .order_by(InviteLink.issued_at, InviteLink.id)
     )
     for link in await session.scalars(stmt):
         out[link.meeting_id].append(link)
     return out
+
+
+def is_active(link: InviteLink, now: datetime) -> bool:
+    """A link `active_links` gives (its WHERE, for a link already loaded)."""
+    return link.revoked_at is None and link.expires_at > now
 
 
 # ---- Exchange: invite token → meeting token ----

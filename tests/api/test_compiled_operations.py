@@ -25,16 +25,27 @@ from sip_service.audit import service as audit
 from sip_service.auth.principal import CitizenPrincipal
 from sip_service.demo import _Cast, _ready_plan
 from sip_service.kit import clock
+from sip_service.meetings import service as meetings
 from sip_service.models.audit import AuditEvent
 from sip_service.models.identity import Citizen, StaffMember
-from sip_service.models.meetings import Meeting
+from sip_service.models.meetings import InvitationChannel, InviteLink, Meeting, MeetingKind
 from sip_service.models.plans import ActionOutcome, ParticipantKind, Plan, PlanStatus
 from sip_service.plans import attainment
 from sip_service.plans import service as plans
 from sip_service.settings import Settings
 
 from conftest import GraphQLClient, Service, op
-from helpers import add_family, big_plan, busy_plan, citizen_id, plan_added_to, serving, staff
+from helpers import (
+    add_family,
+    big_plan,
+    busy_plan,
+    citizen_id,
+    issue,
+    plan_added_to,
+    plan_with_meetings,
+    serving,
+    staff,
+)
 
 # Creator, participating staff of another organisation, staff of a third one, the patient, a relative
 # she wants, one she does not, her representative, an auditor, and another patient.
@@ -49,7 +60,13 @@ PEOPLE = [
     "staff-ulla",
     "citizen-gustav",
 ]
-COMPILED = ["AppWorkQueue", "PlanDetail", "Plans"]  # grows as the compiler learns more types
+COMPILED = [
+    "AppPlanPage",
+    "AppWorkQueue",
+    "MeetingDeliveries",
+    "PlanDetail",
+    "Plans",
+]  # grows as the compiler learns more types
 
 
 def test_the_operations_named_here_are_the_ones_compiled() -> None:
@@ -127,6 +144,30 @@ async def world_of_plans(world: Service) -> dict[str, uuid.UUID]:
     return plans_made
 
 
+async def meetings_with_links_and_waiting(gql: GraphQLClient, world: Service) -> dict[str, uuid.UUID]:
+    """What the plan pages' meetings show: invite links (working, expired), messages waiting for
+    the patient's consent to cover a colleague's organisation."""
+    setup = await plan_with_meetings(gql, world, timedelta(days=2), timedelta(days=5))
+    await issue(gql, setup, setup.patient)
+    await issue(gql, setup, setup.relative)
+    await issue(gql, setup, setup.patient, meeting=1)
+    async with world.db.write() as s:  # the relative's link ran out
+        relative = uuid.UUID(setup.relative)
+        past = clock.now() - timedelta(hours=1)
+        await s.execute(update(InviteLink).where(InviteLink.participant_id == relative).values(expires_at=past))
+    waiting = await plan_added_to(world, consent=False)
+    anna = await staff(world, "Anna")
+    async with world.db.write() as s:
+        start = clock.now() + timedelta(days=3)
+        m = await meetings.schedule_meeting(
+            s, anna, waiting, kind=MeetingKind.VIDEO, starts_at=start, ends_at=start + timedelta(hours=1)
+        )
+        await s.flush()
+        plan = await plans.editable_plan(s, anna, waiting, (await s.get(Plan, waiting)).version)  # type: ignore[union-attr]
+        await meetings.invite(s, anna, m.id, m.version, [p.id for p in plan.participants], InvitationChannel.SMS)
+    return {"with links": uuid.UUID(setup.plan_id), "waiting": waiting}
+
+
 async def reads_since(world: Service, seq: int) -> list[tuple[Any, ...]]:
     async with world.db.read() as s:
         rows = await s.execute(
@@ -175,13 +216,13 @@ async def both(
 async def test_every_compiled_operation_answers_as_strawberry_does_for_everyone(
     gql: GraphQLClient, world: Service
 ) -> None:
-    made = await world_of_plans(world)
+    made = await world_of_plans(world) | await meetings_with_links_and_waiting(gql, world)
     async with (
         serving(world, compiled_operations=False) as reference_app,
         httpx.AsyncClient(base_url=reference_app.url, timeout=60) as reference,
     ):
         compiled = gql.http
-        for who in PEOPLE:
+        for n, who in enumerate(PEOPLE):
             first = await both(world, compiled, reference, "Plans", {"first": 50}, who)
             # a page at a time: the cursor the compiled path gave takes both to the same next page
             page = await both(world, compiled, reference, "Plans", {"first": 2}, who)
@@ -210,6 +251,11 @@ async def test_every_compiled_operation_answers_as_strawberry_does_for_everyone(
                 detail = await both(world, compiled, reference, "PlanDetail", {"id": str(plan_id)}, who)
                 if who == "staff-anna":
                     assert b'"errors"' not in detail, (what, detail)
+                # the plan app's page, in either language, and the meeting deliveries it checks again
+                page = {"id": str(plan_id), "language": ("SV", "EN")[n % 2]}
+                await both(world, compiled, reference, "AppPlanPage", page, who)
+                if what in ("with links", "waiting", "big"):  # (the others' meetings are like these)
+                    await both(world, compiled, reference, "MeetingDeliveries", {"planId": str(plan_id)}, who)
         # the plan page's fullest answer has every part in it (not trivially empty lists)
         full = httpx.Response(200, content=await both(
             world, compiled, reference, "PlanDetail", {"id": str(made["followed up"])}, "citizen-elsa"
@@ -218,6 +264,14 @@ async def test_every_compiled_operation_answers_as_strawberry_does_for_everyone(
             assert full[part], part
         assert full["consent"] and full["goals"][0]["ratings"] and full["meetings"][0]["attendances"], full
         assert full["patient"]["personalNumber"][-4:] != "XXXX", full["patient"]
+        app = httpx.Response(200, content=await both(
+            world, compiled, reference, "AppPlanPage", {"id": str(made["with links"]), "language": "SV"}, "staff-anna"
+        )).json()["data"]["plan"]  # fmt: skip
+        assert [len(m["inviteLinks"]) for m in app["meetings"]] == [1, 1], app["meetings"]  # not the expired one
+        waiting = httpx.Response(200, content=await both(
+            world, compiled, reference, "MeetingDeliveries", {"planId": str(made["waiting"])}, "staff-anna"
+        )).json()["data"]["plan"]["meetings"][0]["invitations"]  # fmt: skip
+        assert "WAITING_FOR_CONSENT" in {i["delivery"]["status"] for i in waiting}, waiting
         # requests the compiled path leaves to strawberry answer the same way too (errors included)
         for variables in ({"first": 0}, {"first": 5, "after": "bm90IGEgY3Vyc29y"}, {"first": "many"}):
             await both(world, compiled, reference, "Plans", variables, "staff-anna")
@@ -283,17 +337,18 @@ async def test_the_plan_page_is_one_statement_plus_the_audit_batch_whatever_its_
     small = await big_plan(world, relatives=0, goals=1, actions=1, meeting_count=1)
     large = await big_plan(world, relatives=3, goals=6, actions=6, meeting_count=4)
     headers = {"Authorization": f"Bearer {world.token('staff-anna')}"}
-    counts = []
-    for plan_id, goals in ((small, 1), (large, 6)):
-        body = {"query": op("PlanDetail"), "variables": {"id": str(plan_id)}}
-        assert (await gql.http.post("/graphql", json=body, headers=headers)).status_code == 200
-        with statements(world) as seen:
-            answer = (await gql.http.post("/graphql", json=body, headers=headers)).json()
-        assert len(answer["data"]["plan"]["goals"]) == goals, answer
-        reads = [s for s in seen if not _audit_batch(s)]
-        assert len(reads) == 1, reads
-        counts.append(len(seen))
-    assert counts[0] == counts[1], counts
+    for name, language in (("PlanDetail", {}), ("AppPlanPage", {"language": "EN"})):
+        counts = []
+        for plan_id, goals in ((small, 1), (large, 6)):
+            body = {"query": op(name), "variables": {"id": str(plan_id), **language}}
+            assert (await gql.http.post("/graphql", json=body, headers=headers)).status_code == 200
+            with statements(world) as seen:
+                answer = (await gql.http.post("/graphql", json=body, headers=headers)).json()
+            assert len(answer["data"]["plan"]["goals"]) == goals, answer
+            reads = [s for s in seen if not _audit_batch(s)]
+            assert len(reads) == 1, (name, reads)
+            counts.append(len(seen))
+        assert counts[0] == counts[1], (name, counts)
 
 
 async def test_a_compiled_answer_is_withheld_as_strawberry_withholds_it(

@@ -44,6 +44,7 @@ from sip_service.api.context import Context, record_reads_or_withhold
 from sip_service.api.schema import limit_rules
 from sip_service.auth.principal import CitizenPrincipal, StaffPrincipal
 from sip_service.inbox import service as inbox
+from sip_service.kit import clock
 from sip_service.kit.errors import DomainError
 from sip_service.models.plans import Plan
 from sip_service.plans import repository as repo
@@ -110,7 +111,7 @@ def _root_plans(field: FieldNode, fragments: dict[str, FragmentDefinitionNode]) 
             shown = rows[:first]
             for _, _, plan_id, patient_id in shown:  # a list shows who the patients are: a read too
                 ctx.reads.add("plan.read", plan_id, patient_id)
-            rt = Runtime(ctx.principal, ctx.today, variables)
+            rt = Runtime(ctx.principal, ctx.today, variables, clock.now())
             out: dict[str, Any] = {}
             for part in parts:
                 key = (part.alias or part.name).value
@@ -154,7 +155,7 @@ def _root_plan(field: FieldNode, fragments: dict[str, FragmentDefinitionNode]) -
             ctx.reads.add("plan.read", plan_id, row[1])
             if (opened := inbox.participation_of(ctx.principal, to_facts(orjson.loads(row[2])))) is not None:  # type: ignore[arg-type]
                 ctx.reads.opened.add(opened)
-            return build(orjson.loads(row[0]), Runtime(ctx.principal, ctx.today, variables), None)
+            return build(orjson.loads(row[0]), Runtime(ctx.principal, ctx.today, variables, clock.now()), None)
 
         return run
 

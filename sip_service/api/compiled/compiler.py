@@ -5,6 +5,7 @@ Anything it does not know raises `Unknown`: that operation then always takes the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,12 +30,14 @@ from sip_service.api.compiled.mapping import (
     Computed,
     Expr,
     Facts,
+    Json,
     Many,
     Pick,
     Ref,
     Runtime,
     Same,
 )
+from sip_service.models.plans import Plan
 
 # arr: the object's JSON array; ns: its facts (or None); the answer's value for one key.
 Build = Callable[[list[Any], Runtime, Any], Any]
@@ -93,6 +96,7 @@ class Compiler:
     def __init__(self, dialect: sql.Dialect, fragments: Fragments) -> None:
         self.d = dialect
         self.fragments = fragments
+        self.plan_needs: list[dict[str, Any]] = []  # per plan being compiled: facts its parts need
 
     def object(
         self, type_name: str, row: Alias, selection: SelectionSetNode | None
@@ -104,6 +108,9 @@ class Compiler:
         items: list[ColumnElement[Any]] = []
         steps: list[tuple[str, Build]] = []
         facts: dict[str, Any] = {}
+        is_plan = spec.model is Plan
+        if is_plan:
+            self.plan_needs.append({})
         for node in fields_of(selection, type_name, self.fragments):
             name, key = node.name.value, (node.alias or node.name).value
             field = spec.fields.get(name)
@@ -111,6 +118,10 @@ class Compiler:
                 raise Unknown(f"{type_name}.{name}")
             if isinstance(field, Computed):
                 _merge(facts, field.facts)
+                if field.plan_facts is not None:
+                    if not self.plan_needs:
+                        raise Unknown(f"{type_name}.{name} outside a plan")
+                    _merge(self.plan_needs[-1], field.plan_facts)
                 if field.shape is None:
                     if node.selection_set is not None:
                         raise Unknown(f"{type_name}.{name} has no fields")
@@ -153,11 +164,18 @@ class Compiler:
                 items.append(self.d.nested(found))
                 _merge(facts, {field.relation: {}})
                 _merge(facts, field.facts)
-                steps.append((key, _pick(i, field.relation, field.choose, inner)))
+                steps.append((key, _pick(i, field.relation, field.choose, inner, field.many)))
+            elif isinstance(field, Json):
+                if node.selection_set is not None:
+                    raise Unknown(f"{type_name}.{name} has no fields")
+                items.append(self.d.nested(getattr(row, field.attr)))
+                steps.append((key, _scalar(i, _same)))
             elif isinstance(field, Same):
                 element, inner = self.object(field.target, row, node.selection_set)
                 items.append(element)
                 steps.append((key, _one(i, inner)))
+        if is_plan:
+            _merge(facts, self.plan_needs.pop())
         f, to_facts = len(items), None
         if facts:
             element, to_facts = self.facts(spec.model, row, facts)
@@ -167,6 +185,8 @@ class Compiler:
 
         def build(arr: list[Any], rt: Runtime, _: Any) -> dict[str, Any]:
             ns = None if to_facts is None else to_facts(arr[f])
+            if is_plan:
+                rt = replace(rt, plan=ns)
             return {key: step(arr, rt, ns) for key, step in steps}
 
         return self.d.array(items), build
@@ -246,15 +266,19 @@ def _shaped(compute: Callable[[Any, Runtime], Any], build: Shaped) -> Build:
     return lambda arr, rt, ns: build(compute(ns, rt), rt)
 
 
-def _pick(i: int, relation: str, choose: Callable[[Any, Runtime], Any], build: Build) -> Build:
+def _pick(i: int, relation: str, choose: Callable[[Any, Runtime], Any], build: Build, many: bool) -> Build:
     def pick(arr: list[Any], rt: Runtime, ns: Any) -> Any:
         chosen = choose(ns, rt)
-        if chosen is None:
-            return None
-        at = next(n for n, x in enumerate(getattr(ns, relation)) if x is chosen)
-        return build(arr[i][at], rt, None)
+        at = {id(x): n for n, x in enumerate(getattr(ns, relation))}  # the same rows, in the same order
+        if many:
+            return [build(arr[i][at[id(x)]], rt, None) for x in chosen]
+        return None if chosen is None else build(arr[i][at[id(chosen)]], rt, None)
 
     return pick
+
+
+def _same(v: Any) -> Any:
+    return v
 
 
 def _leaf(get: Callable[..., Any], args: tuple[tuple[str, str], ...]) -> Shaped:

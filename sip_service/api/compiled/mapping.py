@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
@@ -19,9 +19,12 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from sip_service.api import readiness
 from sip_service.api.identity import mask
+from sip_service.api.meetings.types import delivery
 from sip_service.auth.principal import Principal
+from sip_service.meetings import invites
 from sip_service.models.identity import Citizen, Organisation, StaffMember
-from sip_service.models.meetings import Attendance, Invitation, Meeting
+from sip_service.models.meetings import Attendance, Invitation, InviteLink, Meeting
+from sip_service.models.notify import OutboxMessage
 from sip_service.models.plans import (
     Action,
     ActionReview,
@@ -46,6 +49,8 @@ class Runtime:
     principal: Principal
     today: date
     variables: Mapping[str, Any]  # the request's, coerced (for arguments such as message(language))
+    now: datetime
+    plan: Any = None  # the facts of the plan being answered, for its parts (Computed.plan_facts)
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,14 @@ RELATIONS: dict[tuple[type[Any], str], Relation] = {
     (Consent, "covered"): Relation(Organisation, _covered_by, lambda c: (c.id,)),
     (Meeting, "invitations"): _by("meeting_id", "invited_at", "id")(Invitation),
     (Meeting, "attendances"): _by("meeting_id", "joined_at", "id")(Attendance),
+    # every link of the meeting; which still work is invites.is_active's (as invites.active_links)
+    (Meeting, "invite_links"): _by("meeting_id", "issued_at", "id")(InviteLink),
+    # as notify.service.latest_by_participant: the invited person's messages about the meeting, the last one counts
+    (Invitation, "messages"): Relation(
+        OutboxMessage,
+        lambda p, c: and_(c.meeting_id == p.meeting_id, c.participant_id == p.participant_id),
+        lambda c: (c.created_at, c.id),
+    ),
     (FollowUp, "ratings"): _by("follow_up_id", "created_at", "id")(GoalRating),
     (FollowUp, "action_reviews"): _by("follow_up_id", "action_id")(ActionReview),
     # a goal's ratings as GoalType.ratings lists them: the plan's follow-ups in order, then each one's
@@ -175,17 +188,26 @@ class Computed:
     facts: Facts
     compute: Callable[[Any, Runtime], Any]
     shape: str | None = None
+    plan_facts: Facts | None = None  # facts of the plan it is part of, read once with the plan (rt.plan)
 
 
 @dataclass(frozen=True)
 class Pick:
-    """One of the related rows (or none), chosen in Python from the row's facts by the function its
-    resolver calls, which returns one of the facts of `relation` (the same rows, in the same order)."""
+    """One of the related rows (or none; `many`: a list of them), chosen in Python from the row's facts
+    by the function its resolver calls, which returns facts of `relation` (the same rows, in order)."""
 
     relation: str
     target: str
     facts: Facts
     choose: Callable[[Any, Runtime], Any]
+    many: bool = False
+
+
+@dataclass(frozen=True)
+class Json:
+    """A JSON column, as it is stored."""
+
+    attr: str
 
 
 @dataclass(frozen=True)
@@ -195,7 +217,7 @@ class Same:
     target: str
 
 
-Field = Attr | Expr | Ref | Many | Computed | Pick | Same
+Field = Attr | Expr | Ref | Many | Computed | Pick | Same | Json
 
 
 @dataclass(frozen=True)
@@ -218,6 +240,18 @@ SHAPES: dict[str, dict[str, Get]] = {
         "subject": Get(lambda b: b.subject, "BlockerSubject"),
     },
     "BlockerSubject": {"kind": Get(lambda s: s.kind), "id": Get(lambda s: s.id)},
+    "Delivery": {
+        name: Get(lambda d, attr=attr: getattr(d, attr))
+        for name, attr in (
+            ("status", "status"),
+            ("channel", "channel"),
+            ("fallback", "fallback"),
+            ("attempts", "attempts"),
+            ("lastError", "last_error"),
+            ("nextAttemptAt", "next_attempt_at"),
+            ("sentAt", "sent_at"),
+        )
+    },
 }
 
 
@@ -305,6 +339,18 @@ def _readiness(plan: Any, rt: Runtime) -> rules.Readiness:
 def _approval(plan: Any, rt: Runtime) -> Any:
     """As PlanType.approval: the approval of this version."""
     return next((a for a in plan.approvals if a.plan_version == plan.version), None)
+
+
+_MESSAGE: Facts = {attr: None for attr in ("status", "channel", "attempts", "last_error", "next_attempt_at", "sent_at")}
+
+
+def _delivery(invitation: Any, rt: Runtime) -> Any:
+    """As InvitationType.delivery: the last message, the participant's kind, waiting for consent."""
+    plan = rt.plan
+    kinds = {p.id: p.kind for p in plan.participants}  # not the removed: they keep their invitation
+    waiting = invitation.participant_id in service.staff_awaiting_consent(plan, rt.today)
+    message = invitation.messages[-1] if invitation.messages else None
+    return delivery(message, invitation.channel, kinds.get(invitation.participant_id), waiting)
 
 
 _CITIZEN: Facts = {"id": None, "protected_identity": None, "care_plans": {"created_by_org_id": None}}
@@ -470,13 +516,38 @@ TYPES: dict[str, ObjectType] = {
                 location="location",
                 agenda="agenda",
             ),
-            # no delivery: that is another read (the outbox), not known here
             "invitations": Many("invitations", "Invitation"),
             "attendances": Many("attendances", "Attendance"),
+            "inviteLinks": Pick(
+                "invite_links",
+                "InviteLinkStatus",
+                {"invite_links": {"revoked_at": None, "expires_at": None}},
+                lambda m, rt: [link for link in m.invite_links if invites.is_active(link, rt.now)],
+                many=True,
+            ),
         },
     ),
     "Invitation": ObjectType(
-        Invitation, _attrs(participantId="participant_id", channel="channel", invitedAt="invited_at")
+        Invitation,
+        {
+            **_attrs(participantId="participant_id", channel="channel", invitedAt="invited_at"),
+            "delivery": Computed(
+                {"channel": None, "participant_id": None, "messages": _MESSAGE},
+                _delivery,
+                "Delivery",
+                plan_facts=_AWAITING,
+            ),
+        },
+    ),
+    "InviteLinkStatus": ObjectType(
+        InviteLink,
+        _attrs(
+            participantId="participant_id",
+            issuedAt="issued_at",
+            validFrom="valid_from",
+            expiresAt="expires_at",
+            lastUsedAt="last_used_at",
+        ),
     ),
     "Attendance": ObjectType(
         Attendance,
@@ -490,6 +561,7 @@ TYPES: dict[str, ObjectType] = {
         {
             **_attrs(number="number", planVersion="plan_version", finalizedAt="finalized_at", approvedAt="approved_at"),
             "finalizedBy": Ref("finalized_by_staff_id", "StaffMember"),
+            "snapshot": Json("snapshot"),
         },
     ),
     "FollowUp": ObjectType(
@@ -531,6 +603,7 @@ __all__ = [
     "Computed",
     "Expr",
     "Get",
+    "Json",
     "Many",
     "ObjectType",
     "Pick",

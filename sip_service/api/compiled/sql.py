@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from enum import Enum as Enum_
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Boolean, ColumnElement, Date, Enum, Text, Uuid, cast, func, literal_column, select
@@ -110,15 +109,26 @@ def plain(v: Any) -> Any:
     return v
 
 
+def _members(type_: Enum) -> dict[Any, Any]:
+    """An enum column's stored strings → its members (by name unless `values_callable` says otherwise)."""
+    enum_class = type_.enum_class
+    members = list(enum_class or ())
+    stored = type_.values_callable(enum_class) if type_.values_callable and enum_class else [m.name for m in members]
+    return dict(zip(stored, members, strict=True))
+
+
 def output(type_: TypeEngine[Any]) -> Decode:
     """A column's JSON value as the GraphQL answer writes it (strawberry's serialisation)."""
+    if isinstance(type_, Enum) and type_.enum_class is not None:  # answered by the member's name
+        names = {stored: m.name for stored, m in _members(type_).items()}
+        return lambda v: None if v is None else names[v]
     if isinstance(type_, UTCDateTime):
         return _datetime_out
     if isinstance(type_, Uuid):
         return _uuid_out
     if isinstance(type_, Boolean):
         return _bool
-    return _same  # text, numbers, dates (ISO on both), enums (stored by name, answered by name)
+    return _same  # text, numbers, dates (ISO on both)
 
 
 def python(type_: TypeEngine[Any]) -> Decode:
@@ -131,7 +141,7 @@ def python(type_: TypeEngine[Any]) -> Decode:
         return _bool
     if isinstance(type_, Date):
         return lambda v: None if v is None else date.fromisoformat(v)
-    if isinstance(type_, Enum) and type_.enum_class is not None and issubclass(type_.enum_class, StrEnum):
-        enum_class = type_.enum_class
-        return lambda v: None if v is None else enum_class(v)
+    if isinstance(type_, Enum) and type_.enum_class is not None:
+        members = _members(type_)
+        return lambda v: None if v is None else members[v]
     return _same

@@ -56,7 +56,7 @@ class DeliveryType:
     sent_at: datetime | None
 
 
-def _delivery(
+def delivery(
     message: notify_models.OutboxMessage | None,
     chosen: models.InvitationChannel,
     kind: ParticipantKind | None,
@@ -110,7 +110,7 @@ class InvitationType:
     async def delivery(self, info: Info[Context, None]) -> DeliveryType:
         latest = await info.context.loaders.deliveries.load(self.meeting_id) or {}
         message = latest.get(self.participant_id)
-        return _delivery(message, self.channel, self.participant_kind, self.waiting_for_consent)
+        return delivery(message, self.channel, self.participant_kind, self.waiting_for_consent)
 
 
 @strawberry.type(name="Attendance", description="Who was there, from when, and how that was established.")
