@@ -95,8 +95,9 @@ class Settings(BaseSettings):
     # stays the authority either way: it creates a room per meeting (with a secret, a PIN and an
     # allowed list), lets in only those it admitted, relays each browser's JSEP, kicks whom staff remove
     # and destroys the room when the last one leaves. SIP_JANUS_URLS: the HTTP API of each Janus
-    # (e.g. ["http://10.0.0.5:8088/janus"]), on loopback or a private network only; the first is used
-    # (spreading over several comes later). SIP_JANUS_ADMIN_KEY: the VideoRoom plugin's admin_key, if set.
+    # (e.g. ["http://10.0.0.5:8088/janus"]), on loopback or a private network only; meetings are spread
+    # over them, and made anew on another when theirs stops answering. SIP_JANUS_ADMIN_KEY: the
+    # VideoRoom plugin's admin_key, if set.
     media_backend: MediaBackend = MediaBackend.AIORTC
     janus_urls: list[str] = []
     janus_admin_key: SecretStr | None = None

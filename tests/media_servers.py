@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,15 +141,22 @@ def _jcfg(sections: dict[str, dict[str, object]]) -> str:
 
 @pytest.fixture(scope="session")
 def janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Janus]:
+    """Janus on 127.0.0.1 for the whole session (see `janus_server`)."""
+    with janus_server(tmp_path_factory.mktemp("janus")) as (server, _):
+        yield server
+
+
+@contextmanager
+def janus_server(here: Path, admin_key: str | None = None) -> Iterator[tuple[Janus, subprocess.Popen[bytes]]]:
     """Janus on 127.0.0.1 (its HTTP API; ICE on the host address) with only the VideoRoom plugin and
-    the HTTP transport, an admin key for creating rooms, and a UDP port range of its own."""
+    the HTTP transport, an admin key for creating rooms, and a UDP port range of its own; configured
+    in `here`. With its process, for a test that kills it."""
     binary = _executable("janus", "janus")
     folders = sorted(Path("/usr/lib").glob("*/janus/plugins"))
     if not folders:
         pytest.fail("Janus's plugins are missing (/usr/lib/<arch>/janus/plugins): apt-get install -y janus")
     lib = folders[0].parent
-    here = tmp_path_factory.mktemp("janus")
-    port, admin_key, address = free_port(), secrets.token_urlsafe(24), host_address()
+    port, admin_key, address = free_port(), admin_key or secrets.token_urlsafe(24), host_address()
     rtp_from = 20_000 + port % 20_000  # a range of its own, away from other sessions' Janus and coturn's
     others = ",".join
     (here / "janus.jcfg").write_text(
@@ -189,6 +197,6 @@ def janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Janus]:
     (here / "janus.plugin.videoroom.jcfg").write_text(_jcfg({"general": {"admin_key": admin_key}}))
     process = start([binary, "-C", str(here / "janus.jcfg"), "-F", str(here)], port, here / "stdout.log")
     try:
-        yield Janus(f"http://127.0.0.1:{port}/janus", admin_key, address)
+        yield Janus(f"http://127.0.0.1:{port}/janus", admin_key, address), process
     finally:
         stop(process)

@@ -16,8 +16,8 @@ nobody is left the room is destroyed. Attendance comes from Janus's events on th
 media arriving opens their row, all of it stopping (or their PeerConnection going) closes it.
 
 One task per meeting does its work one message at a time, Janus's events included, as in sfu.Room.
-Spreading meetings over several Janus instances, and moving them when one dies, come later: the
-first of SIP_JANUS_URLS carries every meeting.
+Meetings are spread over the instances of SIP_JANUS_URLS (JanusRelay); one whose Janus stops
+answering is forgotten, and made anew on another when its browsers connect again.
 """
 
 from __future__ import annotations
@@ -89,9 +89,10 @@ class Member:
 class MeetingRoom:
     """One meeting's VideoRoom and its members, and the one task that changes them."""
 
-    def __init__(self, relay: JanusRelay, meeting_id: uuid.UUID) -> None:
-        self.relay, self.meeting_id = relay, meeting_id
+    def __init__(self, relay: JanusRelay, meeting_id: uuid.UUID, instance: Instance) -> None:
+        self.relay, self.meeting_id, self.instance = relay, meeting_id, instance
         self.video: VideoRoom | None = None
+        self.dead = False  # its Janus was lost: what comes for the meeting goes to a new room
         self.members: dict[str, Member] = {}
         self.feeds: dict[int, Member] = {}
         self._inbox: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
@@ -111,7 +112,8 @@ class MeetingRoom:
                 log.exception("janus: meeting %s", self.meeting_id)
             if not self.members and self._inbox.empty():  # nobody left: the room goes
                 self.done = True
-                self.relay.rooms.pop(self.meeting_id, None)
+                if self.relay.rooms.get(self.meeting_id) is self:
+                    del self.relay.rooms[self.meeting_id]
                 await self._destroy()
                 return
 
@@ -143,12 +145,25 @@ class MeetingRoom:
 
     # ---- what the room does, one at a time ----
 
+    async def lost(self) -> None:
+        """Its Janus is gone, and everything of the meeting there: the browsers' connections fail and
+        they connect again (in full), which makes the meeting anew on a Janus that answers."""
+        self.dead, self.video = True, None
+        for member in self.members.values():
+            member.closed = True
+            member.presence.stopped()
+        self.members.clear()
+        self.feeds.clear()
+
     async def connect(self, message: Message) -> None:
+        if self.dead:  # asked for before the loss was known here: to the meeting's new room
+            self.relay._dispatch(message)
+            return
         who = str(message["from"])
         if (old := self.members.get(who)) is not None:
             await self._drop(old, kick=True)
         if self.video is None:
-            self.video = await VideoRoom.create(self.relay.control, str(self.meeting_id), self.relay.admin_key)
+            self.video = await VideoRoom.create(self.instance.control(), str(self.meeting_id), self.relay.admin_key)
         member = self.members[who] = Member(self, message)
         try:
             await self._join(member)
@@ -159,7 +174,7 @@ class MeetingRoom:
     async def _join(self, member: Member) -> None:
         assert self.video is not None
         await self.video.allow(member.token)
-        member.publisher = await self.relay.session.attach(member.events(self.publisher_event))
+        member.publisher = await self.instance.session_().attach(member.events(self.publisher_event))
         joined, _ = await member.publisher.send(
             {
                 "request": "join",
@@ -223,7 +238,7 @@ class MeetingRoom:
         member.subscribed.update(new)
         streams = [{"feed": f} for f in new]
         if member.subscriber is None:
-            member.subscriber = await self.relay.session.attach(member.events(self.subscriber_event))
+            member.subscriber = await self.instance.session_().attach(member.events(self.subscriber_event))
             data, jsep = await member.subscriber.send(
                 {
                     "request": "join",
@@ -316,34 +331,97 @@ class MeetingRoom:
             await self._drop(member, kick=True)
 
 
+class Instance:
+    """One Janus (one of SIP_JANUS_URLS): the service's session with it, while it answers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session: Session | None = None
+        self._control: Handle | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.session is not None and not self.session.lost.is_set()
+
+    async def connect(self) -> None:
+        session = await Session.create(self.url)
+        try:
+            self._control = await session.attach()
+        except BaseException:
+            await session.destroy()
+            raise
+        self.session = session
+
+    def session_(self) -> Session:
+        if self.session is None or not self.alive:
+            raise JanusError(0, f"Janus at {self.url} does not answer")
+        return self.session
+
+    def control(self) -> Handle:
+        self.session_()
+        assert self._control is not None
+        return self._control
+
+    async def close(self) -> None:
+        session, self.session, self._control = self.session, None, None
+        if session is not None:
+            await session.destroy()
+
+
 class JanusRelay:
-    """Every meeting of this process (or of the `sip-service media` worker) on Janus."""
+    """Every meeting of this process (or of the `sip-service media` worker) on Janus: each meeting on
+    the instance with the fewest meetings of those that answer. An instance that stops answering
+    loses its meetings here; the browsers, whose connections fail, connect again and their meeting is
+    made anew on another. The instance is connected to again when it answers."""
+
+    RECONNECT_S = 1.0
 
     def __init__(self, settings: Settings, db: Database, broker: Broker) -> None:
         self.db, self.broker = db, broker
-        self.url = settings.janus_urls[0]
+        self.instances = [Instance(url) for url in settings.janus_urls]
         self.admin_key = settings.janus_admin_key.get_secret_value() if settings.janus_admin_key else None
         self.rooms: dict[uuid.UUID, MeetingRoom] = {}
-        self._session: Session | None = None
-        self._control: Handle | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
-    @property
-    def session(self) -> Session:
-        assert self._session is not None, "start() first"
-        return self._session
-
-    @property
-    def control(self) -> Handle:
-        assert self._control is not None, "start() first"
-        return self._control
+    def place(self) -> Instance:
+        alive = [i for i in self.instances if i.alive] or self.instances
+        load = {id(i): 0 for i in alive}
+        for room in self.rooms.values():
+            if id(room.instance) in load:
+                load[id(room.instance)] += 1
+        return min(alive, key=lambda i: load[id(i)])  # the first of the least loaded
 
     async def start(self) -> None:
-        self._session = await Session.create(self.url)
-        self._control = await self._session.attach()
+        for instance, outcome in zip(
+            self.instances,
+            await asyncio.gather(*(i.connect() for i in self.instances), return_exceptions=True),
+            strict=True,
+        ):
+            if isinstance(outcome, BaseException):
+                log.warning("janus: %s does not answer (%s); trying again", instance.url, outcome)
         subscribed = asyncio.Event()
         self._tasks = [asyncio.create_task(self._listen(subscribed), name="janus-listen")]
+        self._tasks += [asyncio.create_task(self._keep(i), name=f"janus-keep-{i.url}") for i in self.instances]
         await subscribed.wait()  # a CONNECT published after start() is heard
+
+    async def _keep(self, instance: Instance) -> None:
+        """Connect to the instance again whenever it is lost; its meetings are lost with it."""
+        while True:
+            if not instance.alive:
+                try:
+                    await instance.connect()
+                    log.info("janus: %s answers", instance.url)
+                except Exception:
+                    await asyncio.sleep(self.RECONNECT_S)
+                    continue
+            assert instance.session is not None
+            await instance.session.lost.wait()
+            log.warning("janus: lost %s; its meetings start anew elsewhere", instance.url)
+            for meeting_id, room in list(self.rooms.items()):
+                if room.instance is instance:
+                    del self.rooms[meeting_id]
+                    room.post(room.lost)
+            await instance.close()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -355,9 +433,8 @@ class JanusRelay:
         for room in list(self.rooms.values()):
             pending |= await room.close()
         self.rooms.clear()
-        if self._session is not None:
-            await self._session.destroy()
-            self._session = self._control = None
+        for instance in self.instances:
+            await instance.close()
         if pending:  # the last attendance rows close before the database goes
             await asyncio.wait(pending, timeout=5)
 
@@ -382,7 +459,7 @@ class JanusRelay:
         room = self.rooms.get(meeting_id)
         if kind == channel.CONNECT:
             if room is None:
-                room = self.rooms[meeting_id] = MeetingRoom(self, meeting_id)
+                room = self.rooms[meeting_id] = MeetingRoom(self, meeting_id, self.place())
             room.post(lambda: room.connect(message))
         elif room is None:
             return  # nobody of this meeting is connected here

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aioice.ice
@@ -26,7 +27,7 @@ from sip_service.video.janus_rooms import JanusRelay
 
 from conftest import GraphQLClient, Service
 from helpers import Setup, guest_token, plan_with_meetings, serving, signed_in, subscribed
-from media_servers import Janus, janus
+from media_servers import Janus, janus, janus_server
 
 __all__ = ["janus"]  # the fixture (media_servers.py)
 
@@ -102,12 +103,12 @@ def test_the_janus_backend_needs_a_janus() -> None:
 
 
 @asynccontextmanager
-async def on_janus(world: Service, janus: Janus) -> AsyncIterator[tuple[str, JanusRelay]]:
-    """The service with SIP_MEDIA_BACKEND=janus; its Janus rooms run here, as a `sip-service media`
-    worker would run them, on the instance's broker."""
+async def on_janus(world: Service, janus: Janus, *more: Janus) -> AsyncIterator[tuple[str, JanusRelay]]:
+    """The service with SIP_MEDIA_BACKEND=janus (on these instances); its Janus rooms run here, as a
+    `sip-service media` worker would run them, on the instance's broker."""
     changed = {
         "media_backend": MediaBackend.JANUS,
-        "janus_urls": [janus.url],
+        "janus_urls": [j.url for j in (janus, *more)],
         "janus_admin_key": SecretStr(janus.admin_key),
     }
     async with serving(world, media_in_process=False, **changed) as instance:
@@ -227,3 +228,41 @@ async def _gone(peer: MediaPeer, other: MediaPeer) -> bool:
 
 async def _not(read: Callable[[], Awaitable[bool]]) -> bool:
     return not await read()
+
+
+@pytest.mark.usefixtures("peers_on_janus_address")
+async def test_a_meeting_whose_janus_dies_goes_on_on_another(
+    gql: GraphQLClient, world: Service, janus: Janus, tmp_path: Path
+) -> None:
+    """Two instances; the meeting is on the first (the least loaded, first named). It is killed: the
+    service notices within seconds and forgets the meeting there; the participants connect again (as
+    the page does when its connections fail) and see each other through the other instance."""
+    setup = await plan_with_meetings(gql, world, timedelta(minutes=10))
+    with janus_server(tmp_path, janus.admin_key) as (doomed, process):
+        async with (
+            on_janus(world, doomed, janus) as (url, relay),
+            meeting_room(gql, world, url, setup) as (anna, _, elsa),
+        ):
+            for peer in (anna, elsa):
+                assert "mediaServerId" in await peer.connect()
+            await anna.receives(elsa)
+            await elsa.receives(anna)
+            assert relay.rooms[uuid_of(setup)].instance.url == doomed.url
+
+            process.kill()
+            killed = time.monotonic()
+            assert await until(
+                "the meeting forgotten with its Janus", lambda: _async(uuid_of(setup) not in relay.rooms)
+            )
+            for peer in (anna, elsa):
+                assert "mediaServerId" in await peer.connect()
+            await anna.receives(elsa)
+            await elsa.receives(anna)
+            moved = time.monotonic() - killed
+            assert relay.rooms[uuid_of(setup)].instance.url == janus.url
+            assert moved < 30, moved
+            print(f"killed Janus → both decoding each other on the other: {moved:.1f} s")
+
+
+async def _async(value: bool) -> bool:
+    return value
