@@ -151,7 +151,7 @@ def janus_server(here: Path, admin_key: str | None = None) -> Iterator[tuple[Jan
     """Janus on 127.0.0.1 (its HTTP API; ICE on the host address) with only the VideoRoom plugin and
     the HTTP transport, an admin key for creating rooms, and a UDP port range of its own; configured
     in `here`. With its process, for a test that kills it."""
-    binary = _executable("janus", "janus")
+    _executable("janus", "janus")  # fail at once, saying how to install it
     folders = sorted(Path("/usr/lib").glob("*/janus/plugins"))
     if not folders:
         pytest.fail("Janus's plugins are missing (/usr/lib/<arch>/janus/plugins): apt-get install -y janus")
@@ -195,8 +195,14 @@ def janus_server(here: Path, admin_key: str | None = None) -> Iterator[tuple[Jan
         )
     )
     (here / "janus.plugin.videoroom.jcfg").write_text(_jcfg({"general": {"admin_key": admin_key}}))
-    process = start([binary, "-C", str(here / "janus.jcfg"), "-F", str(here)], port, here / "stdout.log")
+    process = start_janus(here, port)
     try:
         yield Janus(f"http://127.0.0.1:{port}/janus", admin_key, address), process
     finally:
         stop(process)
+
+
+def start_janus(here: Path, port: int) -> subprocess.Popen[bytes]:
+    """Janus with the configuration `janus_server` wrote in `here` (again, after it was killed)."""
+    binary = _executable("janus", "janus")
+    return start([binary, "-C", str(here / "janus.jcfg"), "-F", str(here)], port, here / "stdout.log")

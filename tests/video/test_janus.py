@@ -27,7 +27,7 @@ from sip_service.video.janus_rooms import JanusRelay
 
 from conftest import GraphQLClient, Service
 from helpers import Setup, guest_token, plan_with_meetings, serving, signed_in, subscribed
-from media_servers import Janus, janus, janus_server
+from media_servers import Janus, janus, janus_server, start_janus, stop
 
 __all__ = ["janus"]  # the fixture (media_servers.py)
 
@@ -262,6 +262,28 @@ async def test_a_meeting_whose_janus_dies_goes_on_on_another(
             assert relay.rooms[uuid_of(setup)].instance.url == janus.url
             assert moved < 30, moved
             print(f"killed Janus → both decoding each other on the other: {moved:.1f} s")
+
+            # Attendance: the rows closed with the lost instance; new ones open on the other.
+            async def rows() -> list[dict[str, Any]]:
+                return [a for a in await attendances(gql, setup) if a["method"] == "MEDIA"]
+
+            async def closed_and_open_again() -> bool:
+                found = await rows()
+                return all(
+                    sorted(bool(a["leftAt"]) for a in found if a["participantId"] == who) == [False, True]
+                    for who in (anna.id, elsa.id)
+                )
+
+            assert await until("each one's first row closed, a new one open", closed_and_open_again)
+
+            # The instance comes back: the service has a session with it again (new meetings may go there).
+            doomed_port = int(doomed.url.split(":")[2].split("/")[0])
+            back = start_janus(tmp_path, doomed_port)
+            try:
+                assert await until("the instance answers again", lambda: _async(relay.instances[0].alive))
+                assert relay.place() is relay.instances[0]  # it carries no meeting now: the next goes there
+            finally:
+                stop(back)
 
 
 async def _async(value: bool) -> bool:
