@@ -300,6 +300,8 @@ class PlanFilter:
     organisation_id: uuid.UUID | None = None
     patient_id: uuid.UUID | None = None
     attention: Sequence[Attention] = ()
+    updated_from: datetime | None = None  # plans last changed at or after this
+    updated_before: datetime | None = None  # and before this
 
 
 def encode_cursor(plan: Plan) -> str:
@@ -352,6 +354,10 @@ async def page_statement(
         stmt = stmt.where(Plan.patient_id == flt.patient_id)
     if flt.attention:
         stmt = stmt.where(or_(*(attention_condition(a, today) for a in flt.attention)))
+    if flt.updated_from is not None:
+        stmt = stmt.where(Plan.updated_at >= flt.updated_from)
+    if flt.updated_before is not None:
+        stmt = stmt.where(Plan.updated_at < flt.updated_before)
     if after is not None:
         created, pid = decode_cursor(after)
         # scoped like every read: a cursor naming a plan one may not see says nothing about it

@@ -394,6 +394,12 @@ async def test_search_by_patient_and_status_pages_with_next_links(fhir: Fhir, wo
         ({"_count": "x"}, "_count"),
         ({"_cursor": "not-ours"}, "_cursor"),
         ({"_format": "xml"}, "JSON"),
+        ({"_include": "CarePlan:author"}, "'CarePlan:author'"),
+        ({"_include": "Goal:subject"}, "_include"),
+        ({"_lastUpdated": "2026-12-01"}, "_lastUpdated"),
+        ({"_lastUpdated": "eq2026-12-01"}, "_lastUpdated"),
+        ({"_lastUpdated": "ge2026-13-01"}, "_lastUpdated"),
+        ({"_lastUpdated": "ge2026-12-01T10:00:00"}, "_lastUpdated"),
     ],
 )
 async def test_a_bad_search_is_an_operation_outcome(fhir: Fhir, params: dict[str, str], words: str) -> None:
@@ -526,3 +532,108 @@ async def test_each_finalized_revision_is_a_version_and_etags_work(fhir: Fhir, w
     absent = await fhir.raw(f"CarePlan/{missing}/_history/{vid}", "staff-sara")
     assert refused.status_code == absent.status_code == 404 and "etag" not in refused.headers
     assert refused.text.replace(str(elsa), "ID") == absent.text.replace(missing, "ID")
+
+
+def references(resource: Any) -> set[str]:
+    """Every literal reference ("Type/id") anywhere in a resource, contained ones and versions aside."""
+    if isinstance(resource, dict):
+        here = {resource["reference"]} if isinstance(resource.get("reference"), str) else set()
+        return here | {r for v in resource.values() for r in references(v)}
+    if isinstance(resource, list):
+        return {r for v in resource for r in references(v)}
+    return set()
+
+
+async def test_everything_is_one_plan_with_all_it_names(fhir: Fhir, world: Service) -> None:
+    made = await demo_plans(world)
+    for status, plan_id in made.items():
+        bundle = await fhir.get(f"CarePlan/{plan_id}/$everything", "staff-anna")
+        entries = bundle["entry"]
+        assert [e["search"]["mode"] for e in entries] == ["match"] + ["include"] * (len(entries) - 1)
+        assert entries[0]["resource"] == await fhir.get(f"CarePlan/{plan_id}", "staff-anna")
+        served = {f"{e['resource']['resourceType']}/{e['resource']['id']}": e["resource"] for e in entries}
+        assert len(served) == len(entries), "each resource once"
+        named = {  # what the plan's resources name (an Organization's parent is the directory's business)
+            r
+            for e in entries
+            if e["resource"]["resourceType"] != "Organization"
+            for r in references(e["resource"])
+            if not r.startswith("#") and "/_history/" not in r
+        }
+        assert named <= set(served), (status, named - set(served))
+        for path, resource in served.items():  # each as its own read says it
+            assert resource == await fhir.get(path, "staff-anna"), path
+        kinds = {p.split("/")[0] for p in served}
+        assert {"CarePlan", "CareTeam", "Patient", "Consent", "Organization"} <= kinds, status
+    # an outsider: as for a plan that is not there; a parameter: refused
+    missing = str(uuid.uuid4())
+    refused = await fhir.raw(f"CarePlan/{made['ACTIVE']}/$everything", "staff-sara")
+    absent = await fhir.raw(f"CarePlan/{missing}/$everything", "staff-sara")
+    assert refused.status_code == absent.status_code == 404
+    assert refused.text.replace(str(made["ACTIVE"]), "ID") == absent.text.replace(missing, "ID")
+    assert (
+        await fhir.raw(f"CarePlan/{made['ACTIVE']}/$everything", "staff-anna", start="2026-01-01")
+    ).status_code == 400
+    # audited: a read of the plan and of its patient
+    before = len(await plan_events(world, made["ACTIVE"]))
+    await fhir.get(f"CarePlan/{made['ACTIVE']}/$everything", "staff-johan")
+    async with world.db.read() as s:
+        last = list(await s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(2)))
+    assert sorted(e.action for e in last) == ["patient.read", "plan.read"]
+    assert len(await plan_events(world, made["ACTIVE"])) == before + 1
+
+
+async def test_everything_takes_the_same_statements_however_big_the_plan(fhir: Fhir, world: Service) -> None:
+    # (a plan with no meetings at all saves the two statements that load meetings' invitations and attendances)
+    small = await big_plan(world, relatives=0, goals=1, actions=1, meeting_count=1)
+    big = await big_plan(world, relatives=3, goals=5, actions=8, meeting_count=4)
+    counts, sizes = {}, {}
+    for name, plan_id in (("small", small), ("big", big)):
+        with world.statements.counting() as counter:
+            bundle = await fhir.get(f"CarePlan/{plan_id}/$everything", "staff-anna")
+        counts[name], sizes[name] = counter.count, len(bundle["entry"])
+    assert sizes["big"] >= sizes["small"] + 7, sizes  # 4 more goals, 3 more meetings
+    assert 0 < counts["small"] == counts["big"], counts
+
+
+async def test_search_includes_and_last_updated(fhir: Fhir, world: Service) -> None:
+    made = await demo_plans(world)
+    subject = {"subject:identifier": f"{PNR}|194003122388"}  # Elsa: her ACTIVE and DRAFT plans
+    response = await fhir.http.get(
+        "/fhir/CarePlan",
+        params=[
+            *subject.items(),
+            ("_include", "CarePlan:goal"),
+            ("_include", "CarePlan:patient"),
+            ("_include", "CarePlan:supporting-info"),
+        ],
+        headers={"Authorization": f"Bearer {world.token('staff-anna')}"},
+    )
+    assert response.status_code == 200, response.text
+    bundle = valid(response.json())
+    matches = [e["resource"] for e in bundle["entry"] if e["search"]["mode"] == "match"]
+    included = [e["resource"] for e in bundle["entry"] if e["search"]["mode"] == "include"]
+    assert {m["id"] for m in matches} == {str(made["ACTIVE"]), str(made["DRAFT"])}
+    want = {f"Goal/{g['reference'].split('/')[1]}" for m in matches for g in m.get("goal", [])}
+    want |= {r["reference"] for m in matches for r in m.get("supportingInfo", [])}
+    want |= {m["subject"]["reference"] for m in matches}  # Elsa, once
+    assert sorted(f"{r['resourceType']}/{r['id']}" for r in included) == sorted(want)
+    # _lastUpdated: a day (in Swedish time) or an instant, and a range of two
+    today = (await fhir.get(f"CarePlan/{made['ACTIVE']}", "staff-anna"))["meta"]["lastUpdated"][:10]
+    everyone = {e["resource"]["id"] for e in (await fhir.get("CarePlan", "staff-anna", _count="50"))["entry"]}
+    assert set(map(str, made.values())) <= everyone
+    since = await fhir.get("CarePlan", "staff-anna", _count="50", _lastUpdated=f"ge{today}")
+    assert set(map(str, made.values())) <= {e["resource"]["id"] for e in since["entry"]}
+    assert "entry" not in await fhir.get("CarePlan", "staff-anna", _lastUpdated="gt2999-01-01")
+    latest = await fhir.get(f"CarePlan/{made['CLOSED']}", "staff-anna")  # closed last in demo_plans
+    moment = latest["meta"]["lastUpdated"]
+    after = await fhir.get("CarePlan", "staff-anna", _count="50", _lastUpdated=f"ge{moment}")
+    assert [e["resource"]["id"] for e in after["entry"]] == [str(made["CLOSED"])]
+    assert "entry" not in await fhir.get("CarePlan", "staff-anna", _lastUpdated=f"gt{moment}")
+    response = await fhir.http.get(
+        "/fhir/CarePlan",
+        params=[("_count", "50"), ("_lastUpdated", f"ge{today}"), ("_lastUpdated", f"lt{moment}")],
+        headers={"Authorization": f"Bearer {world.token('staff-anna')}"},
+    )
+    before_close = {e["resource"]["id"] for e in valid(response.json())["entry"]}
+    assert str(made["CLOSED"]) not in before_close and str(made["REVISING"]) in before_close

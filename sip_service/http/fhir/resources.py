@@ -64,6 +64,7 @@ class PlanView:
     people: Mapping[uuid.UUID, Participant]  # every participant, those removed too (history names them)
     revisions: Sequence[Revision]  # the finalized versions, oldest first
     active_consent_id: uuid.UUID | None  # the consent in force today (plans.service.active_consent)
+    patient_contact_shown: bool  # the patient's phone and e-mail (plans.policy.sees_contact)
 
 
 # The plan's life cycle as CarePlan.status. A plan being revised is still in force, and its current
@@ -727,7 +728,49 @@ def organization(org: Organisation) -> Json:
     )
 
 
-def searchset(base: str, resources: list[Json], self_url: str, next_url: str | None) -> Json:
+# What a CarePlan names, by the search parameter that names it (for `_include`): FHIR's own
+# parameters, and `supporting-info` (the service's: its Consents and Provenances).
+INCLUDES = (
+    "CarePlan:subject",
+    "CarePlan:patient",
+    "CarePlan:care-team",
+    "CarePlan:goal",
+    "CarePlan:activity-reference",
+    "CarePlan:performer",
+    "CarePlan:supporting-info",
+)
+
+
+def named_by(view: PlanView, include: str) -> list[Json]:
+    """The resources a CarePlan names through one `_include` parameter."""
+    plan = view.plan
+    if include in ("CarePlan:subject", "CarePlan:patient"):
+        return [patient(view.patient, number_shown=view.patient_number_shown, contact_shown=view.patient_contact_shown)]
+    if include == "CarePlan:care-team":
+        return [care_team(view)]
+    if include == "CarePlan:goal":
+        return [goal(view, g) for g in plan.goals]
+    if include == "CarePlan:activity-reference":
+        return [appointment(view, m) for m in plan.meetings]
+    if include == "CarePlan:performer":
+        ids = dict.fromkeys(a.responsible_org_id for a in plan.actions if a.responsible_org_id)
+        return [organization(view.organisations[i]) for i in ids if i in view.organisations]
+    if include == "CarePlan:supporting-info":
+        return [consent(view, c) for c in plan.consents] + [provenance(view, r) for r in view.revisions]
+    raise ValueError(include)
+
+
+def everything(view: PlanView) -> list[Json]:
+    """All of one plan: its CarePlan, then everything it names and every organisation named anywhere."""
+    named = [r for include in INCLUDES if include != "CarePlan:patient" for r in named_by(view, include)]
+    shown = {(r["resourceType"], r["id"]) for r in named}
+    orgs = [organization(o) for o in view.organisations.values() if ("Organization", str(o.id)) not in shown]
+    return [care_plan(view), *named, *orgs]
+
+
+def searchset(
+    base: str, resources: list[Json], self_url: str, next_url: str | None, included: Iterable[Json] = ()
+) -> Json:
     return clean(
         {
             "resourceType": "Bundle",
@@ -737,11 +780,20 @@ def searchset(base: str, resources: list[Json], self_url: str, next_url: str | N
                 {"relation": "next", "url": next_url} if next_url else None,
             ],
             "entry": [
-                {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
-                for r in resources
+                {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": mode}}
+                for mode, rs in (("match", resources), ("include", _unique(included)))
+                for r in rs
             ],
         }
     )
+
+
+def _unique(resources: Iterable[Json]) -> list[Json]:
+    """Each resource once (plans of one patient name the same Patient and Organizations)."""
+    seen: dict[tuple[str, str], Json] = {}
+    for r in resources:
+        seen.setdefault((r["resourceType"], r["id"]), r)
+    return list(seen.values())
 
 
 def operation_outcome(code: str, text: str, severity: str = "error") -> Json:
@@ -770,6 +822,15 @@ def capability_statement(base: str) -> Json:
         "En samordnad individuell plan (SIP). Versioner: den aktuella och varje fastställd version "
         "(_history/{vid}). / A coordinated individual plan. Versions: the current one and each finalized one."
     )
+    care_plan_resource["searchInclude"] = list(INCLUDES)
+    care_plan_resource["operation"] = [
+        {
+            "name": "everything",
+            "definition": f"{CANONICAL}:OperationDefinition:CarePlan-everything",
+            "documentation": "CarePlan/{id}/$everything: planen och allt den nämner i en Bundle. / "
+            "The plan and everything it names in one Bundle.",
+        }
+    ]
     care_plan_resource["searchParam"] = [
         {
             "name": "subject",
@@ -782,6 +843,12 @@ def capability_statement(base: str) -> Json:
             "type": "token",
             "documentation": "draft, active, completed (flera med komma). / "
             "draft, active, completed (comma for several).",
+        },
+        {
+            "name": "_lastUpdated",
+            "type": "date",
+            "documentation": "gt, ge, lt, le och ett datum (svensk tid) eller en tidpunkt; två för ett intervall. / "
+            "gt, ge, lt, le and a date (Swedish time) or an instant; two for a range.",
         },
     ]
     return {

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -48,7 +48,8 @@ STATUS_SEARCH = {
     code: [s for s, c in fhir.CAREPLAN_STATUS.items() if c == code]
     for code in ("draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown")
 }
-SEARCH_PARAMS = {"subject:identifier", "status", "_count", "_cursor", "_format"}
+SEARCH_PARAMS = {"subject:identifier", "status", "_count", "_cursor", "_format", "_include", "_lastUpdated"}
+REPEATABLE = {"_include", "_lastUpdated"}  # _lastUpdated twice: a range (ge… and lt…)
 JSON_FORMATS = {"json", fhir.MEDIA_TYPE, "application/json"}
 
 
@@ -104,6 +105,10 @@ def plan_read(plan: Plan) -> Access:
     return Access(AuditAccess.READ, "plan.read", plan.id, plan.patient_id)  # as a GraphQL plan read
 
 
+def patient_read(citizen_id: uuid.UUID) -> Access:
+    return Access(AuditAccess.READ, "patient.read", None, citizen_id)  # as the Patient read
+
+
 async def plan_views(
     session: AsyncSession, principal: Principal, today: date, ids: list[uuid.UUID]
 ) -> list[fhir.PlanView]:
@@ -136,10 +141,14 @@ async def plan_views(
         people = {n.participant.id: n.participant for n in everyone}
         shown = policy.sees_personal_number(principal, p.patient_id, care.get(p.patient_id, set()))
         in_force = plans_service.active_consent(p, today)
+        patient = patients[p.patient_id]
+        contact = policy.sees_contact(
+            principal, p.patient_id, patient.protected_identity, care.get(p.patient_id, set())
+        )
         views.append(
             fhir.PlanView(
                 p,
-                patients[p.patient_id],
+                patient,
                 names,
                 orgs,
                 staff,
@@ -147,6 +156,7 @@ async def plan_views(
                 people,
                 revisions.get(p.id, []),
                 in_force.id if in_force else None,
+                contact,
             )
         )
     return views
@@ -288,6 +298,26 @@ def fhir_router(
             raise not_found(type_, id_)
         return views[0], found
 
+    @router.get("/CarePlan/{id_}/$everything")
+    async def care_plan_everything(request: Request, id_: str, authorization: Authorization = None) -> Response:
+        """One plan and all it names, as a searchset Bundle (the CarePlan the match, the rest included)."""
+
+        async def make(principal: Principal, session: AsyncSession) -> Answer:
+            for name, value in request.query_params.multi_items():
+                if name != "_format" or value not in JSON_FORMATS:
+                    raise bad_search(
+                        f"$everything tar inga parametrar ({name!r}).", f"$everything takes no parameters ({name!r})."
+                    )
+            views = await plan_views(session, principal, clock.today(), [parse_id("CarePlan", id_)])
+            if not views:
+                raise not_found("CarePlan", id_)
+            [first, *rest] = fhir.everything(views[0])
+            self_url = f"{base}/CarePlan/{id_}/$everything"
+            body = fhir.searchset(base, [first], self_url, None, rest)
+            return Answer(body, [plan_read(views[0].plan), patient_read(views[0].plan.patient_id)])
+
+        return await answer(authorization, make)
+
     @router.get("/Consent/{id_}")
     async def read_consent(id_: str, authorization: Authorization = None) -> Response:
         async def make(principal: Principal, session: AsyncSession) -> Answer:
@@ -350,7 +380,7 @@ def fhir_router(
                 number_shown=policy.sees_personal_number(principal, citizen_id, care),
                 contact_shown=policy.sees_contact(principal, citizen_id, citizen.protected_identity, care),
             )
-            return Answer(body, [Access(AuditAccess.READ, "patient.read", None, citizen_id)])
+            return Answer(body, [patient_read(citizen_id)])
 
         return await answer(authorization, make)
 
@@ -379,7 +409,12 @@ def fhir_router(
                 if found is None:
                     return Answer(fhir.searchset(base, [], search.url(base, None), None), [])
                 patient_id = found.id
-            flt = plans_repo.PlanFilter(statuses=search.statuses or (), patient_id=patient_id)
+            flt = plans_repo.PlanFilter(
+                statuses=search.statuses or (),
+                patient_id=patient_id,
+                updated_from=search.updated_from,
+                updated_before=search.updated_before,
+            )
             if search.statuses == []:  # only codes that no plan has
                 page: list[Plan] = []
                 more = False
@@ -392,8 +427,14 @@ def fhir_router(
                     ) from None
             views = await plan_views(session, principal, today, [p.id for p in page])
             next_url = search.url(base, plans_repo.encode_cursor(page[-1])) if more else None
-            body = fhir.searchset(base, [fhir.care_plan(v) for v in views], search.url(base, search.cursor), next_url)
-            return Answer(body, [plan_read(v.plan) for v in views])
+            included = [r for v in views for include in search.includes for r in fhir.named_by(v, include)]
+            body = fhir.searchset(
+                base, [fhir.care_plan(v) for v in views], search.url(base, search.cursor), next_url, included
+            )
+            reads = [plan_read(v.plan) for v in views]
+            if {"CarePlan:subject", "CarePlan:patient"} & set(search.includes):
+                reads += [patient_read(c) for c in dict.fromkeys(v.plan.patient_id for v in views)]
+            return Answer(body, reads)
 
         return await answer(authorization, make)
 
@@ -418,6 +459,9 @@ class Search:
     count: int
     cursor: str | None
     given: list[tuple[str, str]]  # the parameters as asked, for the links
+    includes: list[str] = field(default_factory=list)
+    updated_from: datetime | None = None
+    updated_before: datetime | None = None
 
     def url(self, base: str, cursor: str | None) -> str:
         params = [(k, v) for k, v in self.given if k != "_cursor"] + ([("_cursor", cursor)] if cursor else [])
@@ -435,7 +479,7 @@ def parse_search(request: Request, max_count: int) -> Search:
                 f"The search parameter {name!r} is not supported (see /fhir/metadata).",
             )
     seen = [name for name, _ in given]
-    for name in set(seen):
+    for name in set(seen) - REPEATABLE:
         if seen.count(name) > 1:
             raise bad_search(f"{name} får bara anges en gång.", f"{name} may be given only once.")
     values = dict(given)
@@ -466,4 +510,52 @@ def parse_search(request: Request, max_count: int) -> Search:
         raise bad_search(
             f"_count ska vara ett heltal 1–{max_count}.", f"_count must be a whole number from 1 to {max_count}."
         )
-    return Search(personal_number, statuses, int(raw_count), values.get("_cursor"), given)
+    includes = list(dict.fromkeys(v for k, v in given if k == "_include"))
+    for include in includes:
+        if include not in fhir.INCLUDES:
+            raise bad_search(
+                f"_include={include!r} stöds inte; giltiga: {', '.join(fhir.INCLUDES)}.",
+                f"_include={include!r} is not supported; valid: {', '.join(fhir.INCLUDES)}.",
+            )
+    updated_from: datetime | None = None
+    updated_before: datetime | None = None
+    for value in (v for k, v in given if k == "_lastUpdated"):
+        start, end, prefix = last_updated(value)
+        if prefix in ("gt", "ge"):
+            bound = end if prefix == "gt" else start
+            updated_from = bound if updated_from is None else max(updated_from, bound)
+        else:
+            bound = start if prefix == "lt" else end
+            updated_before = bound if updated_before is None else min(updated_before, bound)
+    return Search(
+        personal_number,
+        statuses,
+        int(raw_count),
+        values.get("_cursor"),
+        given,
+        includes,
+        updated_from,
+        updated_before,
+    )
+
+
+def last_updated(value: str) -> tuple[datetime, datetime, str]:
+    """A `_lastUpdated` value: its prefix (gt, ge, lt, le) and the span its date or instant covers
+    [start, end) — a date is that whole day in Sweden, an instant the microsecond it names."""
+    prefix, moment = value[:2], value[2:]
+    wrong = bad_search(
+        "_lastUpdated ska vara gt, ge, lt eller le följt av ett datum (ÅÅÅÅ-MM-DD) eller en tidpunkt med tidszon.",
+        "_lastUpdated must be gt, ge, lt or le and a date (YYYY-MM-DD) or an instant with its time zone.",
+    )
+    if prefix not in ("gt", "ge", "lt", "le"):
+        raise wrong
+    try:
+        if len(moment) == 10:
+            start = datetime.combine(date.fromisoformat(moment), time(), clock.STOCKHOLM)
+            return start, datetime.combine(start.date() + timedelta(days=1), time(), clock.STOCKHOLM), prefix
+        instant = datetime.fromisoformat(moment)
+    except ValueError:
+        raise wrong from None
+    if instant.tzinfo is None:
+        raise wrong
+    return instant, instant + timedelta(microseconds=1), prefix
