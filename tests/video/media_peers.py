@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
+import itertools
 import json
 import math
+import statistics
 import struct
 import time
 from collections import Counter, defaultdict
@@ -308,13 +310,17 @@ class MediaPeer:
         return {who: (got[who], lost[who]) for who in got}
 
     def picture_rate(self, other: MediaPeer) -> tuple[float, int]:
-        """Pictures a second decoded from `other`, by the media clock (the relay forwards each
-        picture with its sender's timestamp), so a busy machine that decodes late does not change it: over the longest
-        run on one m-line (timestamps of different m-lines are not comparable). And how many."""
+        """Pictures a second sent on by the relay from `other`, by the media clock (the relay forwards
+        each picture with its sender's timestamp), so a busy machine that decodes late does not change
+        it: one over the median step between pictures, on the longest run on one m-line (timestamps of
+        different m-lines are not comparable). A picture lost on a busy machine's loopback makes one
+        step longer, not the rate lower; a relay that sent fewer pictures would make every step longer.
+        And how many pictures."""
         times = max((t for (who, _), t in self.picture_times.items() if who == other.id), key=len, default=[])
-        if len(times) < 2 or times[-1] <= times[0]:
+        steps = [b - a for a, b in itertools.pairwise(times) if b > a]
+        if not steps:
             return 0.0, len(times)
-        return (len(times) - 1) / (times[-1] - times[0]), len(times)
+        return 1 / statistics.median(steps), len(times)
 
     def pause(self) -> None:
         """Stop sending (the connection stays up), as a browser whose camera and microphone went away."""
