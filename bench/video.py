@@ -314,8 +314,11 @@ async def worker_case(
     lines: list[str],
 ) -> dict[str, float]:
     async with meeting_of(n, url, meeting_id, tokens, args.picture) as m:
+        profiling = profile(relay_pid, args) if args.profile else None
         usage = await relay_cpu(m, relay_pid, args.seconds)  # alone: the same load as the naive relay's
-        if kind != "forward" or n != 6:
+        if profiling is not None:
+            await profiling
+        if kind != "forward" or n != 6 or args.profile:
             return usage
         busy = await api_latency(url, tokens["staff-anna"], plan_id, args.seconds)
         lines.append(
@@ -323,6 +326,21 @@ async def worker_case(
             f"{p(busy, 0.5):.1f}/{p(busy, 0.99):.1f} ms"
         )
         return usage
+
+
+async def profile(pid: int, args: argparse.Namespace) -> None:
+    """py-spy's samples of the relay over the measured seconds (--profile; py-spy on PATH, not a
+    dependency: `pip install --target DIR py-spy`). It reads the process from outside without
+    stopping it (--nonblocking), so the CPU measured meanwhile is the relay's own."""
+    found = shutil.which("py-spy")
+    if found is None:
+        raise SystemExit("--profile needs py-spy on PATH")
+    spy = await asyncio.create_subprocess_exec(
+        *(found, "record", "--pid", str(pid), "--duration", str(int(args.seconds) + 2), "--rate", "200"),
+        *("--nonblocking", "--format", "raw", "--output", args.profile),
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    await spy.wait()
 
 
 def case(result: dict[str, float] | str) -> str:
@@ -345,6 +363,13 @@ async def measure(args: argparse.Namespace, key_file: Path, plan_id: uuid.UUID) 
     tokens = {who: provider.issue_token(who) for who in PEOPLE}
     meeting_id = await meeting_now(plan_id)
     picture, lines = args.picture, []
+
+    if args.profile:  # only the forwarding relay in its worker with 6, under py-spy
+        port = free_port()
+        with child(serve_api, port, key_file, False, port=port), child(run_relay, "forward", key_file) as relay_pid:
+            url = f"http://127.0.0.1:{port}"
+            used = await worker_case("forward", 6, url, meeting_id, tokens, plan_id, relay_pid, args, lines)
+        return [f"6 participants, forwarding relay under py-spy: {case(used)}; samples in {args.profile}"]
 
     # 1. The relay in the API process (the default): the API's latency idle and with 6 in a meeting;
     #    the link to the first frame.
@@ -415,6 +440,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="measured seconds per case (10)")
     parser.add_argument("--picture", type=lambda v: tuple(map(int, v.split("x"))), default=(320, 240))
     parser.add_argument("--links", type=int, default=3, help="link-to-first-frame runs (3)")
+    parser.add_argument("--profile", help="only the forwarding relay with 6, its py-spy samples (raw) to this file")
     args = parser.parse_args()
 
     asyncio.run(recreate_database())
