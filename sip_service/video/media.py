@@ -2,11 +2,12 @@
 
 Nothing here decodes or encodes. A `Source` is one incoming transceiver: aiortc reassembles the
 sender's RTP into encoded frames (SRTP, NACKs, jitter buffer) and, through the tap in
-aiortc_private, hands each frame here; the source wraps it in an `av.Packet` once and passes that
-same packet to one `Slot` per receiver. A slot is the track of one outgoing transceiver, whose
-sender only packetizes what it is given. Pictures depend on the ones before them, so a receiver
-starts (or starts again, after a loss) at a keyframe, which the source asks its sender for (RTCP
-PLI) when a receiver joins or reports a lost picture, at most once per KEYFRAME_INTERVAL_S.
+aiortc_private, hands each frame here; the source wraps it once (aiortc_private.Encoded: its bytes
+and RTP timestamp) and passes that same object to one `Slot` per receiver. A slot is the track of
+one outgoing transceiver, whose sender only packetizes what it is given. Pictures depend on the
+ones before them, so a receiver starts (or starts again, after a loss) at a keyframe, which the
+source asks its sender for (RTCP PLI) when a receiver joins or reports a lost picture, at most once
+per KEYFRAME_INTERVAL_S.
 """
 
 from __future__ import annotations
@@ -17,20 +18,14 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import av
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from sip_service.kit import clock
 from sip_service.video import aiortc_private
-
-if TYPE_CHECKING:
-    from av.packet import Packet as AnyPacket
-    from av.stream import Stream
-
-    Packet = AnyPacket[Stream]
+from sip_service.video.aiortc_private import Encoded
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +98,8 @@ class Slot(MediaStreamTrack):
         self.kind = kind
         self.downlink = downlink or Downlink()
         self.source: Source | None = None
-        self._queue: deque[Packet] = deque(maxlen=QUEUES[kind])
-        self._ready = asyncio.Event()
+        self._queue: deque[Encoded] = deque(maxlen=QUEUES[kind])
+        self._waiter: asyncio.Future[None] | None = None  # the sender's, while the queue is empty
         self.want_keyframe = kind == "video"
 
     def attach(self, source: Source | None) -> None:
@@ -138,7 +133,7 @@ class Slot(MediaStreamTrack):
         """For a keyframe, to start (not while its receiver's line has no room for video)."""
         return self.want_keyframe and (self.kind == "audio" or self.downlink.carries_video())
 
-    def put(self, packet: Packet, keyframe: bool) -> None:
+    def put(self, packet: Encoded, keyframe: bool) -> None:
         if self.kind == "video" and not self.downlink.carries_video():
             self.want_keyframe = True  # when video comes back, it starts at a keyframe
             return
@@ -152,20 +147,24 @@ class Slot(MediaStreamTrack):
             self.want_keyframe = True
             return
         self._queue.append(packet)  # audio: the deque drops the oldest
-        self._ready.set()
+        self._wake()
 
-    async def recv(self) -> Any:  # av.Packet: the sender packetizes it as it is
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def recv(self) -> Any:  # Encoded: the sender packetizes it as it is
         while not self._queue:
             if self.readyState != "live":
                 raise MediaStreamError
-            self._ready.clear()
-            await self._ready.wait()
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
         return self._queue.popleft()
 
     def stop(self) -> None:
         self.attach(None)
         super().stop()
-        self._ready.set()  # wake the sender so that it sees the end
+        self._wake()  # the sender sees the end
 
 
 class Source:
@@ -204,8 +203,7 @@ class Source:
         self._on_frame()
         if self._base is None:
             self._base = _clock(self.kind)
-        packet = av.Packet(data)
-        packet.pts, packet.time_base = self._base + timestamp, CLOCKS[self.kind]  # the RTP timestamp out
+        packet = Encoded(data, self._base + timestamp)  # the RTP timestamp out
         keyframe = is_keyframe(self.kind, data)
         for slot in list(self.slots):
             slot.put(packet, keyframe)  # the same object for everyone: the senders only read it

@@ -45,7 +45,7 @@ from sip_service.kit.db import Database
 from sip_service.kit.pubsub import Broker, Message
 from sip_service.meetings import lobby
 from sip_service.settings import Settings
-from sip_service.video import channel, ice
+from sip_service.video import aiortc_private, channel, ice
 from sip_service.video.media import Downlink, Slot, Source
 from sip_service.video.presence import MediaAttendance
 
@@ -309,6 +309,7 @@ class Sfu:
         )
         if settings.media_addresses:
             ice.gather_on(settings.media_addresses)
+        aiortc_private.fast_clock()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import aioice.ice
 import aiortc
+import aiortc.clock
 import av
 import pytest
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver
@@ -46,7 +47,7 @@ class Packets(MediaStreamTrack):
     def __init__(self, kind: str) -> None:
         super().__init__()
         self.kind = kind
-        self.queue: asyncio.Queue[av.Packet] = asyncio.Queue()
+        self.queue: asyncio.Queue[aiortc_private.Encoded | av.Packet] = asyncio.Queue()
 
     async def recv(self) -> Any:
         return await self.queue.get()
@@ -78,9 +79,12 @@ async def test_tapped_receivers_and_packing_senders_forward_without_a_codec(monk
             def arrived(data: bytes, timestamp: int, kind: str = kind, out: Packets = out) -> None:
                 tapped[kind].append((data, timestamp))
                 if kind == "audio" or any(is_keyframe(kind, d) for d, _ in tapped[kind]):
-                    packet = av.Packet(data)
-                    packet.pts, packet.time_base = timestamp, CLOCKS[kind]
-                    out.queue.put_nowait(packet)
+                    if len(tapped[kind]) % 2:  # as the relay forwards
+                        out.queue.put_nowait(aiortc_private.Encoded(data, timestamp))
+                    else:  # as bench/encode_once_relay.py sends what it encoded
+                        packet = av.Packet(data)
+                        packet.pts, packet.time_base = timestamp, CLOCKS[kind]
+                        out.queue.put_nowait(packet)
 
             inbound[kind] = relay.addTransceiver(kind, direction="recvonly")
             aiortc_private.tap_receiver(inbound[kind].receiver, arrived, lambda kind=kind: ended.append(kind))
@@ -165,3 +169,14 @@ def test_a_receiver_that_runs_already_cannot_be_tapped() -> None:
         aiortc_private.tap_receiver(Running(), lambda data, ts: None, lambda: None)  # type: ignore[arg-type]
     with pytest.raises(aiortc_private.AiortcChanged, match="has no _RTCRtpReceiver__decoder_queue"):
         aiortc_private.tap_receiver(object(), lambda data, ts: None, lambda: None)  # type: ignore[arg-type]
+
+
+def test_the_ntp_time_is_aiortcs_own_made_faster(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = aiortc_private.ntp_time()
+    theirs = aiortc.clock.datetime_to_ntp(aiortc.clock.current_datetime())
+    after = aiortc_private.ntp_time()
+    assert before <= theirs <= after and after - before < 1 << 32, (before, theirs, after)  # within a second
+    assert aiortc.clock.datetime_from_ntp(before).year == aiortc.clock.current_datetime().year
+    monkeypatch.setattr(aiortc.clock, "current_ntp_time", aiortc.clock.current_ntp_time)  # restored after
+    aiortc_private.fast_clock()
+    assert aiortc.clock.current_ntp_time is aiortc_private.ntp_time
