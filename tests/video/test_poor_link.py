@@ -234,7 +234,12 @@ async def test_a_poor_line_keeps_its_audio_and_costs_the_others_nothing(
     settings = world.settings.model_copy(update={"media_addresses": ["127.0.0.1", poor_line.host]})
     held = Held()
     try:
-        async with serving(world, host=poor_line.host) as service, AsyncExitStack() as stack:
+        # A deadline for the whole (teardown too): whatever hangs fails, with where it hung.
+        async with (
+            asyncio.timeout(3 * WAIT_S),
+            serving(world, host=poor_line.host) as service,
+            AsyncExitStack() as stack,
+        ):
             relay = Sfu(settings, world.db, service.broker)
             await relay.start()
             stack.push_async_callback(relay.stop)
