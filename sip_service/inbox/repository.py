@@ -168,10 +168,17 @@ async def follow_ups(session: AsyncSession, staff: StaffPrincipal, today: date) 
 
 
 async def mark(
-    session: AsyncSession, staff_id: uuid.UUID, marks: Iterable[tuple[ItemKind, uuid.UUID, str]], now: datetime
+    session: AsyncSession,
+    staff_id: uuid.UUID,
+    marks: Iterable[tuple[ItemKind, uuid.UUID, str]],
+    now: datetime,
+    *,
+    keep: bool = False,
 ) -> None:
     """Record that the staff member saw these items, each as its stamp says: one statement, and a
-    mark made again (the plan opened twice, two tabs) replaces the one before."""
+    mark made again (the plan opened twice, two tabs) replaces the one before. `keep`: a mark that
+    is there already stays as it is, without a write or a row lock (a plan opened again is no newer
+    than the first time: every read of a plan page would otherwise write, and wait for the others)."""
     latest = {(kind, subject): stamp for kind, subject, stamp in marks}  # one row may be changed once
     rows = [
         {"staff_member_id": staff_id, "kind": kind, "subject_id": subject, "stamp": stamp, "read_at": now}
@@ -181,8 +188,9 @@ async def mark(
         return
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = insert(InboxRead).values(rows)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[InboxRead.staff_member_id, InboxRead.kind, InboxRead.subject_id],
-        set_={"stamp": stmt.excluded.stamp, "read_at": stmt.excluded.read_at},
-    )
-    await session.execute(stmt)
+    key = [InboxRead.staff_member_id, InboxRead.kind, InboxRead.subject_id]
+    if keep:
+        await session.execute(stmt.on_conflict_do_nothing(index_elements=key))
+        return
+    set_ = {"stamp": stmt.excluded.stamp, "read_at": stmt.excluded.read_at}
+    await session.execute(stmt.on_conflict_do_update(index_elements=key, set_=set_))

@@ -180,7 +180,8 @@ async def note_opened(
 ) -> None:
     """A staff member opened plans they take part in (`participation_of`): no longer new to them."""
     staff = policy.require_staff(principal)
-    await repo.mark(session, staff.staff_id, ((ItemKind.NEW_PLAN, pid, "") for pid in participation_ids), now)
+    marks = ((ItemKind.NEW_PLAN, pid, "") for pid in participation_ids)
+    await repo.mark(session, staff.staff_id, marks, now, keep=True)
 
 
 # ---- the daily e-mail digest: each staff member's own setting -------------------------------
