@@ -32,8 +32,8 @@ from sip_service.api.context import Context
 from sip_service.api.plan_live import KnownPlanChanges, LiveUpdatesHandler
 from sip_service.api.schema import build_schema
 from sip_service.auth.cache import PrincipalCache
-from sip_service.auth.claims import normalize_claims, principal_from_claims
-from sip_service.auth.principal import Principal
+from sip_service.auth.claims import normalize_claims, principal_from_claims, system_principal_from_claims
+from sip_service.auth.principal import Principal, SystemPrincipal
 from sip_service.auth.tokens import TokenError, TokenValidator, http_jwks_source, static_jwks_source
 from sip_service.http import auth as web
 from sip_service.http.devprovider import DevProvider, dev_provider_router
@@ -146,11 +146,23 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         except TokenError as exc:
             raise _unauthenticated(f"The token was refused ({exc.code}).") from None
         async with db.read() as session:
-            principal = await principal_from_claims(session, normalize_claims(claims, settings))
+            principal: Principal | None = await principal_from_claims(session, normalize_claims(claims, settings))
+            if principal is None:  # a record system's client-credentials token (for /fhir only)
+                principal = await system_principal_from_claims(session, claims, settings)
         if principal is None:
             raise _unauthenticated("The signed-in person is not known to this service.")
         exp = claims.get("exp")
         principals.put(key, principal, float(exp) if isinstance(exp, int | float) else None)
+        return principal
+
+    async def person_of(authorization: str | None) -> Principal:
+        """GraphQL's callers: people only. A record system's token is for /fhir."""
+        principal = await principal_of(authorization)
+        if isinstance(principal, SystemPrincipal):
+            raise HTTPException(
+                403,
+                detail={"code": "FORBIDDEN", "message": "A system client's token is for /fhir, not GraphQL."},
+            )
         return principal
 
     async def sign_in_websocket(context: Context, params: dict[str, object], connection: HTTPConnection) -> None:
@@ -160,7 +172,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if authorization is None and isinstance(csrf, str) and browser is not None and browser.has_session(connection):
             context.sign_in(await browser.principal(connection, csrf), from_browser=True)
         else:
-            context.sign_in(await principal_of(authorization if isinstance(authorization, str) else None))
+            context.sign_in(await person_of(authorization if isinstance(authorization, str) else None))
 
     async def context(connection: HTTPConnection, authorization: Annotated[str | None, Header()] = None) -> Context:
         if connection.scope["type"] == "websocket":
@@ -169,7 +181,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # A bearer token wins; otherwise the browser's session cookie, which needs the CSRF header.
         if authorization is None and browser is not None and browser.has_session(request):
             return Context(settings, db, await browser.principal(request), live, from_browser=True, lattices=lattices)
-        return Context(settings, db, await principal_of(authorization), live, lattices=lattices)
+        return Context(settings, db, await person_of(authorization), live, lattices=lattices)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

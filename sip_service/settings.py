@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     oidc_claim_organisation: str = "organisation_hsa_id"
     oidc_claim_commission: str = "commission"
     oidc_claim_roles: str = "sip_roles"
+    # Record systems (/fhir, OAuth2 client credentials): the access token's client id and scopes;
+    # the organisation it is bound to is the organisation claim above (auth/OIDC.md, "System clients").
+    oidc_claim_client_id: str = "client_id"
+    oidc_claim_scope: str = "scope"
     # Signs and encrypts the session cookie. Needed for browser sign-in in production; in
     # development a random one is made per process (signing in again after a restart).
     session_secret: SecretStr | None = Field(default=None, min_length=32)

@@ -20,7 +20,7 @@ from sqlalchemy import Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sip_service.audit import repository as audit_repo
-from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
+from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal, SystemPrincipal
 from sip_service.identity import repository as identity_repo
 from sip_service.kit import clock
 from sip_service.kit.errors import Forbidden, Invalid
@@ -92,6 +92,8 @@ async def append_many(session: AsyncSession, entries: Sequence[tuple[Principal, 
             kind, actor, org = "STAFF", principal.staff_id, principal.organisation_id
         elif isinstance(principal, CitizenPrincipal):
             kind, actor, org = "CITIZEN", principal.citizen_id, None
+        elif isinstance(principal, SystemPrincipal):  # a record system: its client id is the actor's name
+            kind, actor, org = "SYSTEM", None, principal.organisation_id
         else:  # a guest let in by an invite link: known by their place in the plan
             kind, actor, org = "GUEST", principal.participant_id, None
         for a in accesses:

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
-from sip_service.models.identity import Citizen, StaffMember
+from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal, SystemPrincipal
+from sip_service.models.identity import Citizen, Organisation, StaffMember
 from sip_service.settings import Settings
 
 _PERSONAL_NUMBER = re.compile(r"\d{12}")
@@ -75,3 +75,27 @@ async def principal_from_claims(session: AsyncSession, claims: Mapping[str, Any]
         if citizen is not None:
             return CitizenPrincipal(citizen.id, citizen.name)
     return None
+
+
+SYSTEM_SCOPE = re.compile(r"system/(\*|[A-Z][A-Za-z]+)\.(read|write|rs)")  # SMART v1, and v2's read-and-search
+
+
+async def system_principal_from_claims(
+    session: AsyncSession, claims: Mapping[str, Any], settings: Settings
+) -> SystemPrincipal | None:
+    """A record system's access token (OAuth2 client credentials): it names no person (no HSA-id,
+    no personal identity number) but names its client (`client_id`) and the organisation it is bound
+    to (the organisation claim: an HSA-id in the service's register). Its `system/` scopes say which
+    FHIR types it may read or write; without any it is known but may do nothing (403 at /fhir)."""
+    if normalize_claims(claims, settings).keys() & {"hsa_id", "personal_number"}:
+        return None  # a person's token is a person's, whatever else it carries
+    client_id, org_hsa_id = claims.get(settings.oidc_claim_client_id), claims.get(settings.oidc_claim_organisation)
+    raw = claims.get(settings.oidc_claim_scope)
+    scopes: list[Any] = raw.split() if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    if not (isinstance(client_id, str) and client_id.strip() and isinstance(org_hsa_id, str) and org_hsa_id.strip()):
+        return None
+    system = frozenset(s for s in scopes if isinstance(s, str) and SYSTEM_SCOPE.fullmatch(s))
+    org = await session.scalar(select(Organisation).where(Organisation.hsa_id == org_hsa_id.strip()))
+    if org is None:
+        return None
+    return SystemPrincipal(client_id.strip(), org.id, org.hsa_id, client_id.strip(), system)

@@ -128,6 +128,26 @@ class DevProvider:
         header = {"alg": ALGORITHM, "kid": self.signing_key.kid}
         return jwt.encode(header, claims, self.signing_key, algorithms=[ALGORITHM])
 
+    def issue_client_token(self, client_id: str, organisation_hsa_id: str, scope: str, *, lifetime_s: int = 300) -> str:
+        """Mint an access token as an issuer's OAuth2 client-credentials grant gives a record system
+        (RFC 9068's claims: `sub` and `client_id` the client, `scope`; and the organisation it is
+        bound to, under the organisation claim). For tests and local trials of /fhir."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": client_id,
+            "client_id": client_id,
+            "aud": self.settings.oidc_audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime_s,
+            "jti": uuid.uuid4().hex,
+            "scope": scope,
+            "organisation_hsa_id": organisation_hsa_id,
+        }
+        header = {"alg": ALGORITHM, "kid": self.signing_key.kid}
+        return jwt.encode(header, claims, self.signing_key, algorithms=[ALGORITHM])
+
     # --- authorization codes (in memory: a restart just means signing in again) ---
 
     def create_code(self, grant: CodeGrant) -> str:

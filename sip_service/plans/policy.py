@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
+from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal, reading_organisation
 from sip_service.kit.errors import Forbidden
 from sip_service.models.plans import Participant, ParticipantKind, Plan
 from sip_service.plans.rules import PATIENT_SIDE
@@ -67,10 +67,11 @@ def require_editor(principal: Principal, plan: Plan) -> Principal:
 
 
 def is_own_care(principal: Principal, citizen_id: object, care_organisations: set[uuid.UUID]) -> bool:
-    """The person themselves, or staff of an organisation that has them as its own patient."""
+    """The person themselves, or staff (or a system client) of an organisation that has them as its own patient."""
     if isinstance(principal, CitizenPrincipal):
         return principal.citizen_id == citizen_id
-    return isinstance(principal, StaffPrincipal) and principal.organisation_id in care_organisations
+    org = reading_organisation(principal)
+    return org is not None and org in care_organisations
 
 
 def sees_personal_number(principal: Principal, citizen_id: object, care_organisations: set[uuid.UUID]) -> bool:
@@ -83,7 +84,7 @@ def sees_contact(
     """Protected identity (skyddad identitet) hides contact details from every other organisation."""
     if is_own_care(principal, citizen_id, care_organisations):
         return True
-    return isinstance(principal, StaffPrincipal) and not protected_identity
+    return reading_organisation(principal) is not None and not protected_identity
 
 
 def require_auditor(principal: Principal) -> StaffPrincipal:

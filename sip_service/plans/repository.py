@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, o
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal
+from sip_service.auth.principal import CitizenPrincipal, Principal, reading_organisation
 from sip_service.kit.errors import Invalid, NotFound
 from sip_service.models.identity import Citizen, StaffMember
 from sip_service.models.meetings import InviteLink, Meeting, MeetingAdmission, MeetingStatus, Presence
@@ -62,11 +62,11 @@ def readable_condition(principal: Principal, today: date) -> ColumnElement[bool]
     """The plans this principal may see (ARCHITECTURE.md, "Access, sign-in and audit").
 
     Staff: their organisation created the plan, or takes part and the patient's active consent
-    covers it. Citizens: their own plans, plans where they represent the patient, and plans where
-    the patient wants them as a relative.
+    covers it; a system client bound to an organisation reads as its staff (reads only). Citizens:
+    their own plans, plans where they represent the patient, and plans where the patient wants them
+    as a relative.
     """
-    if isinstance(principal, StaffPrincipal):
-        org = principal.organisation_id
+    if (org := reading_organisation(principal)) is not None:
         return or_(
             Plan.created_by_org_id == org,
             and_(

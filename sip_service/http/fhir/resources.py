@@ -878,8 +878,13 @@ def capability_statement(base: str) -> Json:
                             ]
                         }
                     ],
-                    "description": "Bearer-token från tjänstens OIDC-utfärdare (personal och invånare). / "
-                    "A bearer token from the service's OIDC issuer (staff and citizens).",
+                    "description": "Bearer-token från tjänstens OIDC-utfärdare: personal och invånare, eller "
+                    "ett journalsystem med client credentials (SMART Backend Services), bundet till en "
+                    "organisation (HSA-id) och med scopes system/*.read eller system/<Typ>.read; det läser vad "
+                    "organisationens personal får läsa. / A bearer token from the service's OIDC issuer: staff "
+                    "and citizens, or a record system with client credentials (SMART Backend Services), bound "
+                    "to an organisation (HSA-id) with scopes system/*.read or system/<Type>.read; it reads what "
+                    "that organisation's staff may read.",
                 },
                 "resource": [
                     care_plan_resource,

@@ -1,10 +1,13 @@
 """HTTP: the FHIR R4 read API at /fhir (JSON, `application/fhir+json`).
 
 Who may read what is the readable scope (`plans.repository.readable_condition`, through the
-repository's loads), exactly as for GraphQL: anything else answers 404, the same as an id that does
-not exist. Every answer's reads are written to the audit trail through `usecases.record_reads` (the
-path GraphQL's reads take) before the answer leaves; if that fails the answer is withheld (503).
-Errors are OperationOutcomes in Swedish and English, never a stack trace.
+repository's loads), exactly as for GraphQL — a record system's client-credentials token (a
+`SystemPrincipal`, bound to one organisation) reads as that organisation's staff, and only the types
+its `system/<Type>.read` scopes name (403 otherwise; included resources of other types are left
+out). Anything else answers 404, the same as an id that does not exist. Every answer's reads are
+written to the audit trail through `usecases.record_reads` (the path GraphQL's reads take) before
+the answer leaves; if that fails the answer is withheld (503). Errors are OperationOutcomes in
+Swedish and English, never a stack trace.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sip_service import usecases
 from sip_service.audit.service import Access
-from sip_service.auth.principal import GuestPrincipal, Principal
+from sip_service.auth.principal import GuestPrincipal, Principal, SystemPrincipal
 from sip_service.http.fhir import resources as fhir
 from sip_service.identity import repository as identity_repo
 from sip_service.kit import clock, jsonenc
@@ -101,6 +104,11 @@ def matches(if_none_match: str | None, version: str) -> bool:
     return "*" in tags or version in tags
 
 
+def may_read(principal: Principal, type_: str) -> bool:
+    """People read by the readable scope alone; a system client also needs a scope for the type."""
+    return not isinstance(principal, SystemPrincipal) or principal.may(type_)
+
+
 def plan_read(plan: Plan) -> Access:
     return Access(AuditAccess.READ, "plan.read", plan.id, plan.patient_id)  # as a GraphQL plan read
 
@@ -170,6 +178,7 @@ def fhir_router(
     base = f"{settings.public_url.rstrip('/')}/fhir"
 
     async def answer(
+        type_: str,
         authorization: str | None,
         make: Callable[[Principal, AsyncSession], Awaitable[Answer]],
         if_none_match: str | None = None,
@@ -189,6 +198,15 @@ def fhir_router(
         if isinstance(principal, GuestPrincipal):  # a meeting link's token is for its meeting only
             return outcome_response(
                 Outcome(403, "forbidden", "En möteslänk ger ingen åtkomst hit. / A meeting link gives no access here.")
+            )
+        if not may_read(principal, type_):
+            return outcome_response(
+                Outcome(
+                    403,
+                    "forbidden",
+                    f"Systemklientens token saknar scope system/{type_}.read. / "
+                    f"The system client's token has no scope system/{type_}.read.",
+                )
             )
         try:
             async with db.read() as session:
@@ -239,7 +257,7 @@ def fhir_router(
             body = fhir.care_plan(views[0])
             return Answer(body, [plan_read(views[0].plan)], body["meta"]["versionId"])
 
-        return await answer(authorization, make, if_none_match)
+        return await answer("CarePlan", authorization, make, if_none_match)
 
     @router.get("/CarePlan/{id_}/_history/{vid}")
     async def read_care_plan_version(
@@ -256,7 +274,7 @@ def fhir_router(
                 raise not_found("CarePlan", f"{id_}/_history/{vid}")
             return Answer(body, [plan_read(views[0].plan)], vid)
 
-        return await answer(authorization, make, if_none_match)
+        return await answer("CarePlan", authorization, make, if_none_match)
 
     @router.get("/CareTeam/{id_}")
     async def read_care_team(id_: str, authorization: Authorization = None) -> Response:
@@ -266,7 +284,7 @@ def fhir_router(
                 raise not_found("CareTeam", id_)
             return Answer(fhir.care_team(views[0]), [plan_read(views[0].plan)])
 
-        return await answer(authorization, make)
+        return await answer("CareTeam", authorization, make)
 
     @router.get("/Goal/{id_}")
     async def read_goal(id_: str, authorization: Authorization = None) -> Response:
@@ -279,7 +297,7 @@ def fhir_router(
                 raise not_found("Goal", id_)
             return Answer(fhir.goal(views[0], goal), [plan_read(views[0].plan)])
 
-        return await answer(authorization, make)
+        return await answer("Goal", authorization, make)
 
     async def plan_child(
         session: AsyncSession,
@@ -312,11 +330,15 @@ def fhir_router(
             if not views:
                 raise not_found("CarePlan", id_)
             [first, *rest] = fhir.everything(views[0])
+            rest = [r for r in rest if may_read(principal, r["resourceType"])]
             self_url = f"{base}/CarePlan/{id_}/$everything"
             body = fhir.searchset(base, [first], self_url, None, rest)
-            return Answer(body, [plan_read(views[0].plan), patient_read(views[0].plan.patient_id)])
+            reads = [plan_read(views[0].plan)]
+            if may_read(principal, "Patient"):
+                reads.append(patient_read(views[0].plan.patient_id))
+            return Answer(body, reads)
 
-        return await answer(authorization, make)
+        return await answer("CarePlan", authorization, make)
 
     @router.get("/Consent/{id_}")
     async def read_consent(id_: str, authorization: Authorization = None) -> Response:
@@ -331,7 +353,7 @@ def fhir_router(
             )
             return Answer(fhir.consent(view, found), [plan_read(view.plan)])
 
-        return await answer(authorization, make)
+        return await answer("Consent", authorization, make)
 
     @router.get("/Appointment/{id_}")
     async def read_appointment(id_: str, authorization: Authorization = None) -> Response:
@@ -346,7 +368,7 @@ def fhir_router(
             )
             return Answer(fhir.appointment(view, found), [plan_read(view.plan)])
 
-        return await answer(authorization, make)
+        return await answer("Appointment", authorization, make)
 
     @router.get("/Provenance/{id_}")
     async def read_provenance(id_: str, authorization: Authorization = None) -> Response:
@@ -361,7 +383,7 @@ def fhir_router(
             )
             return Answer(fhir.provenance(view, found), [plan_read(view.plan)])
 
-        return await answer(authorization, make)
+        return await answer("Provenance", authorization, make)
 
     @router.get("/Patient/{id_}")
     async def read_patient(id_: str, authorization: Authorization = None) -> Response:
@@ -382,7 +404,7 @@ def fhir_router(
             )
             return Answer(body, [patient_read(citizen_id)])
 
-        return await answer(authorization, make)
+        return await answer("Patient", authorization, make)
 
     @router.get("/Organization/{id_}")
     async def read_organization(id_: str, authorization: Authorization = None) -> Response:
@@ -396,7 +418,7 @@ def fhir_router(
                 raise not_found("Organization", id_)
             return Answer(fhir.organization(org), [])
 
-        return await answer(authorization, make)
+        return await answer("Organization", authorization, make)
 
     @router.get("/CarePlan")
     async def search_care_plans(request: Request, authorization: Authorization = None) -> Response:
@@ -428,15 +450,16 @@ def fhir_router(
             views = await plan_views(session, principal, today, [p.id for p in page])
             next_url = search.url(base, plans_repo.encode_cursor(page[-1])) if more else None
             included = [r for v in views for include in search.includes for r in fhir.named_by(v, include)]
+            included = [r for r in included if may_read(principal, r["resourceType"])]  # a system client's scopes
             body = fhir.searchset(
                 base, [fhir.care_plan(v) for v in views], search.url(base, search.cursor), next_url, included
             )
             reads = [plan_read(v.plan) for v in views]
-            if {"CarePlan:subject", "CarePlan:patient"} & set(search.includes):
+            if {"CarePlan:subject", "CarePlan:patient"} & set(search.includes) and may_read(principal, "Patient"):
                 reads += [patient_read(c) for c in dict.fromkeys(v.plan.patient_id for v in views)]
             return Answer(body, reads)
 
-        return await answer(authorization, make)
+        return await answer("CarePlan", authorization, make)
 
     @router.get("/{rest:path}")
     async def not_supported(rest: str) -> Response:
