@@ -50,6 +50,13 @@ async def test_without_a_valid_token_the_connection_is_closed(
     assert answer is None and code == 4403
 
 
+async def test_a_system_clients_token_is_refused(world: Service) -> None:
+    """A record system's client-credentials token is for /fhir: GraphQL's websocket refuses it too."""
+    token = world.provider.issue_client_token("journal-vcn", "SE2321000016-VCN", "system/*.read")
+    answer, code = await open_and_init(world, {"authorization": f"Bearer {token}"})
+    assert answer is None and code == 4403
+
+
 async def test_an_operation_before_connection_init_is_refused(world: Service) -> None:
     async with connect(ws_url(world), subprotocols=[PROTOCOL], open_timeout=WAIT_S) as ws:  # type: ignore[list-item]
         await ws.send(json.dumps({"type": "subscribe", "id": "1", "payload": {"query": "{ me { name } }"}}))
