@@ -39,9 +39,11 @@ from sip_service.http import auth as web
 from sip_service.http.devprovider import DevProvider, dev_provider_router
 from sip_service.http.fhir.router import fhir_router
 from sip_service.http.invite import invite_router
+from sip_service.http.outage import OutageAnswer
 from sip_service.inbox import digest
 from sip_service.kit import jsonenc
 from sip_service.kit.db import Database
+from sip_service.kit.outage import RETRY_AFTER_S, DatabaseUnavailable, Outages
 from sip_service.kit.pubsub import broker_for
 from sip_service.meetings import invites
 from sip_service.meetings.room import Live
@@ -232,6 +234,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings, app.state.db, app.state.dev_provider, app.state.live = settings, db, dev, live
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    outages = Outages()  # the database unreachable: 503 with Retry-After, one log line per outage
+    outages.watch(db.engine)
+    app.add_middleware(OutageAnswer, outages=outages)
+    app.state.outages = outages
     browser = web.install(app, settings, db, validator_for(settings.oidc_client_id), principals)
     app.include_router(invite_router(db, settings, meeting_secret))
     app.include_router(fhir_router(settings, db, principal_of), prefix="/fhir")  # bearer tokens, as GraphQL
@@ -266,7 +272,23 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
+        """The process answers (liveness); /readyz says whether it can serve."""
         return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        """Whether requests can be served: the database (and Redis, if configured) answer within
+        a short time. 200 or 503, with each check's answer."""
+        checks = {"database": await _answers(db.ping)}
+        if settings.redis_url:
+            checks["redis"] = await _answers(live.broker.ping)
+        ready = all(state == "ok" for state in checks.values())
+        headers = {"Cache-Control": "no-store"} | ({} if ready else {"Retry-After": str(RETRY_AFTER_S)})
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+            headers=headers,
+        )
 
     @app.get("/join", include_in_schema=False)
     @app.get("/video/join", include_in_schema=False)
@@ -346,7 +368,10 @@ class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):
             )
             if result is not None:
                 return result
-        return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        result = await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        if context.outage is not None:  # the database went away under a resolver: 503 (http.outage)
+            raise DatabaseUnavailable from context.outage
+        return result
 
     def encode_json(self, data: object) -> str:
         return jsonenc.dumps(data).decode()  # text: websocket frames of graphql-transport-ws are text
@@ -369,6 +394,14 @@ class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"}) from None
         accepted: UnsetType = UNSET
         return accepted
+
+
+async def _answers(ping: Callable[[], Awaitable[object]], within_s: float = 2.0) -> str:
+    try:
+        await asyncio.wait_for(ping(), within_s)
+    except Exception as exc:
+        return f"unavailable: {type(exc).__name__}"
+    return "ok"
 
 
 def _unauthenticated(message: str) -> HTTPException:

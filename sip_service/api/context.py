@@ -21,6 +21,7 @@ from sip_service.auth.principal import GuestPrincipal, Principal
 from sip_service.identity import repository as identity_repo
 from sip_service.kit import clock
 from sip_service.kit.db import Database
+from sip_service.kit.outage import is_outage
 from sip_service.kit.pubsub import InProcessBroker
 from sip_service.meetings import invites
 from sip_service.meetings.room import Live
@@ -166,7 +167,9 @@ async def record_reads_or_withhold(ctx: Context) -> GraphQLError | None:
     opened are marked seen in their inbox in the same transaction."""
     try:
         await usecases.record_reads(ctx.db, ctx.principal, list(ctx.reads.pending.values()), ctx.reads.opened)
-    except Exception:
+    except Exception as exc:
+        if is_outage(exc):
+            raise  # the database is unreachable: answered 503 (http.outage), logged once
         logger.exception("audit trail write failed; the answer is withheld")
         return GraphQLError(
             "Åtkomsten kunde inte loggas. / The access could not be logged.",
@@ -201,6 +204,8 @@ class Context(BaseContext):
         self.reads = AuditReads()
         self.read_session = RequestReads(db)
         self._principal = principal
+        # The database unreachable while the operation ran (api.schema.Schema notes it): answered 503.
+        self.outage: BaseException | None = None
         if principal is not None:
             self._new_loaders()
 

@@ -19,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from sip_service.api.audit import AuditQuery
 from sip_service.api.context import record_reads_or_withhold
@@ -30,6 +31,7 @@ from sip_service.api.operations import KnownOperationsOnly
 from sip_service.api.plan_live import PlanSubscription
 from sip_service.api.plans import PlanMutation, PlanQuery
 from sip_service.api.stats import StatisticsMutation, StatisticsQuery
+from sip_service.kit.outage import is_outage
 from sip_service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,21 @@ class AuditReadsExtension(SchemaExtension):
             result.errors = [withheld]
 
 
+class Schema(strawberry.Schema):
+    """Errors are logged as strawberry logs them, except the database being unreachable: that is
+    noted on the request's context (`Context.outage`) for the router to answer with 503, and logged
+    once per outage there (kit.outage)."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        others = []
+        for error in errors:
+            if is_outage(error.original_error) and execution_context is not None:
+                execution_context.context.outage = error.original_error
+            else:
+                others.append(error)
+        super().process_errors(others, execution_context)
+
+
 def limit_rules(settings: Settings) -> list[type[ASTValidationRule]]:
     return [depth_validator(settings.max_query_depth, None, None), alias_validator(settings.max_aliases)]
 
@@ -99,7 +116,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if settings.is_production:
         extensions += [DisableIntrospection, KnownOperationsOnly]
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -33,6 +33,10 @@ class Broker(Protocol):
         waits for before it publishes, since a subscriber sees only what comes after it."""
         ...
 
+    async def ping(self) -> None:
+        """Whether the broker answers (for /readyz); raises if it does not."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -71,6 +75,9 @@ class InProcessBroker:
     async def subscribers(self, channel: str) -> int:
         return len(self._queues.get(channel, ()))
 
+    async def ping(self) -> None:
+        return None
+
     async def close(self) -> None:
         self._queues.clear()
 
@@ -102,6 +109,9 @@ class RedisBroker:
     async def subscribers(self, channel: str) -> int:
         counts = await self._redis.pubsub_numsub(channel)
         return sum(int(n) for _, n in counts)
+
+    async def ping(self) -> None:
+        await self._redis.ping()
 
     async def close(self) -> None:
         await self._redis.aclose()

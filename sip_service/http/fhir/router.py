@@ -32,6 +32,7 @@ from sip_service.identity import repository as identity_repo
 from sip_service.kit import clock, jsonenc
 from sip_service.kit.db import Database
 from sip_service.kit.errors import Invalid
+from sip_service.kit.outage import is_outage
 from sip_service.models.audit import AuditAccess
 from sip_service.models.identity import Citizen, Organisation, StaffMember
 from sip_service.models.meetings import Meeting
@@ -213,14 +214,18 @@ def fhir_router(
                 result = await make(principal, session)
         except Outcome as exc:
             return outcome_response(exc)
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):
+                raise  # the database is unreachable: 503 (http.outage), logged once per outage
             logger.exception("FHIR request failed")
             return outcome_response(
                 Outcome(500, "exception", "Något gick fel i tjänsten. / Something went wrong in the service.")
             )
         try:
             await usecases.record_reads(db, principal, result.reads)
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):
+                raise
             logger.exception("audit trail write failed; the FHIR answer is withheld")
             return outcome_response(
                 Outcome(503, "transient", "Åtkomsten kunde inte loggas. / The access could not be logged.")

@@ -1,0 +1,202 @@
+"""PostgreSQL stopped under a running service, and started again (issue 16, "failing well").
+
+The test makes its own cluster (initdb, pg_ctl on a free port), since it stops it: while it is down
+every request that needs it is answered 503 with Retry-After (GraphQL-shaped errors, FHIR an
+OperationOutcome), the log has one line for the outage, /readyz says 503; once it is back the next
+requests succeed by themselves and what was acknowledged before is there."""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+
+from sip_service.demo import _people
+
+from conftest import Service, _serve, free_port, op
+from helpers import WAIT_S
+
+ELSA = "194003122388"
+UNAVAILABLE = "SERVICE_UNAVAILABLE"
+
+
+class Cluster:
+    """A PostgreSQL cluster of the test's own, in a temporary directory, trust authentication. As
+    root, its programs run as the `postgres` user (PostgreSQL refuses to run as root)."""
+
+    def __init__(self, root: Path) -> None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            pytest.fail(
+                "PostgreSQL's initdb is not installed (/usr/lib/postgresql/*/bin/initdb): tests/prerequisites.sh"
+            )
+        self.bin = Path(found[-1]).parent
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            try:
+                postgres = pwd.getpwnam("postgres")
+            except KeyError:
+                pytest.fail("running as root, and there is no `postgres` user to run PostgreSQL's programs as")
+            runuser = shutil.which("runuser")
+            if runuser is None:
+                pytest.fail("running as root, and there is no runuser to run PostgreSQL's programs as postgres")
+            self.as_user = [runuser, "-u", "postgres", "--"]
+            os.chown(root, postgres.pw_uid, postgres.pw_gid)
+        self.data, self.log, self.port = root / "data", root / "postgres.log", free_port()
+        self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+
+    def _run(self, program: str, *args: str) -> None:
+        done = subprocess.run(
+            [*self.as_user, str(self.bin / program), *args], capture_output=True, text=True, timeout=WAIT_S
+        )
+        if done.returncode != 0:
+            log = self.log.read_text() if self.log.exists() else ""
+            pytest.fail(f"{program} {' '.join(args)} failed ({done.returncode}): {done.stderr}{done.stdout}\n{log}")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            "pg_ctl", "start", "-w", "-t", str(int(WAIT_S)), "-D", str(self.data), "-l", str(self.log), "-o", options
+        )
+
+    def stop(self, mode: str = "immediate") -> None:
+        self._run("pg_ctl", "stop", "-w", "-m", mode, "-D", str(self.data))
+
+
+@contextmanager
+def cluster() -> Iterator[Cluster]:
+    root = Path(tempfile.mkdtemp(prefix="sip-outage-"))
+    made = Cluster(root)
+    made.start()
+    try:
+        yield made
+    finally:
+        if (made.data / "postmaster.pid").exists():
+            made.stop("fast")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@asynccontextmanager
+async def service_on(url: str, tmp: Path) -> AsyncIterator[Service]:
+    """The service, migrated and with the demo people, on the given database (conftest._serve)."""
+    running = _serve("postgresql", url, tmp)
+    service = await anext(running)
+    try:
+        async with service.db.write() as session:
+            await _people(session, service.settings)
+        yield service
+    finally:
+        await anext(running, None)  # stops it
+
+
+def gql(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"query": query, "variables": variables or {}}
+
+
+async def signing_in(http: httpx.AsyncClient, sub: str) -> httpx.Response:
+    """The browser's sign-in (tests/http/test_auth.py) up to the callback, which looks the person up."""
+    login = await http.get("/auth/login", params={"next": "/"})
+    assert login.status_code == 302, login.text
+    to = urlsplit(login.headers["location"])
+    chosen = await http.post(f"{to.scheme}://{to.netloc}{to.path}", data={**dict(parse_qsl(to.query)), "sub": sub})
+    assert chosen.status_code == 303, chosen.text
+    return await http.get(chosen.headers["location"])
+
+
+def assert_unavailable(response: httpx.Response, what: str) -> None:
+    assert response.status_code == 503, (what, response.status_code, response.text)
+    assert response.headers.get("retry-after", "").isdigit(), (what, response.headers)
+    body = response.json()
+    if what.startswith("fhir"):
+        assert body["resourceType"] == "OperationOutcome", body
+        assert body["issue"][0]["code"] == "transient" and body["issue"][0]["details"]["text"] == UNAVAILABLE, body
+    else:
+        assert body == {"errors": [{"message": body["errors"][0]["message"], "extensions": {"code": UNAVAILABLE}}]}
+        assert " / " in body["errors"][0]["message"], body  # Swedish / English
+
+
+async def test_database_down_answers_503_logs_once_and_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with cluster() as pg:
+        async with service_on(pg.url, tmp_path) as service:
+            http = httpx.AsyncClient(base_url=service.url, timeout=WAIT_S)
+
+            tokens: dict[str, str] = {}
+
+            def as_(sub: str) -> dict[str, str]:  # one token each: the principal cache knows it after one use
+                return {"Authorization": f"Bearer {tokens.setdefault(sub, service.token(sub))}"}
+
+            async def post(body: dict[str, Any], sub: str) -> httpx.Response:
+                return await http.post("/graphql", json=body, headers=as_(sub))
+
+            # Up: a plan made (acknowledged), read as the compiled Plans query and over FHIR.
+            patient = (await post(gql(op("FindPatient"), {"personalNumber": ELSA}), "staff-anna")).json()
+            elsa = patient["data"]["patient"]["id"]
+            made = (await post(gql(op("CreatePlan"), {"input": {"patientId": elsa}}), "staff-anna")).json()
+            plan_id = made["data"]["createPlan"]["id"]
+            plans = await post(gql(op("Plans")), "staff-anna")
+            assert plan_id in {p["id"] for p in plans.json()["data"]["plans"]["nodes"]}, plans.text
+            assert (await http.get("/fhir/CarePlan", headers=as_("staff-anna"))).status_code == 200
+            assert (await http.get("/readyz")).json() == {"status": "ok", "checks": {"database": "ok"}}
+
+            pg.stop("immediate")
+            caplog.clear()
+            caplog.set_level(logging.WARNING)
+            create_again = {"input": {"patientId": elsa, "allowAnotherOpenPlan": True}}
+            for _round in range(2):  # the second round: nothing more in the log
+                # The principal lookup (a person not seen yet), before GraphQL runs anything:
+                assert_unavailable(await post(gql("{ me { name } }"), "staff-johan"), "principal lookup")
+                # Anna is known from a moment ago: her requests reach the resolvers and the compiled path.
+                assert_unavailable(await post(gql(op("PlanDetail"), {"id": plan_id}), "staff-anna"), "query")
+                assert_unavailable(await post(gql(op("CreatePlan"), create_again), "staff-anna"), "mutation")
+                assert_unavailable(await post(gql(op("Plans")), "staff-anna"), "compiled Plans")
+                fhir = await http.get("/fhir/CarePlan", headers=as_("staff-anna"))
+                assert_unavailable(fhir, "fhir search")
+                assert_unavailable(await signing_in(http, "citizen-elsa"), "auth callback")
+                ready = await http.get("/readyz")
+                assert ready.status_code == 503 and ready.json()["checks"]["database"].startswith("unavailable"), (
+                    ready.text
+                )
+                assert (await http.get("/healthz")).status_code == 200, "the process itself is alive"
+            said = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+            assert len(said) == 1 and said[0][0] == "sip_service.outage", said
+            assert "database unavailable" in said[0][2], said
+
+            pg.start()
+            # The very next requests succeed, with no retry by the client.
+            again = await post(gql(op("PlanDetail"), {"id": plan_id}), "staff-anna")
+            assert again.status_code == 200 and again.json()["data"]["plan"]["id"] == plan_id, again.text
+            plans = await post(gql(op("Plans")), "staff-anna")
+            assert plan_id in {p["id"] for p in plans.json()["data"]["plans"]["nodes"]}, plans.text
+            me = await post(gql("{ me { name } }"), "staff-johan")
+            assert me.status_code == 200 and "errors" not in me.json(), me.text
+            fhir = await http.get("/fhir/CarePlan", headers=as_("staff-anna"))
+            assert fhir.status_code == 200 and plan_id in fhir.text, fhir.text
+            assert (await http.get("/readyz")).status_code == 200
+            signed_in = await signing_in(http, "citizen-elsa")
+            assert signed_in.status_code in (302, 303), signed_in.text
+            assert (await http.get("/auth/me")).json()["name"].startswith("Elsa"), "signed in after the outage"
+            said = [(r.name, r.getMessage()) for r in caplog.records]
+            assert said[1:] == [("sip_service.outage", "database available again")], said
+
+            # Restarted while nobody asked: the pool's connections are dead, and the first request
+            # after gets a new one rather than an error.
+            pg.stop("immediate")
+            pg.start()
+            again = await post(gql(op("PlanDetail"), {"id": plan_id}), "staff-anna")
+            assert again.status_code == 200 and again.json()["data"]["plan"]["id"] == plan_id, again.text
+            await http.aclose()
