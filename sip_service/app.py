@@ -261,6 +261,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             schema,
             Registry(schema._schema, settings) if settings.compiled_operations else None,
             known_plan_changes,
+            outages,
             context_getter=context,
             graphql_ide=None,
             allow_queries_via_get=False,  # GET would let another site read plans through a link
@@ -343,6 +344,7 @@ class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):
         schema: strawberry.Schema,
         compiled: Registry | None,
         known_plan_changes: KnownPlanChanges | None,
+        outages: Outages,
         **kwargs: Any,
     ) -> None:
         kwargs["subscription_protocols"] = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)  # the current protocol only
@@ -350,6 +352,7 @@ class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):
         self._sign_in = sign_in
         self._compiled = compiled
         self.known_plan_changes = known_plan_changes
+        self.outages = outages  # the handler (plan_live.LiveUpdatesHandler) closes sockets 1013 in an outage
 
     async def execute_single(
         self,

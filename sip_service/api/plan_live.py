@@ -31,7 +31,11 @@ import strawberry
 from graphql import FieldNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, OperationType, parse
 from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import NextMessage, NextMessagePayload
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    NextMessage,
+    NextMessagePayload,
+)
 from strawberry.types import Info
 
 from sip_service.api import operations
@@ -40,6 +44,7 @@ from sip_service.api.errors import query_error
 from sip_service.auth.principal import Principal
 from sip_service.kit import clock, errors
 from sip_service.kit.db import Database
+from sip_service.kit.outage import TRY_AGAIN_LATER, Outages, is_outage
 from sip_service.kit.pubsub import QUEUE_LIMIT, Broker, Message
 from sip_service.plans import events
 from sip_service.plans import repository as plans_repo
@@ -314,6 +319,19 @@ def _selection(operation: OperationDefinitionNode) -> Selection | None:
 class LiveUpdatesHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws as strawberry runs it, but the pages' PlanChanges by `KnownPlanChanges`
     when the view has one (`known_plan_changes`; SIP_COMPILED_OPERATIONS=false: none)."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        """Signing in needs the database: while it is unreachable the socket is closed with 1013
+        (Try Again Later), and the outage logged once (kit.outage), not a traceback."""
+        try:
+            await super().handle_connection_init(message)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            outages: Outages | None = getattr(self.view, "outages", None)
+            if outages is not None:
+                outages.failed(error)
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason="Service unavailable")
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         known: KnownPlanChanges | None = getattr(self.view, "known_plan_changes", None)

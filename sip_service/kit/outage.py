@@ -25,6 +25,7 @@ MESSAGE = (
     "The service is unavailable for a moment; try again shortly."
 )
 CODE = "SERVICE_UNAVAILABLE"
+TRY_AGAIN_LATER = 1013  # the websocket close code (RFC 6455's registry) for a socket signing in during an outage
 
 
 def is_outage(error: BaseException | None) -> bool:

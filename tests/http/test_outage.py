@@ -8,6 +8,7 @@ requests succeed by themselves and what was acknowledged before is there."""
 from __future__ import annotations
 
 import glob
+import json
 import logging
 import os
 import pwd
@@ -22,11 +23,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from sip_service.demo import _people
 
 from conftest import Service, _serve, free_port, op
-from helpers import WAIT_S
+from helpers import WAIT_S, within
 
 ELSA = "194003122388"
 UNAVAILABLE = "SERVICE_UNAVAILABLE"
@@ -116,6 +120,19 @@ async def signing_in(http: httpx.AsyncClient, sub: str) -> httpx.Response:
     return await http.get(chosen.headers["location"])
 
 
+async def websocket_closed_with(url: str, bearer: str) -> int | None:
+    """The code a graphql-transport-ws socket is closed with after its connection_init."""
+    async with connect(
+        url.replace("http://", "ws://") + "/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": bearer}}))
+        try:
+            answer = await within(ws.recv(), "the socket's answer to connection_init")
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd is not None else None
+        raise AssertionError(f"the socket answered {answer!r} instead of closing")
+
+
 def assert_unavailable(response: httpx.Response, what: str) -> None:
     assert response.status_code == 503, (what, response.status_code, response.text)
     assert response.headers.get("retry-after", "").isdigit(), (what, response.headers)
@@ -167,6 +184,8 @@ async def test_database_down_answers_503_logs_once_and_recovers(
                 fhir = await http.get("/fhir/CarePlan", headers=as_("staff-anna"))
                 assert_unavailable(fhir, "fhir search")
                 assert_unavailable(await signing_in(http, "citizen-elsa"), "auth callback")
+                bearer = as_("staff-johan")["Authorization"]
+                assert await websocket_closed_with(service.url, bearer) == 1013, "websocket: Try Again Later"
                 ready = await http.get("/readyz")
                 assert ready.status_code == 503 and ready.json()["checks"]["database"].startswith("unavailable"), (
                     ready.text
