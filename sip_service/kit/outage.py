@@ -63,9 +63,13 @@ _ASYNCPG_CONNECTION_ERRORS = {
 
 
 def _not_sqlite_busy(error: sa_exc.SQLAlchemyError) -> bool:
-    """SQLite's OperationalError also means a locked file or a bad statement: not an outage."""
-    text = str(getattr(error, "orig", error)).lower()
-    return not any(word in text for word in ("locked", "syntax", "no such", "too many sql variables"))
+    """SQLite's OperationalError mostly means a locked file or a statement it cannot run (too
+    deep, too many variables): only a database file it cannot open or read is an outage."""
+    original = getattr(error, "orig", None)
+    if original is None or not type(original).__module__.startswith("sqlite3"):
+        return True
+    text = str(original).lower()
+    return "unable to open" in text or "disk i/o" in text
 
 
 class Outages:

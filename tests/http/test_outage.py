@@ -23,11 +23,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from sip_service.demo import _people
+from sip_service.kit.db import Database
+from sip_service.kit.outage import is_outage
 
 from conftest import Service, _serve, free_port, op
 from helpers import WAIT_S, within
@@ -219,3 +223,33 @@ async def test_database_down_answers_503_logs_once_and_recovers(
             again = await post(gql(op("PlanDetail"), {"id": plan_id}), "staff-anna")
             assert again.status_code == 200 and again.json()["data"]["plan"]["id"] == plan_id, again.text
             await http.aclose()
+
+
+async def test_what_counts_as_an_outage(tmp_path: Path) -> None:
+    """SQLite's own OperationalErrors (a locked file, a statement it cannot run) are not an outage;
+    a refused connection, however wrapped, and a pool that gives no connection in time are."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}")
+    try:
+        async with db.read() as session:
+            with pytest.raises(sa_exc.OperationalError) as bad:
+                await session.execute(text("SELEC 1"))
+        assert not is_outage(bad.value)
+    finally:
+        await db.dispose()
+    missing = Database(f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'dir.sqlite3'}")
+    try:
+        with pytest.raises(sa_exc.OperationalError) as unopened:
+            await missing.ping()
+        assert is_outage(unopened.value)
+    finally:
+        await missing.dispose()
+    refused = ConnectionRefusedError(111, "Connect call failed")
+    try:
+        try:
+            raise refused
+        except OSError as error:
+            raise RuntimeError("while looking someone up") from error
+    except RuntimeError as wrapped:
+        assert is_outage(wrapped)
+    assert is_outage(sa_exc.TimeoutError("QueuePool limit reached"))
+    assert not is_outage(ValueError("not a number"))
