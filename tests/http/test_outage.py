@@ -29,9 +29,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from sip_service.app import create_app
 from sip_service.demo import _people
 from sip_service.kit.db import Database
 from sip_service.kit.outage import is_outage
+from sip_service.settings import Settings
 
 from conftest import Service, _serve, free_port, op
 from helpers import WAIT_S, within
@@ -253,3 +255,27 @@ async def test_what_counts_as_an_outage(tmp_path: Path) -> None:
         assert is_outage(wrapped)
     assert is_outage(sa_exc.TimeoutError("QueuePool limit reached"))
     assert not is_outage(ValueError("not a number"))
+
+
+@pytest.mark.parametrize("redis_up", [True, False])
+async def test_readyz_asks_redis_when_it_is_configured(tmp_path: Path, redis_up: bool) -> None:
+    redis_url = os.environ["SIP_TEST_REDIS_URL"] if redis_up else f"redis://127.0.0.1:{free_port()}/0"
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'ready.sqlite3'}",
+        dev_oidc_key_file=tmp_path / "key.json",
+        redis_url=redis_url,
+        notify_interval_s=0,
+    )
+    app = create_app(settings)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+            ready = await http.get("/readyz")
+    finally:
+        await app.state.live.broker.close()
+        await app.state.db.dispose()
+    if redis_up:
+        assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "redis": "ok"}, ready.text
+    else:
+        assert ready.status_code == 503 and ready.headers["retry-after"].isdigit(), ready.text
+        checks = ready.json()["checks"]
+        assert checks["database"] == "ok" and checks["redis"].startswith("unavailable"), checks
