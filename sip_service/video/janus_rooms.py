@@ -35,7 +35,7 @@ from sip_service.kit.db import Database
 from sip_service.kit.pubsub import Broker, Message
 from sip_service.meetings import lobby
 from sip_service.settings import Settings
-from sip_service.video import channel
+from sip_service.video import rooms
 from sip_service.video.janus import Handle, JanusError, Json, Session, VideoRoom
 from sip_service.video.presence import MediaAttendance
 
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 class Member:
     """One participant's side of the room: their publisher and subscriber handles."""
 
-    def __init__(self, room: MeetingRoom, connect: Message) -> None:
+    def __init__(self, room: JanusRoom, connect: Message) -> None:
         self.room = room
         self.id = str(connect["from"])
         self.tag = {
@@ -86,36 +86,23 @@ class Member:
                 await handle.detach()
 
 
-class MeetingRoom:
-    """One meeting's VideoRoom and its members, and the one task that changes them."""
+class JanusRoom(rooms.MediaRoom):
+    """One meeting's VideoRoom and its members."""
 
     def __init__(self, relay: JanusRelay, meeting_id: uuid.UUID, instance: Instance) -> None:
-        self.relay, self.meeting_id, self.instance = relay, meeting_id, instance
+        self.relay, self.instance = relay, instance
         self.video: VideoRoom | None = None
         self.dead = False  # its Janus was lost: what comes for the meeting goes to a new room
         self.members: dict[str, Member] = {}
         self.feeds: dict[int, Member] = {}
-        self._inbox: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
-        self._task = asyncio.create_task(self._work(), name=f"janus-room-{meeting_id}")
-        self.done = False
+        super().__init__(relay, meeting_id)
 
-    def post(self, work: Callable[[], Awaitable[None]]) -> None:
-        if not self.done:
-            self._inbox.put_nowait(work)
+    @property
+    def empty(self) -> bool:
+        return not self.members
 
-    async def _work(self) -> None:
-        while True:
-            work = await self._inbox.get()
-            try:
-                await work()
-            except Exception:  # one participant's trouble is not the room's
-                log.exception("janus: meeting %s", self.meeting_id)
-            if not self.members and self._inbox.empty():  # nobody left: the room goes
-                self.done = True
-                if self.relay.rooms.get(self.meeting_id) is self:
-                    del self.relay.rooms[self.meeting_id]
-                await self._destroy()
-                return
+    async def gone(self) -> None:
+        await self._destroy()
 
     async def _destroy(self) -> None:
         video, self.video = self.video, None
@@ -125,12 +112,8 @@ class MeetingRoom:
             except Exception:
                 log.exception("janus: could not destroy the room of meeting %s", self.meeting_id)
 
-    async def close(self) -> set[asyncio.Task[None]]:
-        """Everyone out and the room destroyed; returns the attendance writes still under way."""
-        self.done = True
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+    async def closing(self) -> set[asyncio.Task[None]]:
+        """Everyone out and the room destroyed."""
         writes: set[asyncio.Task[None]] = set()
         for member in list(self.members.values()):
             await member.close(kick=False)
@@ -368,7 +351,7 @@ class Instance:
             await session.destroy()
 
 
-class JanusRelay:
+class JanusRelay(rooms.RoomServer[JanusRoom]):
     """Every meeting of this process (or of the `sip-service media` worker) on Janus: each meeting on
     the instance with the fewest meetings of those that answer. An instance that stops answering
     loses its meetings here; the browsers, whose connections fail, connect again and their meeting is
@@ -376,12 +359,15 @@ class JanusRelay:
 
     RECONNECT_S = 1.0
 
+    name = "janus"
+
     def __init__(self, settings: Settings, db: Database, broker: Broker) -> None:
-        self.db, self.broker = db, broker
+        super().__init__(db, broker)
         self.instances = [Instance(url) for url in settings.janus_urls]
         self.admin_key = settings.janus_admin_key.get_secret_value() if settings.janus_admin_key else None
-        self.rooms: dict[uuid.UUID, MeetingRoom] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+
+    def new_room(self, meeting_id: uuid.UUID) -> JanusRoom:
+        return JanusRoom(self, meeting_id, self.place())
 
     def place(self) -> Instance:
         alive = [i for i in self.instances if i.alive] or self.instances
@@ -399,10 +385,10 @@ class JanusRelay:
         ):
             if isinstance(outcome, BaseException):
                 log.warning("janus: %s does not answer (%s); trying again", instance.url, outcome)
-        subscribed = asyncio.Event()
-        self._tasks = [asyncio.create_task(self._listen(subscribed), name="janus-listen")]
-        self._tasks += [asyncio.create_task(self._keep(i), name=f"janus-keep-{i.url}") for i in self.instances]
-        await subscribed.wait()  # a CONNECT published after start() is heard
+        await super().start()
+
+    def helpers(self) -> list[asyncio.Task[None]]:
+        return [asyncio.create_task(self._keep(i), name=f"janus-keep-{i.url}") for i in self.instances]
 
     async def _keep(self, instance: Instance) -> None:
         """Connect to the instance again whenever it is lost; its meetings are lost with it."""
@@ -423,53 +409,6 @@ class JanusRelay:
                     room.post(room.lost)
             await instance.close()
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        pending: set[asyncio.Task[None]] = set()
-        for room in list(self.rooms.values()):
-            pending |= await room.close()
-        self.rooms.clear()
+    async def stopped(self) -> None:
         for instance in self.instances:
             await instance.close()
-        if pending:  # the last attendance rows close before the database goes
-            await asyncio.wait(pending, timeout=5)
-
-    async def run_forever(self) -> None:
-        await self.start()
-        try:
-            await asyncio.gather(*self._tasks)
-        finally:
-            await self.stop()
-
-    async def _listen(self, subscribed: asyncio.Event) -> None:
-        async with self.broker.subscribe(channel.MEDIA_CHANNEL) as messages:
-            subscribed.set()
-            async for message in messages:
-                try:
-                    self._dispatch(message)
-                except Exception:
-                    log.exception("janus: could not handle %s", message.get("kind"))
-
-    def _dispatch(self, message: Message) -> None:
-        meeting_id, kind = uuid.UUID(str(message["meeting"])), message["kind"]
-        room = self.rooms.get(meeting_id)
-        if kind == channel.CONNECT:
-            if room is None:
-                room = self.rooms[meeting_id] = MeetingRoom(self, meeting_id, self.place())
-            room.post(lambda: room.connect(message))
-        elif room is None:
-            return  # nobody of this meeting is connected here
-        elif kind == lobby.EventKind.OFFER:
-            room.post(lambda: room.offer(message))
-        elif kind == lobby.EventKind.ANSWER:
-            room.post(lambda: room.answer(message))
-        elif kind == lobby.EventKind.ICE_CANDIDATE:
-            room.post(lambda: room.candidate(message))
-        elif kind in (lobby.EventKind.LEFT, lobby.EventKind.REMOVED):
-            who = lobby.subject(message)
-            if who is not None:
-                room.post(lambda: room.left(who))

@@ -9,8 +9,8 @@ The relay always offers (the browser is the polite peer and never does): when so
 or goes, each other peer gets a new offer, one at a time: changes while an offer waits for its answer
 are folded into one more offer after it.
 
-Rooms work one message at a time each (their own task), so a slow room does not hold up the others
-and a participant's messages are handled in the order they were sent.
+Rooms work one message at a time each (rooms.py, shared with the Janus backend), so a slow room does
+not hold up the others and a participant's messages are handled in the order they were sent.
 
 Over 400 lines on purpose: Peer, Room and Sfu are one negotiation (offers, answers, renegotiation
 folded while an answer waits), read top to bottom. Attendance is written by presence.MediaAttendance.
@@ -19,14 +19,12 @@ folded while an answer waits), read top to bottom. Attendance is written by pres
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
 from aiortc import (
     RTCBundlePolicy,
@@ -45,7 +43,7 @@ from sip_service.kit.db import Database
 from sip_service.kit.pubsub import Broker, Message
 from sip_service.meetings import lobby
 from sip_service.settings import Settings
-from sip_service.video import aiortc_private, channel, ice
+from sip_service.video import aiortc_private, ice, rooms
 from sip_service.video.media import Downlink, Slot, Source
 from sip_service.video.presence import MediaAttendance
 
@@ -142,38 +140,19 @@ class Peer:
         await self.pc.close()
 
 
-class Room:
-    """The peers of one meeting, and the one task that changes them."""
+class Room(rooms.MediaRoom):
+    """The peers of one meeting."""
 
     def __init__(self, sfu: Sfu, meeting_id: uuid.UUID) -> None:
-        self.sfu, self.meeting_id = sfu, meeting_id
+        self.sfu = sfu
         self.peers: dict[str, Peer] = {}
-        self._inbox: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
-        self._task = asyncio.create_task(self._work(), name=f"sfu-room-{meeting_id}")
-        self.done = False
+        super().__init__(sfu, meeting_id)
 
-    def post(self, work: Callable[[], Awaitable[None]]) -> None:
-        if not self.done:
-            self._inbox.put_nowait(work)
+    @property
+    def empty(self) -> bool:
+        return not self.peers
 
-    async def _work(self) -> None:
-        while True:
-            work = await self._inbox.get()
-            try:
-                await work()
-            except Exception:  # one participant's trouble is not the room's
-                log.exception("media relay: meeting %s", self.meeting_id)
-            if not self.peers and self._inbox.empty():  # nobody left: the room goes (no await since)
-                self.done = True
-                self.sfu.rooms.pop(self.meeting_id, None)
-                return
-
-    async def close(self) -> set[asyncio.Task[None]]:
-        """Close every peer; returns the attendance writes still under way."""
-        self.done = True
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+    async def closing(self) -> set[asyncio.Task[None]]:
         writes: set[asyncio.Task[None]] = set()
         for peer in list(self.peers.values()):
             await peer.close()
@@ -294,12 +273,13 @@ class Room:
                 peer.presence.stopped()
 
 
-class Sfu:
+class Sfu(rooms.RoomServer[Room]):
     """The relay for every meeting of this process (or of the `sip-service media` worker)."""
 
+    name = "media relay"
+
     def __init__(self, settings: Settings, db: Database, broker: Broker) -> None:
-        self.db, self.broker = db, broker
-        self.rooms: dict[uuid.UUID, Room] = {}
+        super().__init__(db, broker)
         stun = [u for u in settings.ice_servers if u.startswith(("stun:", "stuns:"))]
         # One transport for everything from the start: with aiortc's default (balanced) policy, a
         # transceiver added while the first offer waits for its answer gets a transport that the
@@ -310,62 +290,12 @@ class Sfu:
         if settings.media_addresses:
             ice.gather_on(settings.media_addresses)
         aiortc_private.fast_clock()
-        self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self) -> None:
-        subscribed = asyncio.Event()
-        self._tasks = [
-            asyncio.create_task(self._listen(subscribed), name="sfu-listen"),
-            asyncio.create_task(self._watch(), name="sfu-watch"),
-        ]
-        await subscribed.wait()  # a CONNECT published after start() is heard
+    def new_room(self, meeting_id: uuid.UUID) -> Room:
+        return Room(self, meeting_id)
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        pending: set[asyncio.Task[None]] = set()
-        for room in list(self.rooms.values()):
-            pending |= await room.close()
-        self.rooms.clear()
-        if pending:  # the last attendance rows close before the database goes
-            await asyncio.wait(pending, timeout=5)
-
-    async def run_forever(self) -> None:
-        await self.start()
-        try:
-            await asyncio.gather(*self._tasks)
-        finally:
-            await self.stop()
-
-    async def _listen(self, subscribed: asyncio.Event) -> None:
-        async with self.broker.subscribe(channel.MEDIA_CHANNEL) as messages:
-            subscribed.set()
-            async for message in messages:
-                try:
-                    self._dispatch(message)
-                except Exception:
-                    log.exception("media relay: could not handle %s", message.get("kind"))
-
-    def _dispatch(self, message: Message) -> None:
-        meeting_id, kind = uuid.UUID(str(message["meeting"])), message["kind"]
-        room = self.rooms.get(meeting_id)
-        if kind == channel.CONNECT:
-            if room is None:
-                room = self.rooms[meeting_id] = Room(self, meeting_id)
-            room.post(lambda: room.connect(message))
-        elif room is None:
-            return  # nobody of this meeting is connected here
-        elif kind == lobby.EventKind.ANSWER:
-            room.post(lambda: room.answer(message))
-        elif kind == lobby.EventKind.ICE_CANDIDATE:
-            room.post(lambda: room.candidate(message))
-        elif kind in (lobby.EventKind.LEFT, lobby.EventKind.REMOVED):
-            who = lobby.subject(message)
-            if who is not None:
-                room.post(lambda: room.left(who))
+    def helpers(self) -> list[asyncio.Task[None]]:
+        return [asyncio.create_task(self._watch(), name="sfu-watch")]
 
     async def _watch(self) -> None:
         """Close the attendance of participants whose media stopped without their connection ending."""

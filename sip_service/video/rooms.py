@@ -1,0 +1,170 @@
+"""What the two media servers share (the embedded relay, sfu.py, and Janus, janus_rooms.py): the
+server hears the broker's media channel (channel.py) and hands each meeting's requests to that
+meeting's room; a room does its work one message at a time on a task of its own, so a slow room does
+not hold up the others and a participant's messages are handled in the order they were sent. A room
+goes when nobody is left in it; at stop, every room closes and its last attendance rows are written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from sip_service.kit.db import Database
+from sip_service.kit.pubsub import Broker, Message
+from sip_service.meetings import lobby
+from sip_service.video import channel
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[], Awaitable[None]]
+
+
+class MediaRoom(ABC):
+    """One meeting on a media server, and the one task that changes it."""
+
+    def __init__(self, server: RoomServer[Any], meeting_id: uuid.UUID) -> None:
+        self.server, self.meeting_id = server, meeting_id
+        self._inbox: asyncio.Queue[Work] = asyncio.Queue()
+        self._task = asyncio.create_task(self._work(), name=f"{server.name}-room-{meeting_id}")
+        self.done = False
+
+    def post(self, work: Work) -> None:
+        if not self.done:
+            self._inbox.put_nowait(work)
+
+    async def _work(self) -> None:
+        while True:
+            work = await self._inbox.get()
+            try:
+                await work()
+            except Exception:  # one participant's trouble is not the room's
+                log.exception("%s: meeting %s", self.server.name, self.meeting_id)
+            if self.empty and self._inbox.empty():  # nobody left: the room goes
+                self.done = True
+                if self.server.rooms.get(self.meeting_id) is self:
+                    del self.server.rooms[self.meeting_id]
+                await self.gone()
+                return
+
+    async def close(self) -> set[asyncio.Task[None]]:
+        """Everyone out; returns the attendance writes still under way."""
+        self.done = True
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        return await self.closing()
+
+    @property
+    @abstractmethod
+    def empty(self) -> bool:
+        """Nobody is connected any more."""
+
+    async def gone(self) -> None:  # noqa: B027 (a hook: most servers have nothing to clean up)
+        """After the last one left (and nothing more came): what the server must clean up."""
+
+    @abstractmethod
+    async def closing(self) -> set[asyncio.Task[None]]:
+        """Close every participant's media; the attendance writes still under way."""
+
+    # The requests of the media channel, each as the room's own work (post).
+    @abstractmethod
+    async def connect(self, message: Message) -> None: ...
+
+    async def offer(self, message: Message) -> None:
+        """A participant's offer: only a server that takes offers answers it (Janus)."""
+        log.warning("%s: an offer for meeting %s, which it does not take", self.server.name, self.meeting_id)
+
+    @abstractmethod
+    async def answer(self, message: Message) -> None: ...
+
+    @abstractmethod
+    async def candidate(self, message: Message) -> None: ...
+
+    @abstractmethod
+    async def left(self, participant_id: str) -> None: ...
+
+
+R = TypeVar("R", bound=MediaRoom)
+
+
+class RoomServer(ABC, Generic[R]):
+    """Every meeting of this process (or of the `sip-service media` worker) on one media server."""
+
+    name = "media server"  # in its log lines and its tasks' names
+
+    def __init__(self, db: Database, broker: Broker) -> None:
+        self.db, self.broker = db, broker
+        self.rooms: dict[uuid.UUID, R] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @abstractmethod
+    def new_room(self, meeting_id: uuid.UUID) -> R:
+        """The room for a meeting whose first participant connects here."""
+
+    def helpers(self) -> list[asyncio.Task[None]]:
+        """Tasks of the server's own beside the channel's (started with it, stopped with it)."""
+        return []
+
+    async def start(self) -> None:
+        subscribed = asyncio.Event()
+        self._tasks = [asyncio.create_task(self._listen(subscribed), name=f"{self.name}-listen"), *self.helpers()]
+        await subscribed.wait()  # a CONNECT published after start() is heard
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        pending: set[asyncio.Task[None]] = set()
+        for room in list(self.rooms.values()):
+            pending |= await room.close()
+        self.rooms.clear()
+        await self.stopped()
+        if pending:  # the last attendance rows close before the database goes
+            await asyncio.wait(pending, timeout=5)
+
+    async def stopped(self) -> None:
+        """After every room closed: what else the server lets go of."""
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self.stop()
+
+    async def _listen(self, subscribed: asyncio.Event) -> None:
+        async with self.broker.subscribe(channel.MEDIA_CHANNEL) as messages:
+            subscribed.set()
+            async for message in messages:
+                try:
+                    self._dispatch(message)
+                except Exception:
+                    log.exception("%s: could not handle %s", self.name, message.get("kind"))
+
+    def _dispatch(self, message: Message) -> None:
+        meeting_id, kind = uuid.UUID(str(message["meeting"])), message["kind"]
+        room = self.rooms.get(meeting_id)
+        if kind == channel.CONNECT:
+            if room is None:
+                room = self.rooms[meeting_id] = self.new_room(meeting_id)
+            room.post(lambda: room.connect(message))
+        elif room is None:
+            return  # nobody of this meeting is connected here
+        elif kind == lobby.EventKind.OFFER:
+            room.post(lambda: room.offer(message))
+        elif kind == lobby.EventKind.ANSWER:
+            room.post(lambda: room.answer(message))
+        elif kind == lobby.EventKind.ICE_CANDIDATE:
+            room.post(lambda: room.candidate(message))
+        elif kind in (lobby.EventKind.LEFT, lobby.EventKind.REMOVED):
+            who = lobby.subject(message)
+            if who is not None:
+                room.post(lambda: room.left(who))
