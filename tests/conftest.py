@@ -43,6 +43,9 @@ from sip_service.settings import Settings
 REPO_ROOT = Path(__file__).resolve().parent.parent  # the source tree: tests/, test-artifacts/
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("SIP_TEST_DATABASE_URL") else [])
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
+# uvicorn waits for open connections when told to exit, with no limit of its own: a connection a
+# failed test left open must not hold the whole run.
+SHUTDOWN_S = 30
 # Hypothesis' default 200-ms deadline per example fails on a busy machine; the rules are pure.
 hypothesis_settings.register_profile("sip", deadline=None)
 hypothesis_settings.load_profile("sip")
@@ -190,7 +193,9 @@ async def _serve(backend: str, url: str, tmp: Path) -> AsyncIterator[Service]:
     app = create_app(settings, db)
     # A kept-alive connection is not closed under a client that is about to reuse it (the test
     # clients are shared; uvicorn's 5-s default raced them on a loaded machine).
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=600)
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_keep_alive=600, timeout_graceful_shutdown=SHUTDOWN_S
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))
     await started(server, task)

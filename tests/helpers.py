@@ -37,7 +37,7 @@ from sip_service.notify.senders import Outgoing
 from sip_service.plans import service as plans
 from sip_service.plans.rules import Code
 
-from conftest import GraphQLClient, Service, op, started
+from conftest import SHUTDOWN_S, GraphQLClient, Service, op, started
 
 # What a new plan with no relatives lacks: every readiness rule but inviting the relatives.
 ALL_BUT_INVITED = {c.value for c in Code} - {Code.RELATIVES_INVITED.value}
@@ -402,7 +402,8 @@ async def serving(world: Service, host: str = "127.0.0.1", **settings_changed: A
     app = create_app(settings, world.db)
     listener = create_server((host, 0))  # bound here: no race for a "free" port
     port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=SHUTDOWN_S)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         await started(server, task, WAIT_S)
