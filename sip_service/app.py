@@ -102,6 +102,28 @@ class _TooLarge(Exception):
     pass
 
 
+class StrictTransport:
+    """Production: every HTTP answer tells browsers to use only HTTPS here (and on subdomains) for
+    two years, so that a later plain-HTTP link or a stripped redirect cannot carry the session."""
+
+    HEADER = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.HEADER]
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or Settings()
     db = db or Database(settings.database_url, pool_size=settings.db_pool_size)
@@ -270,6 +292,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     if dev is not None:
         app.include_router(dev_provider_router(settings, dev), prefix="/dev-oidc")
+    if settings.is_production:  # outermost: the limits' and outages' own answers get it too
+        app.add_middleware(StrictTransport)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

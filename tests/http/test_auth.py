@@ -278,6 +278,23 @@ async def test_production_cookie_is_secure_host_only(production: httpx.AsyncClie
     assert "data" not in refused.json() or refused.json()["data"] is None
 
 
+async def test_production_answers_carry_hsts_development_none(
+    production: httpx.AsyncClient, http: httpx.AsyncClient
+) -> None:
+    hsts = "max-age=63072000; includeSubDomains"
+    answers = [
+        await production.get("/healthz"),
+        await production.get("/auth/me"),  # 401
+        await production.get("/app/"),  # a page
+        await production.get("/no-such-page"),  # 404
+        await production.post("/graphql", content=b"x" * 300_000),  # 413 from the body limit
+    ]
+    assert [a.status_code for a in answers] == [200, 401, 200, 404, 413]
+    assert all(a.headers.get("strict-transport-security") == hsts for a in answers), [a.headers for a in answers]
+    for path in ["/healthz", "/app/", "/auth/me"]:
+        assert "strict-transport-security" not in (await http.get(path)).headers
+
+
 def test_production_refuses_to_start_without_its_secrets(world: Service) -> None:
     with pytest.raises(ValueError, match="SIP_SESSION_SECRET"):
         settings_for(world, "https://sip.example.se", env=Mode.PRODUCTION)
