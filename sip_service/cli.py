@@ -57,6 +57,14 @@ def seed_demo() -> None:
     typer.echo("demo data added" if asyncio.run(_seed(settings)) else "database already has data; left as it was")
 
 
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's forwarded headers: believed only from SIP_TRUSTED_PROXIES (by default from nobody;
+    uvicorn's own default believes any process on this machine)."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies}
+
+
 @app.command()
 def serve(
     host: str = "127.0.0.1",
@@ -80,7 +88,7 @@ def serve(
         create_app(settings),
         host=host,
         port=port,
-        proxy_headers=True,
+        **proxy_options(settings),
         log_level="info",
         log_config=serve_log_config(),
         ws_max_size=settings.max_body_bytes,  # a websocket message is no larger than a request may be

@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     compiled_operations: bool = True
     # Invite links exchanged (POST /auth/invite) per client address per minute: guessing is slow.
     invite_attempts_per_minute: int = Field(default=10, ge=1)
+    # The reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or networks, e.g.
+    # ["10.0.0.5"] or ["10.0.0.0/24"]); empty: none, and the client address is the connection's own,
+    # so that nobody dodges the invite limit above by writing another address into a header.
+    trusted_proxies: list[str] = []
 
     @model_validator(mode="after")
     def _production_needs_real_identity_provider(self) -> Settings:

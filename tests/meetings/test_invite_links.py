@@ -24,6 +24,7 @@ from joserfc.jwk import OctKey
 from sqlalchemy import select, text
 
 from sip_service.auth.principal import AuthMethod
+from sip_service.cli import proxy_options
 from sip_service.http.invite import invite_router
 from sip_service.kit import clock
 from sip_service.kit.ratelimit import SlidingWindowLimiter
@@ -260,6 +261,41 @@ async def test_refusals_are_plain_and_attempts_are_limited(guests: Guests) -> No
     assert limited.headers["retry-after"] == "60"
     guests.tick(61)
     refused(await guests.exchange(secrets.token_urlsafe(32)), 401, "INVITE_UNKNOWN")
+
+
+async def _attempts_from(world: Service, trusted_proxies: list[str], forwarded_for: list[str]) -> list[int]:
+    """Invite exchanges (limit 3 a minute) from this machine, through uvicorn configured as `serve`
+    configures it, each with the next X-Forwarded-For: their statuses."""
+    settings = world.settings.model_copy(update={"trusted_proxies": trusted_proxies})
+    app = FastAPI()
+    app.include_router(invite_router(world.db, settings, SECRET, limiter=SlidingWindowLimiter(limit=3, window_s=60)))
+    listener = socket.create_server(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", **proxy_options(settings))
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    await started(server, task)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=30) as http:
+            return [
+                (
+                    await http.post("/auth/invite", json={"token": "x" * 43}, headers={"X-Forwarded-For": address})
+                ).status_code
+                for address in forwarded_for
+            ]
+    finally:
+        server.should_exit = True
+        await task
+        listener.close()
+
+
+async def test_forwarded_addresses_count_only_from_a_trusted_proxy(world: Service) -> None:
+    rotating = [f"203.0.113.{n}" for n in range(6)]
+    # No proxy trusted (the default): the header is ignored, all six come from 127.0.0.1.
+    assert await _attempts_from(world, [], rotating) == [401, 401, 401, 429, 429, 429]
+    # From a trusted proxy the forwarded address is the client's: six clients, one attempt each …
+    assert await _attempts_from(world, ["127.0.0.1"], rotating) == [401] * 6
+    # … and one client behind it is limited as itself.
+    assert await _attempts_from(world, ["127.0.0.0/8"], ["198.51.100.7"] * 4) == [401, 401, 401, 429]
 
 
 def test_the_sliding_window() -> None:
