@@ -127,6 +127,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     max_query_depth: int = 10
     max_aliases: int = 30
+    max_directives: int = 20  # per document, all directives together
     max_tokens: int = 2000
     max_page_size: int = 100
     # Known query operations answered by one compiled statement each (api.compiled), the pages'

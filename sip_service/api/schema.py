@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, DirectiveNode, DocumentNode, GraphQLError, Node
+from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -96,8 +98,40 @@ class Schema(strawberry.Schema):
         super().process_errors(others, execution_context)
 
 
+def _count_directives(document: DocumentNode) -> int:
+    count, stack = 0, [document]
+    while stack:
+        node: Any = stack.pop()
+        if isinstance(node, Node):
+            count += isinstance(node, DirectiveNode)
+            stack.extend(getattr(node, key) for key in node.keys if key != "loc")
+        elif isinstance(node, tuple | list):
+            stack.extend(node)
+    return count
+
+
+def directive_limit(limit: int) -> type[ASTValidationRule]:
+    """At most `limit` directives (@include, @skip, unknown ones …) in a document, counted before any
+    other rule looks at them: one error with a stable code, and validation ends there (otherwise 900
+    repeated unknown directives are 900 errors, and known ones are work for each)."""
+
+    class DirectiveLimit(ASTValidationRule):
+        def enter_document(self, node: DocumentNode, *_: object) -> None:
+            if _count_directives(node) > limit:
+                raise ValidationAbortedError(  # ends validation with this error alone
+                    f"Högst {limit} direktiv per dokument. / At most {limit} directives per document.",
+                    extensions={"code": "TOO_MANY_DIRECTIVES"},
+                )
+
+    return DirectiveLimit
+
+
 def limit_rules(settings: Settings) -> list[type[ASTValidationRule]]:
-    return [depth_validator(settings.max_query_depth, None, None), alias_validator(settings.max_aliases)]
+    return [
+        directive_limit(settings.max_directives),
+        depth_validator(settings.max_query_depth, None, None),
+        alias_validator(settings.max_aliases),
+    ]
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

@@ -84,6 +84,28 @@ async def test_a_failed_mutation_writes_nothing(gql: GraphQLClient, world: Servi
     assert (await gql(op("PlanDetail"), {"id": plan_id}, as_="staff-anna"))["plan"] == before
 
 
+# as many as the token limit lets through (2000): @nope is 2 tokens, @include(if: true) 7
+@pytest.mark.parametrize(
+    ("directive", "times"), [("@nope", 900), ("@include(if: true)", 250), ("@skip(if: false)", 250)]
+)
+async def test_repeated_directives_are_one_error(gql: GraphQLClient, directive: str, times: int) -> None:
+    limit = gql.service.settings.max_directives
+    body = assert_clean(await gql.raw("{ me " + f"{directive} " * times + "{ name } }", as_="staff-anna"))
+    assert body["errors"] == [
+        {
+            "message": f"Högst {limit} direktiv per dokument. / At most {limit} directives per document.",
+            "extensions": {"code": "TOO_MANY_DIRECTIVES"},
+        }
+    ]
+    assert not body.get("data")
+    # up to the limit directives are as before: known ones work, an unknown one is its own error
+    fields = " ".join(f"m{n}: me @include(if: true) {{ name }}" for n in range(limit))
+    allowed = assert_clean(await gql.raw("{ " + fields + " }", as_="staff-anna"))
+    assert allowed == {"data": {f"m{n}": {"name": "Anna Lind"} for n in range(limit)}}
+    unknown = assert_clean(await gql.raw("{ me @nope { name } }", as_="staff-anna"))
+    assert [e["message"] for e in unknown["errors"]] == ["Unknown directive '@nope'."]
+
+
 async def test_oversized_bodies_are_refused(gql: GraphQLClient) -> None:
     big = "x" * (gql.service.settings.max_body_bytes + 1)
     response = await gql.raw(
