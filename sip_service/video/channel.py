@@ -13,6 +13,7 @@ from sip_service.meetings.room import MediaMember
 
 MEDIA_CHANNEL = "sip:media"
 CONNECT = "CONNECT"  # only on the media channel: (re)connect this participant's media
+CLOSE = "CLOSE"  # only on the media channel: the meeting was cancelled; its room closes, everyone out
 
 
 def route(meeting_id: uuid.UUID, e: lobby.Event) -> list[tuple[str, lobby.Event]]:
@@ -30,6 +31,11 @@ async def publish(broker: Broker, meeting_id: uuid.UUID, events: Iterable[lobby.
     for e in events:
         for channel, message in route(meeting_id, e):
             await broker.publish(channel, message)
+
+
+async def close_room(broker: Broker, meeting_id: uuid.UUID) -> None:
+    """The meeting is over (cancelled): the media server closes its room, whoever is still in it."""
+    await broker.publish(MEDIA_CHANNEL, {"kind": CLOSE, "meeting": str(meeting_id)})
 
 
 def connect_request(meeting_id: uuid.UUID, who: MediaMember) -> lobby.Event:

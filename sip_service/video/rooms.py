@@ -2,7 +2,8 @@
 server hears the broker's media channel (channel.py) and hands each meeting's requests to that
 meeting's room; a room does its work one message at a time on a task of its own, so a slow room does
 not hold up the others and a participant's messages are handled in the order they were sent. A room
-goes when nobody is left in it; at stop, every room closes and its last attendance rows are written.
+goes when nobody is left in it, or when its meeting is cancelled (channel.CLOSE); at stop, every room
+closes and its last attendance rows are written.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class RoomServer(ABC, Generic[R]):
         self.db, self.broker = db, broker
         self.rooms: dict[uuid.UUID, R] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing: set[asyncio.Task[None]] = set()  # rooms of cancelled meetings, closing
 
     @abstractmethod
     def new_room(self, meeting_id: uuid.UUID) -> R:
@@ -122,6 +124,8 @@ class RoomServer(ABC, Generic[R]):
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._closing:
+            await asyncio.wait(self._closing, timeout=10)
         pending: set[asyncio.Task[None]] = set()
         for room in list(self.rooms.values()):
             pending |= await room.close()
@@ -129,6 +133,16 @@ class RoomServer(ABC, Generic[R]):
         await self.stopped()
         if pending:  # the last attendance rows close before the database goes
             await asyncio.wait(pending, timeout=5)
+
+    async def _close(self, room: R) -> None:
+        """A cancelled meeting's room: everyone's media closed, and their attendance rows."""
+        log.info("%s: meeting %s cancelled; closing its room", self.name, room.meeting_id)
+        try:
+            pending = await room.close()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        except Exception:
+            log.exception("%s: could not close the room of meeting %s", self.name, room.meeting_id)
 
     async def stopped(self) -> None:
         """After every room closed: what else the server lets go of."""
@@ -152,7 +166,13 @@ class RoomServer(ABC, Generic[R]):
     def _dispatch(self, message: Message) -> None:
         meeting_id, kind = uuid.UUID(str(message["meeting"])), message["kind"]
         room = self.rooms.get(meeting_id)
-        if kind == channel.CONNECT:
+        if kind == channel.CLOSE:
+            if room is not None:  # out of the rooms at once: a CONNECT from now on makes a new one
+                del self.rooms[meeting_id]
+                task = asyncio.create_task(self._close(room), name=f"{self.name}-close-{meeting_id}")
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+        elif kind == channel.CONNECT:
             if room is None:
                 room = self.rooms[meeting_id] = self.new_room(meeting_id)
             room.post(lambda: room.connect(message))

@@ -209,6 +209,47 @@ async def test_participants_see_and_hear_each_other_through_janus(
         assert await until("Anna's attendance closes", lambda: _equals(open_rows, set()))
 
 
+@pytest.mark.usefixtures("peers_on_janus_address")
+async def test_a_cancelled_meeting_closes_its_janus_room(gql: GraphQLClient, world: Service, janus: Janus) -> None:
+    """Staff cancel the meeting while Anna and Elsa are in its Janus room, seeing each other: their
+    handles go, the room is destroyed, their attendance closes; the relay forgets the meeting."""
+    setup = await plan_with_meetings(gql, world, timedelta(minutes=10))
+    async with on_janus(world, janus) as (url, relay), meeting_room(gql, world, url, setup) as (anna, _, elsa):
+        for peer in (anna, elsa):
+            assert "mediaServerId" in await peer.connect()
+        await anna.receives(elsa)
+        await elsa.receives(anna)
+        room = relay.rooms[uuid_of(setup)]
+        video, members = room.video, list(room.members.values())
+        assert video is not None and len(await video.participants()) == 2
+
+        async def open_rows() -> set[str]:
+            rows = await attendances(gql, setup)
+            return {a["participantId"] for a in rows if a["method"] == "MEDIA" and not a["leftAt"]}
+
+        assert await until("both attend, from Janus's events", lambda: _equals(open_rows, {anna.id, elsa.id}))
+
+        plan = (await gql(MEETING_VERSIONS, {"id": setup.plan_id}, as_="staff-anna"))["plan"]
+        version = next(m["version"] for m in plan["meetings"] if m["id"] == setup.meetings[0]["id"])
+        cancelled = await anna.run("CancelMeeting", expectedVersion=version)
+        assert cancelled["status"] == "CANCELLED", cancelled
+        assert await until("the room destroyed", lambda: _not(video.exists))
+        assert uuid_of(setup) not in relay.rooms
+        assert all(m.closed for m in members) and not room.members
+        assert await until("their attendance closes", lambda: _equals(open_rows, set()))
+        for member in members:  # their handles detached: Janus no longer knows them
+            for handle in (member.publisher, member.subscriber):
+                assert handle is not None
+                with pytest.raises(JanusError):
+                    await handle.send({"request": "list"})
+        refused = await anna.connect()  # and the meeting cannot be joined on Janus again
+        assert "mediaServerId" not in refused, refused
+        assert uuid_of(setup) not in relay.rooms
+
+
+MEETING_VERSIONS = """query($id: UUID!) { plan(id: $id) { meetings { id version } } }"""
+
+
 def uuid_of(setup: Setup) -> uuid.UUID:
     return uuid.UUID(setup.meetings[0]["id"])
 

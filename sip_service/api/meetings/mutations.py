@@ -17,6 +17,7 @@ from sip_service.meetings import invites, service
 from sip_service.meetings.invitations import Letterhead
 from sip_service.models import meetings as models
 from sip_service.settings import Settings
+from sip_service.video import channel
 
 MeetingResult = Annotated[MeetingType | AnyError, strawberry.union("MeetingResult")]
 
@@ -149,6 +150,9 @@ class MeetingMutation:
         self, info: Info[Context, None], meeting_id: uuid.UUID, expected_version: int
     ) -> MeetingResult:
         p, head = info.context.principal, letterhead(info.context.settings)
-        return await mutate(
+        result = await mutate(
             info, lambda s: service.cancel_meeting(s, p, meeting_id, expected_version, letterhead=head), _meeting
         )
+        if isinstance(result, MeetingType):  # after the commit: whoever is still in its room goes
+            await channel.close_room(info.context.live.broker, meeting_id)
+        return result
