@@ -73,8 +73,22 @@ def _executable(name: str, package: str) -> str:
 def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Turn]:
     """coturn on 127.0.0.1 with the service's kind of credentials (use-auth-secret). Unlike
     video/turnserver.conf.example it relays to loopback: the media relay listens there in the tests."""
+    with turn_server(tmp_path_factory.mktemp("coturn"), "127.0.0.1") as turn:
+        yield turn
+
+
+@pytest.fixture(scope="session")
+def coturn_for_janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Turn]:
+    """coturn as `coturn`, its relayed addresses on the host address, where Janus's ICE is: with
+    coturn relaying from loopback, Janus's ICE never completed (browsers relay-only, tried here)."""
+    with turn_server(tmp_path_factory.mktemp("coturn-janus"), host_address()) as turn:
+        yield turn
+
+
+@contextmanager
+def turn_server(here: Path, relay_ip: str) -> Iterator[Turn]:
+    """coturn listening on 127.0.0.1, relaying from `relay_ip`; configured in `here`."""
     binary = _executable("turnserver", "coturn")
-    here = tmp_path_factory.mktemp("coturn")
     turn = Turn(free_port(), secrets.token_urlsafe(32))
     relay_from = 40_000 + turn.port % 20_000  # a range of its own, away from other sessions' coturn
     (here / "turnserver.conf").write_text(
@@ -82,7 +96,7 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Turn]:
             [
                 f"listening-port={turn.port}",
                 "listening-ip=127.0.0.1",
-                "relay-ip=127.0.0.1",
+                f"relay-ip={relay_ip}",
                 f"min-port={relay_from}",
                 f"max-port={relay_from + 199}",
                 "realm=sip.test",

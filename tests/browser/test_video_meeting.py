@@ -31,9 +31,15 @@ from sip_service.settings import MediaBackend, Settings
 from browsing import ARGS, ARTIFACTS, RUN_AXE, axe_source, chromium
 from conftest import BACKENDS, REPO_ROOT, GraphQLClient, Service, StatementCounter, free_port, own_database, started
 from helpers import issue, plan_with_meetings
-from media_servers import Janus, Turn, coturn, janus
+from media_servers import Janus, Turn, coturn, coturn_for_janus, janus
 
-__all__ = ["axe_source", "chromium", "coturn", "janus"]  # the fixtures (browsing.py, media_servers.py)
+__all__ = [
+    "axe_source",
+    "chromium",
+    "coturn",
+    "coturn_for_janus",
+    "janus",
+]  # the fixtures (browsing.py, media_servers.py)
 
 PHONE = {"width": 360, "height": 640}
 DESKTOP = {"width": 1280, "height": 800}
@@ -88,13 +94,19 @@ async def video_service(request: pytest.FixtureRequest, tmp_path: Path) -> Async
             await running.stop()
 
 
-@pytest.fixture
-async def relay_only_service(tmp_path: Path, coturn: Turn) -> AsyncIterator[Running]:
-    """The service handing out coturn (with credentials) and telling browsers to use nothing else.
-    SQLite only: what this adds is the media path, not the database."""
+@pytest.fixture(params=["aiortc", "janus"])
+async def relay_only_service(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Running]:
+    """The service handing out coturn (with credentials) and telling browsers to use nothing else,
+    its meetings on the embedded relay or on Janus (whose ICE is on the host address: coturn relays
+    there). SQLite only: what this adds is the media path, not the database."""
+    backend: dict[str, Any] = {}
+    coturn: Turn = request.getfixturevalue("coturn_for_janus" if request.param == "janus" else "coturn")
+    if request.param == "janus":
+        janus: Janus = request.getfixturevalue("janus")
+        backend = {"media_backend": MediaBackend.JANUS, "janus_urls": [janus.url], "janus_admin_key": janus.admin_key}
     async with own_database("sqlite", tmp_path) as url:
         running = await _video_service(
-            "sqlite", url, tmp_path, ice_servers=coturn.urls, turn_secret=coturn.secret, ice_relay_only=True
+            "sqlite", url, tmp_path, ice_servers=coturn.urls, turn_secret=coturn.secret, ice_relay_only=True, **backend
         )
         try:
             yield running
@@ -392,7 +404,7 @@ async def test_staff_admits_the_patient_and_they_see_each_other(
 async def test_relay_only_browsers_meet_through_turn(relay_only_service: Running, chromium: str) -> None:
     """Browsers that may only use TURN (iceTransportPolicy "relay", as on a network that lets no
     media through directly): the staff member and the patient she admits still see each other, and
-    their media goes through coturn, with the credentials the service made."""
+    their media goes through coturn, with the credentials the service made; on either backend."""
     assert relay_only_service.service is not None
     world = relay_only_service.service
     async with httpx.AsyncClient(base_url=world.url, timeout=30) as http:
@@ -422,7 +434,7 @@ async def test_relay_only_browsers_meet_through_turn(relay_only_service: Running
                 )
                 await until("more frames", lambda page=page, other=other, before=before: _more(page, other, before))
                 route = await page.evaluate("window.sipVideo.route()")
-                assert route["local"] == "relay", route  # through coturn, not straight to the relay
+                assert route["local"] == "relay", route  # through coturn, not straight to the media server
         finally:
             await browser.close()
     assert problems == []
