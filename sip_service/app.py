@@ -135,16 +135,19 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         assert dev is not None  # production settings always name a JWKS URL
         jwks = static_jwks_source(dev.key_set())
 
-    def validator_for(audience: str) -> TokenValidator:
+    def validator_for(audience: str, access_token_types: list[str] | None) -> TokenValidator:
         return TokenValidator(
             issuer=settings.issuer,
             audience=audience,
             algorithms=settings.oidc_algorithms,
             jwks=jwks,
             leeway_s=settings.oidc_leeway_seconds,
+            access_token_types=access_token_types,
         )
 
-    validator = validator_for(settings.oidc_audience)  # access tokens; ID tokens are for our client id
+    # Access tokens: for the API's audience, of an access token's type, without a nonce. ID tokens are
+    # for our client id (which may be the same name): told apart by their type and nonce.
+    validator = validator_for(settings.oidc_audience, settings.oidc_access_token_types)
     principals = PrincipalCache(settings.principal_cache_seconds)  # tokens and sessions → who they are
     lattices = Lattices(settings.statistics_cache_seconds)  # counted statistics, for the next filter
 
@@ -260,7 +263,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     outages.watch(db.engine)
     app.add_middleware(OutageAnswer, outages=outages)
     app.state.outages = outages
-    browser = web.install(app, settings, db, validator_for(settings.oidc_client_id), principals)
+    browser = web.install(app, settings, db, validator_for(settings.oidc_client_id, None), principals)
     app.include_router(invite_router(db, settings, meeting_secret))
     app.include_router(fhir_router(settings, db, principal_of), prefix="/fhir")  # bearer tokens, as GraphQL
     if not settings.is_production:

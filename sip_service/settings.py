@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     oidc_audience: str = "sip-service"
     oidc_algorithms: list[str] = ["RS256", "ES256", "PS256"]
     oidc_leeway_seconds: int = 30
+    # The `typ` header a bearer (access) token must have (RFC 9068: at+jwt); an ID token (typ JWT,
+    # with a nonce) is refused as a bearer token even where its audience is the API's. Add "JWT" only
+    # for a provider that types its access tokens so (then only the nonce tells them apart).
+    oidc_access_token_types: list[str] = ["at+jwt"]
     # A validated token or session → its principal is remembered this long (and never past the
     # token's expiry); a change of a person in this process forgets it at once (auth/cache.py). 0: off.
     principal_cache_seconds: float = 10

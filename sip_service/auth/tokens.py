@@ -115,7 +115,11 @@ class TokenValidator:
         jwks: JwksSource,
         leeway_s: int = 30,
         min_refresh_interval_s: float = 10.0,
+        access_token_types: Iterable[str] | None = None,
     ) -> None:
+        """`access_token_types`: this validator takes access tokens (bearer tokens for the API), whose
+        `typ` header must be one of these (RFC 9068: "at+jwt"; compared without case or "application/")
+        and which never carry an ID token's `nonce`. None: ID tokens (the browser sign-in), unchecked."""
         algs = list(algorithms)
         # Asymmetric algorithms only: "none" is unsigned, and HS* would let anyone
         # holding the public key (which is public) forge tokens.
@@ -123,6 +127,9 @@ class TokenValidator:
         if bad or not algs:
             raise ValueError(f"refusing token algorithms {bad or algs!r}: only asymmetric ones")
         self._algorithms = frozenset(algs)
+        self._access_token_types = (
+            None if access_token_types is None else frozenset(map(_media_type, access_token_types))
+        )
         self._jwks = jwks
         self._min_refresh_interval_s = min_refresh_interval_s
         self._last_refresh = -math.inf
@@ -150,6 +157,10 @@ class TokenValidator:
             raise TokenError("TOKEN_INVALID", f"algorithm {alg!r} not allowed")
         if kid is not None and not isinstance(kid, str):
             raise TokenError("TOKEN_INVALID", "malformed kid")
+        if self._access_token_types is not None:
+            typ = header.get("typ")
+            if not isinstance(typ, str) or _media_type(typ) not in self._access_token_types:
+                raise TokenError("TOKEN_INVALID", f"token type {typ!r} is not an access token's")
 
         key = _find_key(await self._jwks(), kid, alg)
         if key is None and self._may_refresh():
@@ -173,6 +184,8 @@ class TokenValidator:
             raise TokenError(code, f"claim {exc.claim!r} refused") from exc
         except JoseError as exc:
             raise TokenError("TOKEN_INVALID", f"claims refused: {exc.error}") from exc
+        if self._access_token_types is not None and "nonce" in claims:
+            raise TokenError("TOKEN_INVALID", "an ID token (it carries a nonce) is not an access token")
         return claims
 
     def _may_refresh(self) -> bool:
@@ -182,6 +195,11 @@ class TokenValidator:
             return False
         self._last_refresh = now
         return True
+
+
+def _media_type(typ: str) -> str:
+    typ = typ.strip().lower()
+    return typ.removeprefix("application/")
 
 
 def _find_key(key_set: KeySet, kid: str | None, alg: str) -> Key | None:

@@ -107,8 +107,10 @@ class DevProvider:
         audience: str | None = None,
         lifetime_s: int = 3600,
         extra: dict[str, Any] | None = None,
+        typ: str = "at+jwt",
     ) -> str:
-        """Mint a signed JWT for demo identity `sub`; `extra` is merged last (nonce)."""
+        """Mint a signed JWT for demo identity `sub`; `extra` is merged last (nonce). An access token
+        (RFC 9068's typ at+jwt) unless told otherwise: the ID token is typ JWT."""
         identity = self.identities.get(sub)
         if identity is None:
             raise LookupError(f"unknown demo identity {sub!r}")
@@ -125,7 +127,7 @@ class DevProvider:
             **identity.claims,
             **(extra or {}),
         }
-        header = {"alg": ALGORITHM, "kid": self.signing_key.kid}
+        header = {"alg": ALGORITHM, "kid": self.signing_key.kid, "typ": typ}
         return jwt.encode(header, claims, self.signing_key, algorithms=[ALGORITHM])
 
     def issue_client_token(self, client_id: str, organisation_hsa_id: str, scope: str, *, lifetime_s: int = 300) -> str:
@@ -145,7 +147,7 @@ class DevProvider:
             "scope": scope,
             "organisation_hsa_id": organisation_hsa_id,
         }
-        header = {"alg": ALGORITHM, "kid": self.signing_key.kid}
+        header = {"alg": ALGORITHM, "kid": self.signing_key.kid, "typ": "at+jwt"}
         return jwt.encode(header, claims, self.signing_key, algorithms=[ALGORITHM])
 
     # --- authorization codes (in memory: a restart just means signing in again) ---
@@ -406,6 +408,7 @@ def dev_provider_router(settings: Settings, provider: DevProvider) -> APIRouter:
             audience=grant.client_id,
             lifetime_s=lifetime,
             extra={"azp": grant.client_id, **nonce},
+            typ="JWT",
         )
         body = {
             "access_token": access_token,

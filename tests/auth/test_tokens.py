@@ -209,6 +209,28 @@ async def test_wrong_claims(server: Server, client: httpx.AsyncClient, overrides
     assert await refused(v, sign(server.provider.signing_key, claims)) == "TOKEN_INVALID"
 
 
+@pytest.mark.parametrize(
+    ("typ", "claims", "valid"),
+    [
+        ("at+jwt", {}, True),
+        ("application/AT+JWT", {}, True),
+        ("JWT", {}, False),  # an ID token's type
+        ("", {}, False),
+        ("at+jwt", {"nonce": "n"}, False),  # an ID token's claim
+    ],
+)
+async def test_access_tokens_by_type_and_without_nonce(
+    server: Server, client: httpx.AsyncClient, typ: str, claims: dict[str, Any], valid: bool
+) -> None:
+    v = make_validator(server, jwks_of(server, client), access_token_types=["at+jwt"])
+    header = {"alg": "RS256", "kid": server.provider.signing_key.kid, "typ": typ}
+    token = jwt.encode(header, claims_for(server, **claims), server.provider.signing_key)
+    if valid:
+        assert (await v.validate(token))["sub"] == "staff-anna"
+    else:
+        assert await refused(v, token) == "TOKEN_INVALID"
+
+
 async def test_alg_none(server: Server, client: httpx.AsyncClient) -> None:
     v = make_validator(server, jwks_of(server, client))
     header = {"alg": "none", "typ": "JWT", "kid": server.provider.signing_key.kid}

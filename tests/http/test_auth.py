@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl, urlsplit
@@ -293,6 +295,50 @@ async def test_production_answers_carry_hsts_development_none(
     assert all(a.headers.get("strict-transport-security") == hsts for a in answers), [a.headers for a in answers]
     for path in ["/healthz", "/app/", "/auth/me"]:
         assert "strict-transport-security" not in (await http.get(path)).headers
+
+
+async def test_an_id_token_is_no_bearer_token(http: httpx.AsyncClient, world: Service) -> None:
+    # The service's client id and the API's audience are one name here: only the token's type
+    # (at+jwt) and the ID token's nonce tell them apart.
+    client_id = world.settings.oidc_client_id
+    assert client_id == world.settings.oidc_audience
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    redirect_uri = f"{world.url}/auth/callback"
+    chosen = await http.post(
+        "/dev-oidc/authorize",
+        data={
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "scope": "openid profile",
+            "state": "state-1",
+            "nonce": "nonce-1",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "sub": "staff-anna",
+        },
+    )
+    assert chosen.status_code == 303, chosen.text
+    code = dict(parse_qsl(urlsplit(chosen.headers["location"]).query))["code"]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+    tokens = await http.post("/dev-oidc/token", data=form | {"client_id": client_id, "code_verifier": verifier})
+    assert tokens.status_code == 200, tokens.text
+    access, id_token = tokens.json()["access_token"], tokens.json()["id_token"]
+    answer = await http.post("/graphql", json=ME, headers={"Authorization": f"Bearer {access}"})
+    assert answer.json() == {"data": {"me": {"name": "Anna Lind"}}}
+    as_id = {"Authorization": f"Bearer {id_token}"}
+    for refused in [
+        await http.post("/graphql", json=ME, headers=as_id),
+        await http.get("/fhir/CarePlan", headers=as_id),
+    ]:
+        assert refused.status_code == 401 and "TOKEN_INVALID" in refused.text, refused.text
+    # nor an ID token without a nonce (typ JWT), nor an at+jwt token that carries one
+    no_nonce = world.provider.issue_token("staff-anna", audience=client_id, typ="JWT")
+    with_nonce = world.provider.issue_token("staff-anna", extra={"nonce": "n"})
+    for token in [no_nonce, with_nonce]:
+        refused = await http.post("/graphql", json=ME, headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 401, refused.text
 
 
 def test_production_refuses_to_start_without_its_secrets(world: Service) -> None:

@@ -239,7 +239,10 @@ async def test_provider_tokens_validate_against_its_jwks(interop: Interop, world
 
         def validator(audience: str) -> TokenValidator:
             jwks = http_jwks_source(f"{interop.issuer}/jwks", http, timeout_s=WAIT_S)
-            return TokenValidator(issuer=interop.issuer, audience=audience, algorithms=["RS256"], jwks=jwks)
+            types = ["at+jwt"] if audience == AUDIENCE else None  # oidc-provider's access tokens are RFC 9068's
+            return TokenValidator(
+                issuer=interop.issuer, audience=audience, algorithms=["RS256"], jwks=jwks, access_token_types=types
+            )
 
         hsa_claim = interop.settings.oidc_claim_hsa_id
         id_claims = await validator(CLIENT_ID).validate(body["id_token"])
