@@ -33,6 +33,7 @@ import itertools
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -213,9 +214,11 @@ def camera(peer: MediaPeer) -> Moving:
 
 
 def per_second(times: list[float]) -> tuple[float, int]:
-    """So many a second over the span of these times, and how many."""
-    times = sorted(times)
-    return ((len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0), len(times)
+    """So many a second, as one over the median step between these times, and how many. The median,
+    not the span: pictures made before the window (while the machine was busy with the connections)
+    and decoded in it would otherwise bring their slower pace into the decoded side only."""
+    steps = [b - a for a, b in itertools.pairwise(sorted(times)) if b > a]
+    return (1 / statistics.median(steps) if steps else 0.0), len(times)
 
 
 def picture_rate(me: MediaPeer, other: MediaPeer, since: float) -> tuple[float, int]:
