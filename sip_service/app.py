@@ -31,6 +31,7 @@ from sip_service.api.compiled import Registry
 from sip_service.api.context import Context
 from sip_service.api.plan_live import KnownPlanChanges, LiveUpdatesHandler
 from sip_service.api.schema import build_schema
+from sip_service.audit import checkpoints as audit_checkpoints
 from sip_service.auth.cache import PrincipalCache
 from sip_service.auth.claims import normalize_claims, principal_from_claims, system_principal_from_claims
 from sip_service.auth.principal import Principal, SystemPrincipal
@@ -232,6 +233,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 ),
                 name="outbox-worker",
             )
+        stop_checkpoints = audit_checkpoints.start(settings, db)  # signed audit chain heads, if configured
         relay = None
         if settings.media_in_process:  # the media relay (SFU) or Janus; or a `sip-service media` worker runs it
             from sip_service.video.backend import media_server
@@ -246,6 +248,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
+        if stop_checkpoints is not None:
+            await stop_checkpoints()  # after a last checkpoint
         await http.aclose()
         await live.broker.close()
         await db.dispose()

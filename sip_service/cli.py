@@ -1,4 +1,4 @@
-"""The `sip-service` command: serve, migrate, seed-demo, notify, digest, stats-report, media, export-schema."""
+"""The `sip-service` command: serve, migrate, seed-demo, notify, digest, stats-report, media, audit, export-schema."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import typer
 import uvicorn
 import uvicorn.config
+from sqlalchemy.exc import DBAPIError
 
 from sip_service.kit import migrations
 from sip_service.settings import ASSETS_DIR, Settings
@@ -41,11 +42,39 @@ async def _seed(settings: Settings) -> bool:
         await db.dispose()
 
 
+def _migrate(settings: Settings) -> None:
+    """Upgrade as the owner (SIP_MIGRATION_DATABASE_URL, else SIP_DATABASE_URL); then, on PostgreSQL
+    with a separate role for the service, grant that role its rights (kit/roles.py): after every
+    upgrade, so that new tables are covered."""
+    try:
+        migrations.upgrade(settings.owner_database_url)
+    except DBAPIError as exc:
+        typer.echo(
+            f"migrating failed ({type(exc.orig).__name__}): {str(exc.orig).splitlines()[0]}\n"
+            "run `sip-service migrate` with SIP_MIGRATION_DATABASE_URL, the schema owner's URL",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    role = settings.app_role
+    if role and not settings.owner_database_url.startswith("sqlite"):
+        from sip_service.kit.roles import RoleRefused, grant_app_role
+
+        try:
+            granted = asyncio.run(grant_app_role(settings.owner_database_url, role))
+        except RoleRefused as exc:
+            typer.echo(f"not granted: {exc}", err=True)
+            raise typer.Exit(1) from None
+        append_only = ", ".join(sorted(t for t, rights in granted.tables.items() if rights == "SELECT, INSERT"))
+        typer.echo(
+            f"granted {role} the service's rights on {len(granted.tables)} tables ({append_only}: SELECT, INSERT)"
+        )
+
+
 @app.command()
 def migrate() -> None:
-    """Bring the database schema up to date."""
-    settings = Settings()
-    migrations.upgrade(settings.database_url)
+    """Bring the database schema up to date (as the owner, SIP_MIGRATION_DATABASE_URL) and grant the
+    service's role (SIP_DATABASE_APP_ROLE) its rights."""
+    _migrate(Settings())
     typer.echo("database is up to date")
 
 
@@ -53,7 +82,7 @@ def migrate() -> None:
 def seed_demo() -> None:
     """Fill an empty database with the demo organisations, people and plans."""
     settings = Settings()
-    migrations.upgrade(settings.database_url)
+    _migrate(settings)
     typer.echo("demo data added" if asyncio.run(_seed(settings)) else "database already has data; left as it was")
 
 
@@ -78,7 +107,7 @@ def serve(
         # redirects and embedded provider are built on it) works on any port without more settings.
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (comparing, not binding)
         settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
-    migrations.upgrade(settings.database_url)
+    _migrate(settings)
     if demo:
         asyncio.run(_seed(settings))
     from sip_service.app import create_app
@@ -99,27 +128,93 @@ audit_app = typer.Typer(help="The audit trail.")
 app.add_typer(audit_app, name="audit")
 
 
-async def _verify(settings: Settings) -> tuple[int, int | None]:
-    from sip_service.audit.service import verify
+async def _verify(settings: Settings, checkpoints: Path | None, keys: list[str]) -> list[str]:
+    from sip_service.audit import checkpoints as cps
     from sip_service.kit.db import Database
 
+    found = cps.read(checkpoints, keys) if checkpoints is not None else None
     db = Database(settings.database_url)
     try:
         async with db.read() as session:
-            verdict = await verify(session)
+            findings = await cps.check(session, found)
     finally:
         await db.dispose()
-    return verdict.checked, verdict.first_broken_seq
+    v = findings.verdict
+    if findings.problems:
+        return findings.problems
+    if found is None:
+        typer.echo(f"audit trail intact: {v.checked} events (no checkpoints: SIP_AUDIT_CHECKPOINT_FILE is not set)")
+    elif (latest := found.latest) is None:
+        typer.echo(f"audit trail intact: {v.checked} events; no checkpoint yet in {checkpoints}")
+    else:
+        typer.echo(
+            f"audit trail intact: {v.checked} events, complete up to the checkpoint of "
+            f"{latest.checkpoint.at.isoformat()} (event {latest.checkpoint.seq}; {len(found.valid)} checkpoints hold)"
+        )
+    return []
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain of the audit trail; exit 1 at the first event that was tampered with."""
-    checked, broken = asyncio.run(_verify(Settings()))
-    if broken is not None:
-        typer.echo(f"audit trail BROKEN at event {broken} (after {checked} intact events)", err=True)
+def audit_verify(
+    checkpoints: Path | None = typer.Option(
+        None,
+        "--checkpoints",
+        help="A checkpoint file (default: SIP_AUDIT_CHECKPOINT_FILE), e.g. a copy shipped elsewhere.",
+    ),
+) -> None:
+    """Check the audit trail's hash chain, and that it reaches every signed checkpoint with the same
+    hash (so deleted newest events are found); exit 1 with what is wrong."""
+    settings = Settings()
+    path = checkpoints or settings.audit_checkpoint_file
+    keys = list(settings.audit_checkpoint_public_keys)
+    if settings.audit_checkpoint_key is not None:
+        from sip_service.audit.checkpoints import public_key_of
+
+        keys.append(public_key_of(settings.audit_checkpoint_key.get_secret_value()))
+    if path is not None and not keys:
+        typer.echo("set SIP_AUDIT_CHECKPOINT_PUBLIC_KEYS to check the checkpoints' signatures", err=True)
+        raise typer.Exit(2)
+    problems = asyncio.run(_verify(settings, path, keys))
+    for problem in problems:
+        typer.echo(problem, err=True)
+    if problems:
         raise typer.Exit(1)
-    typer.echo(f"audit trail intact: {checked} events")
+
+
+@audit_app.command("keygen")
+def audit_keygen() -> None:
+    """Make a key pair for signing the audit checkpoints (Ed25519): the private key for the service
+    only, the public key for whoever verifies."""
+    from sip_service.audit.checkpoints import generate_key
+
+    private, public = generate_key()
+    typer.echo(f"SIP_AUDIT_CHECKPOINT_KEY={private}")
+    typer.echo(f'SIP_AUDIT_CHECKPOINT_PUBLIC_KEYS=["{public}"]')
+
+
+async def _checkpoint(settings: Settings) -> str:
+    from sip_service.audit import checkpoints as cps
+    from sip_service.kit.db import Database
+
+    assert settings.audit_checkpoint_file is not None and settings.audit_checkpoint_key is not None
+    db = Database(settings.database_url)
+    try:
+        signer = cps.Signer(settings.audit_checkpoint_key.get_secret_value())
+        cp = await cps.write_checkpoint(db, signer, cps.FileSink(settings.audit_checkpoint_file))
+    finally:
+        await db.dispose()
+    return f"checkpoint written: event {cp.seq} at {cp.at.isoformat()}" if cp else "no events yet: no checkpoint"
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Write one signed checkpoint of the chain's head now (the server does this every
+    SIP_AUDIT_CHECKPOINT_INTERVAL_S)."""
+    settings = Settings()
+    if settings.audit_checkpoint_file is None:
+        typer.echo("set SIP_AUDIT_CHECKPOINT_FILE and SIP_AUDIT_CHECKPOINT_KEY", err=True)
+        raise typer.Exit(2)
+    typer.echo(asyncio.run(_checkpoint(settings)))
 
 
 async def _notify(settings: Settings) -> tuple[int, int, int]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 # The files the service reads and serves besides its code (alembic/, graphql/, auth/, video/, web/):
 # beside the package in the source tree; an installed package (the image) is told with SIP_ASSETS_DIR.
@@ -33,6 +34,13 @@ class Settings(BaseSettings):
     # PostgreSQL connections kept open per process (and as many more opened for a burst, then
     # closed): at the default 5 of SQLAlchemy, 16 concurrent requests opened a new one every other request.
     db_pool_size: int = 20
+    # Roles on PostgreSQL (README, "Roles and the audit trail"): migrations run as the schema's owner,
+    # the service as a role that may only INSERT and SELECT the audit trail (and cannot alter, disable
+    # or drop its triggers). SIP_MIGRATION_DATABASE_URL: the owner's URL, for `sip-service migrate`,
+    # which then grants the service's rights to SIP_DATABASE_APP_ROLE (by default the user of
+    # SIP_DATABASE_URL); keep it out of the API processes' environment. SQLite has no roles: unused.
+    migration_database_url: str | None = None
+    database_app_role: str | None = None
     public_url: str = "http://127.0.0.1:8000"
 
     # OIDC: tokens are validated against this issuer's JWKS. In development the embedded
@@ -127,6 +135,16 @@ class Settings(BaseSettings):
     digest_at: time = time(7, 0)
     digest_enabled: bool = True
 
+    # Signed checkpoints of the audit chain's head (audit/checkpoints.py), appended as JSON lines to
+    # this file every SIP_AUDIT_CHECKPOINT_INTERVAL_S while the chain grows, so that `sip-service audit
+    # verify` finds deleted newest events. The file must be out of the database role's reach (append-only:
+    # `chattr +a`, or shipped to another host). The key: Ed25519, base64url of its 32 bytes
+    # (`sip-service audit keygen`); verifying needs only the public keys (old ones kept after a rotation).
+    audit_checkpoint_file: Path | None = None
+    audit_checkpoint_key: SecretStr | None = None
+    audit_checkpoint_public_keys: list[str] = []
+    audit_checkpoint_interval_s: float = Field(default=60.0, ge=0)  # 0: no checkpoints from this process
+
     # Hardening limits (always on; production also hides introspection, IDE and suggestions).
     max_body_bytes: int = 256 * 1024
     max_query_depth: int = 10
@@ -154,6 +172,11 @@ class Settings(BaseSettings):
             )
         if self.env is Mode.PRODUCTION and not (self.session_secret and self.meeting_token_secret):
             raise ValueError("production mode needs SIP_SESSION_SECRET and SIP_MEETING_TOKEN_SECRET (32+ characters)")
+        if self.audit_checkpoint_file and not (self.audit_checkpoint_key or self.audit_checkpoint_public_keys):
+            raise ValueError(
+                "SIP_AUDIT_CHECKPOINT_FILE needs SIP_AUDIT_CHECKPOINT_KEY (to write checkpoints; "
+                "sip-service audit keygen) or SIP_AUDIT_CHECKPOINT_PUBLIC_KEYS (to verify them only)"
+            )
         if self.media_backend is MediaBackend.JANUS and not self.janus_urls:
             raise ValueError("SIP_MEDIA_BACKEND=janus needs SIP_JANUS_URLS (the HTTP API of at least one Janus)")
         return self
@@ -165,6 +188,20 @@ class Settings(BaseSettings):
     @property
     def turn_credential_ttl(self) -> timedelta:
         return timedelta(seconds=self.turn_credential_ttl_s)
+
+    @property
+    def owner_database_url(self) -> str:
+        """Where migrations run: the owner's URL if one is given."""
+        return self.migration_database_url or self.database_url
+
+    @property
+    def app_role(self) -> str | None:
+        """The role `migrate` grants the service's rights to: set, or the service's own user when
+        migrations run as another (PostgreSQL only)."""
+        if self.database_app_role or not self.migration_database_url:
+            return self.database_app_role
+        user = make_url(self.database_url).username
+        return user if user and user != make_url(self.migration_database_url).username else None
 
     @property
     def issuer(self) -> str:

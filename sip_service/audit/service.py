@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -122,15 +122,21 @@ async def append_many(session: AsyncSession, entries: Sequence[tuple[Principal, 
 class Verdict:
     checked: int
     first_broken_seq: int | None
+    last_seq: int = 0  # the last event of the intact chain (0: none)
+    checkpoint_mismatch: int | None = None  # an event whose hash is not the one a checkpoint signed
 
     @property
     def intact(self) -> bool:
-        return self.first_broken_seq is None
+        return self.first_broken_seq is None and self.checkpoint_mismatch is None
 
 
-async def verify(session: AsyncSession, batch: int = 5000) -> Verdict:
-    """Walk the chain from the start; the first event whose link or hash does not match is reported."""
+async def verify(session: AsyncSession, batch: int = 5000, checkpoints: Mapping[int, str] | None = None) -> Verdict:
+    """Walk the chain from the start; the first event whose link or hash does not match is reported,
+    and the first whose hash differs from a checkpoint's (`checkpoints`: sequence → hash; see
+    audit/checkpoints.py: a chain rewritten from some event on is intact but not the one signed)."""
     prev, expected_seq, checked, after = GENESIS, 1, 0, 0
+    checkpoints = checkpoints or {}
+    mismatch: int | None = None
     while True:
         rows: Sequence[AuditEvent] = (
             await session.scalars(
@@ -138,10 +144,13 @@ async def verify(session: AsyncSession, batch: int = 5000) -> Verdict:
             )
         ).all()
         if not rows:
-            return Verdict(checked, None)
+            return Verdict(checked, None, expected_seq - 1, mismatch)
         for e in rows:
             if e.seq != expected_seq or e.prev_hash != prev or chain_hash(prev, e) != e.hash:
-                return Verdict(checked, e.seq if e.seq == expected_seq else expected_seq)
+                broken = e.seq if e.seq == expected_seq else expected_seq
+                return Verdict(checked, broken, expected_seq - 1, mismatch)
+            if mismatch is None and checkpoints.get(e.seq, e.hash) != e.hash:
+                mismatch = e.seq
             prev, expected_seq, checked = e.hash, e.seq + 1, checked + 1
         after = rows[-1].seq
 
