@@ -197,11 +197,11 @@ class Settings(BaseSettings):
     @property
     def app_role(self) -> str | None:
         """The role `migrate` grants the service's rights to: set, or the service's own user when
-        migrations run as another (PostgreSQL only)."""
-        if self.database_app_role or not self.migration_database_url:
-            return self.database_app_role
-        user = make_url(self.database_url).username
-        return user if user and user != make_url(self.migration_database_url).username else None
+        migrations run as another (PostgreSQL only); none when migrations run as that very role (a
+        `serve` that connects as the service's role has nothing to grant)."""
+        owner = make_url(self.owner_database_url).username
+        role = self.database_app_role or (make_url(self.database_url).username if self.migration_database_url else None)
+        return role if role and role != owner else None
 
     @property
     def issuer(self) -> str:
