@@ -49,9 +49,11 @@ def _migrate(settings: Settings) -> None:
     try:
         migrations.upgrade(settings.owner_database_url)
     except DBAPIError as exc:
+        why = (str(exc.orig).splitlines() or [""])[0]
+        hint = "permission denied" in why or "must be owner" in why
         typer.echo(
-            f"migrating failed ({type(exc.orig).__name__}): {str(exc.orig).splitlines()[0]}\n"
-            "run `sip-service migrate` with SIP_MIGRATION_DATABASE_URL, the schema owner's URL",
+            f"migrating failed ({type(exc.orig).__name__}): {why}"
+            + ("\nrun `sip-service migrate` with SIP_MIGRATION_DATABASE_URL, the schema owner's URL" if hint else ""),
             err=True,
         )
         raise typer.Exit(1) from None

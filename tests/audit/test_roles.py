@@ -100,6 +100,9 @@ async def own_roles() -> AsyncIterator[Roles]:
 @pytest.mark.parametrize("backend", POSTGRESQL)
 async def test_the_service_role_may_only_add_to_and_read_the_audit_trail(backend: str) -> None:
     async with own_roles() as roles:
+        # The service's role cannot make the schema: said so, with what to do.
+        code, out, err = await cli("migrate", SIP_DATABASE_URL=roles.app_url)
+        assert code == 1 and "permission denied" in err and "with SIP_MIGRATION_DATABASE_URL" in err, (out, err)
         # The one step on deploy: migrate as the owner, which grants the service's role its rights.
         code, out, err = await cli(
             "migrate", SIP_MIGRATION_DATABASE_URL=roles.owner_url, SIP_DATABASE_URL=roles.app_url
