@@ -228,6 +228,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                     senders_for(settings),
                     interval_s=settings.notify_interval_s,
                     max_attempts=settings.notify_max_attempts,
+                    webhook_max_attempts=settings.webhook_max_attempts,
                     before=jobs if settings.digest_enabled else [],
                     stop=stop_worker,
                 ),

@@ -226,7 +226,12 @@ async def _notify(settings: Settings) -> tuple[int, int, int]:
 
     db = Database(settings.database_url)
     try:
-        r = await outbox.run_once(db, senders_for(settings), max_attempts=settings.notify_max_attempts)
+        r = await outbox.run_once(
+            db,
+            senders_for(settings),
+            max_attempts=settings.notify_max_attempts,
+            webhook_max_attempts=settings.webhook_max_attempts,
+        )
     finally:
         await db.dispose()
     return r.sent, r.retrying, r.failed

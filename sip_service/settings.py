@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     mail_from: str = "SIP-tjänsten <noreply@localhost>"
     notify_interval_s: float = Field(default=30.0, ge=0)  # how often the outbox is sent; 0: no worker
     notify_max_attempts: int = Field(default=5, ge=1)  # then the message is FAILED (retries 1, 5, 25 … minutes)
+    # Record systems' subscriptions (FHIR rest-hooks, sent from the outbox): each POST's whole
+    # exchange is bounded by this; a notification is retried after 30 s, 2, 8, 32 min, then hourly,
+    # and given up after this many attempts (the subscription then shows status "error").
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=12, ge=1)
     # Each staff member with a work e-mail gets at most one e-mail a day about what is new in their
     # inbox ("Att göra"; counts only), from this time of day in Stockholm on (the outbox worker
     # looks each round; `sip-service digest` does it once). They may opt out.

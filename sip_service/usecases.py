@@ -3,7 +3,8 @@
 `run` runs a change. A use case is a function of a session that changes one plan through the domains'
 services (which never commit) and returns the plan, a part of it, or (plan, part). Whoever asks, the
 runner keeps what every change must keep: all of it is written or none of it; the WRITE audit event
-goes into the same transaction; and after the commit the plan's change event is published, so that
+goes into the same transaction, and so do the record systems' notifications of a finalized plan
+(`notify.subscriptions`, with their audit events); and after the commit the plan's change event is published, so that
 open pages read the plan again. `record_reads` writes what an answer read (READ events) before it
 leaves. A new entry point (a FHIR route, a worker) calls these and gets the same guarantees.
 """
@@ -28,6 +29,7 @@ from sip_service.kit.db import Database
 from sip_service.kit.pubsub import Broker
 from sip_service.models.audit import AuditAccess
 from sip_service.models.plans import Plan
+from sip_service.notify import subscriptions
 from sip_service.plans import events as plan_events
 
 T = TypeVar("T")
@@ -50,7 +52,8 @@ async def run(
         await session.flush()  # new parts get their plan ids
         plan = await _plan_changed(session, result)
         write = Access(AuditAccess.WRITE, action, plan.id, plan.patient_id)
-        await audit.append(session, principal, [write])  # in the same transaction
+        told = await _tell_subscribers(session)
+        await audit.append_many(session, [(principal, [write]), *told])  # in the same transaction
         news = plan_events.changed(plan.id, plan.version, action)
     if committed is not None:
         await committed()
@@ -154,6 +157,22 @@ def _recorder(db: Database) -> ReadRecorder:
     if recorder is None:
         recorder = _recorders[db] = ReadRecorder(db)
     return recorder
+
+
+async def _tell_subscribers(session: AsyncSession) -> list[tuple[Principal, list[Access]]]:
+    """For each plan the change finalized, the record systems' notifications, queued in this
+    transaction (sent from the outbox only once it is committed), and their audit events: the
+    system that will learn of the plan, as a read of it (`subscription.notify`)."""
+    entries: list[tuple[Principal, list[Access]]] = []
+    for plan_id in plan_events.finalized(session):
+        plan = await session.get(Plan, plan_id)
+        assert plan is not None  # finalized in this session
+        for told in await subscriptions.notify_finalized(session, plan):
+            detail = f"Subscription/{told.subscription_id}"
+            entries.append(
+                (told.reader, [Access(AuditAccess.READ, "subscription.notify", plan.id, plan.patient_id, detail)])
+            )
+    return entries
 
 
 async def _plan_changed(session: AsyncSession, result: object) -> Plan:

@@ -20,6 +20,7 @@ from sip_service.models.plans import (
     Revision,
 )
 from sip_service.models.stats import StatsReport, SteeringGroup, SteeringGroupMember
+from sip_service.models.subscriptions import Subscription
 
 __all__ = [
     "Action",
@@ -48,4 +49,5 @@ __all__ = [
     "StatsReport",
     "SteeringGroup",
     "SteeringGroupMember",
+    "Subscription",
 ]

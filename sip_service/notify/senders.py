@@ -1,15 +1,20 @@
-"""How messages leave: e-mail over SMTP, SMS through a pluggable sender; the console in development."""
+"""How messages leave: e-mail over SMTP, SMS through a pluggable sender; the console in development;
+webhooks (record systems' subscriptions) over HTTP (`notify.webhooks`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Protocol
 
 import aiosmtplib
+import httpx
 
+from sip_service.kit import clock
 from sip_service.models.notify import Channel
+from sip_service.notify import webhooks
 from sip_service.settings import Settings
 
 log = logging.getLogger("sip_service.notify")
@@ -26,6 +31,10 @@ class Outgoing:
     attachment_filename: str | None = None
     attachment_content_type: str | None = None
     attachment: str | None = None
+    # a webhook's: the subscription's own headers, its signing secret, the notification's id
+    headers: tuple[tuple[str, str], ...] = ()
+    secret: str | None = field(default=None, repr=False)
+    delivery_id: str | None = None
 
 
 class Sender(Protocol):
@@ -109,12 +118,49 @@ class SmtpSender:
         )
 
 
+class WebhookError(Exception):
+    """The receiver did not take the notification (an answer other than 2xx); the outbox retries."""
+
+
+class WebhookSender:
+    """POSTs one notification (a record system's subscription), signed (`webhooks.signature`), with
+    the subscription's own headers; no redirects followed, the answer's body never read, and the
+    whole exchange (connect, send, the answer's head) bounded by `timeout_s`."""
+
+    def __init__(self, timeout_s: float = 10.0) -> None:
+        self.timeout_s = timeout_s
+
+    async def send(self, message: Outgoing) -> None:
+        if message.secret is None:
+            raise WebhookError("no signing secret")
+        body = message.body.encode()
+        headers = dict(message.headers) | {
+            "Content-Type": f"{webhooks.FHIR_JSON}; charset=utf-8",
+            webhooks.SIGNATURE_HEADER: webhooks.signature(message.secret, body, int(clock.now().timestamp())),
+            webhooks.DELIVERY_HEADER: message.delivery_id or "",
+            "User-Agent": "SIP-tjansten-webhook/1",
+        }
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(self.timeout_s), follow_redirects=False, trust_env=False
+        ) as client:
+            async with asyncio.timeout(self.timeout_s):
+                async with client.stream("POST", message.address, content=body, headers=headers) as answer:
+                    status = answer.status_code
+        if not 200 <= status < 300:
+            raise WebhookError(f"the receiver answered {status}")
+
+
 @dataclass
 class Senders:
     email: Sender
     sms: Sender
+    webhook: Sender | None = None  # None: notify.webhooks.WebhookSender with its default timeout
 
     def for_channel(self, channel: Channel) -> Sender:
+        if channel is Channel.WEBHOOK:
+            if self.webhook is None:
+                self.webhook = WebhookSender()
+            return self.webhook
         return self.email if channel is Channel.EMAIL else self.sms
 
 
@@ -138,4 +184,4 @@ def senders_for(settings: Settings, *, sms: Sender | None = None) -> Senders:
         email = ConsoleSender()
     if sms is None:
         sms = Unconfigured("SMS provider") if settings.is_production else ConsoleSender()
-    return Senders(email, sms)
+    return Senders(email, sms, WebhookSender(settings.webhook_timeout_s))

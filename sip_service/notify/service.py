@@ -7,6 +7,12 @@ process that dies while sending leaves the message to be tried again when the le
 nothing is lost (a message may, rarely, arrive twice). With PostgreSQL, concurrent workers skip
 each other's rows (FOR UPDATE SKIP LOCKED). A message to a relative the patient no longer wants
 (`plans.participation.takes_part`) is not sent at all: claiming marks it FAILED with that reason.
+
+A webhook (channel WEBHOOK: a record system's subscription, `notify.subscriptions`) is the same
+kind of row with its own backoff (`webhook_backoff`: 30 s, 2, 8, 32 minutes, then hourly) and
+number of attempts; claiming reads its subscription's secret and headers (a deleted subscription's
+message is FAILED instead), giving up shows on the subscription as ERROR, and a delivery makes it
+ACTIVE again.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from sip_service.kit import clock
 from sip_service.kit.db import Database
 from sip_service.models.notify import Channel, MessageKind, MessageStatus, OutboxMessage
 from sip_service.models.plans import Consent, Participant, ParticipantKind, Plan
+from sip_service.models.subscriptions import Subscription, SubscriptionStatus
 from sip_service.notify.senders import Outgoing, Senders
 from sip_service.plans import participation
 from sip_service.plans import service as plans_service
@@ -49,6 +56,16 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=5 ** max(attempts - 1, 0))
 
 
+WEBHOOK_BACKOFF_CAP = timedelta(hours=1)
+UNSUBSCRIBED = "Inte skickat: prenumerationen är borttagen. / Not sent: the subscription was deleted."
+
+
+def webhook_backoff(attempts: int) -> timedelta:
+    """A webhook's wait after its `attempts`-th failed attempt: 30 s, 2, 8, 32 minutes, then hourly
+    (a record system down for a while gets its notifications soon after it is back)."""
+    return min(timedelta(seconds=30 * 4 ** max(attempts - 1, 0)), WEBHOOK_BACKOFF_CAP)
+
+
 @dataclass(frozen=True)
 class Attachment:
     filename: str
@@ -68,18 +85,20 @@ def enqueue(
     body: str,
     attachment: Attachment | None = None,
     staff_member_id: uuid.UUID | None = None,
+    subscription_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> OutboxMessage:
     """Add a message to the caller's transaction: it is sent only if that transaction commits. It
-    goes to a participant (about a meeting) or to a staff member (their digest); it is due `now`
-    (the caller's clock, if it has one of its own)."""
-    if (participant_id is None) == (staff_member_id is None):
-        raise ValueError("a message goes to one participant or to one staff member")
+    goes to a participant (about a meeting), to a staff member (their digest) or to a subscription
+    (a webhook); it is due `now` (the caller's clock, if it has one of its own)."""
+    if [participant_id, staff_member_id, subscription_id].count(None) != 2:
+        raise ValueError("a message goes to one participant, one staff member or one subscription")
     now = now or clock.now()
     message = OutboxMessage(
         meeting_id=meeting_id,
         participant_id=participant_id,
         staff_member_id=staff_member_id,
+        subscription_id=subscription_id,
         kind=kind,
         channel=channel,
         address=address,
@@ -152,8 +171,14 @@ async def _claim(db: Database, now: datetime, batch: int) -> list[tuple[uuid.UUI
         to_whom = select(Participant).where(Participant.id.in_({m.participant_id for m in due if m.participant_id}))
         parties = {p.id: p for p in await session.scalars(to_whom)}
         waiting = await _awaiting_consent(session, parties.values(), now)
+        hooks = {m.subscription_id for m in due if m.subscription_id}
+        subscriptions = {x.id: x for x in await session.scalars(select(Subscription).where(Subscription.id.in_(hooks)))}
         claimed = []
         for m in due:
+            hook = subscriptions.get(m.subscription_id) if m.subscription_id else None
+            if m.subscription_id and (hook is None or hook.deleted_at is not None):
+                m.status, m.last_error = MessageStatus.FAILED, UNSUBSCRIBED
+                continue
             party = parties.get(m.participant_id) if m.participant_id else None  # None: a staff member's digest
             if party is not None and not participation.takes_part(party.kind, party.wanted_by_patient):
                 # written while the patient wanted this relative, who has been refused since: withheld
@@ -173,15 +198,30 @@ async def _claim(db: Database, now: datetime, batch: int) -> list[tuple[uuid.UUI
                 m.attachment_filename,
                 m.attachment_content_type,
                 m.attachment,
+                tuple(_header(h) for h in hook.headers) if hook else (),
+                hook.secret if hook else None,
+                str(m.id),
             )
             claimed.append((m.id, m.attempts, outgoing))
     return claimed
 
 
+def _header(line: str) -> tuple[str, str]:
+    name, _, value = line.partition(":")
+    return name.strip(), value.strip()
+
+
 async def run_once(
-    db: Database, senders: Senders, *, max_attempts: int, now: datetime | None = None, batch: int = BATCH
+    db: Database,
+    senders: Senders,
+    *,
+    max_attempts: int,
+    webhook_max_attempts: int | None = None,
+    now: datetime | None = None,
+    batch: int = BATCH,
 ) -> RunResult:
-    """Send the messages that are due now; returns what happened."""
+    """Send the messages that are due now; returns what happened. Webhooks are given up after
+    `webhook_max_attempts` (by default `max_attempts`)."""
     now = now or clock.now()
     result = RunResult()
     for message_id, attempts, outgoing in await _claim(db, now, batch):
@@ -195,17 +235,25 @@ async def run_once(
             m = await session.get(OutboxMessage, message_id)
             if m is None:  # the meeting was deleted meanwhile
                 continue
+            hook = await session.get(Subscription, m.subscription_id) if m.subscription_id else None
             if error is None:
                 m.status, m.sent_at, m.last_error = MessageStatus.SENT, clock.now(), None
+                if hook is not None and hook.status is SubscriptionStatus.ERROR:  # it answers again
+                    hook.status, hook.error = SubscriptionStatus.ACTIVE, None
                 result.sent += 1
                 continue
             m.last_error = error
             result.errors.append(error)
-            if attempts >= max_attempts:
+            limit = (webhook_max_attempts or max_attempts) if outgoing.channel is Channel.WEBHOOK else max_attempts
+            if attempts >= limit:
                 m.status = MessageStatus.FAILED
+                if hook is not None and hook.status is SubscriptionStatus.ACTIVE:
+                    hook.status = SubscriptionStatus.ERROR
+                    hook.error = f"Gav upp efter {attempts} försök. / Gave up after {attempts} attempts: {error}"
                 result.failed += 1
             else:
-                m.next_attempt_at = now + backoff(attempts)
+                wait = webhook_backoff(attempts) if outgoing.channel is Channel.WEBHOOK else backoff(attempts)
+                m.next_attempt_at = now + wait
                 result.retrying += 1
     return result
 
@@ -230,6 +278,7 @@ async def run_forever(
     *,
     interval_s: float,
     max_attempts: int,
+    webhook_max_attempts: int | None = None,
     before: Sequence[Callable[[], Awaitable[object]]] = (),
     stop: asyncio.Event | None = None,
 ) -> None:
@@ -246,7 +295,7 @@ async def run_forever(
                 except Exception:  # one broken job must not stop the sending
                     log.exception("a job before the outbox run failed")
             try:
-                await run_once(db, senders, max_attempts=max_attempts)
+                await run_once(db, senders, max_attempts=max_attempts, webhook_max_attempts=webhook_max_attempts)
             except Exception:  # a broken run (database away) must not end the worker
                 log.exception("the outbox run failed")
         with contextlib.suppress(TimeoutError):

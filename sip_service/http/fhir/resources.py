@@ -808,6 +808,28 @@ def operation_outcome(code: str, text: str, severity: str = "error") -> Json:
 CAPABILITIES_DATE = "2026-12-02"
 
 
+def subscription_resource() -> Json:
+    """Record systems' rest-hooks (http.fhir.subscriptions; notify.subscriptions, the outbox)."""
+    return {
+        "type": "Subscription",
+        "interaction": [{"code": "create"}, {"code": "read"}, {"code": "delete"}, {"code": "search-type"}],
+        "documentation": "Journalsystem (systemklient, system/Subscription.write och system/CarePlan.read) "
+        "prenumererar på fastställda planer: criteria 'CarePlan?status=active', channel.type 'rest-hook', "
+        "payload application/fhir+json, id-only (en history-Bundle enligt Subscriptions Backport IG; "
+        "läs sedan planen med egen token). Bara för planer organisationen får läsa. Signerad: "
+        "X-SIP-Signature: t=<unix-sekunder>,v1=<hex HMAC-SHA256 med hemligheten över '<t>.<kropp>'>; "
+        "hemligheten visas en gång, när prenumerationen skapas. Nya försök vid fel; status 'error' när "
+        "den gett upp. / Record systems (a system client with system/Subscription.write and "
+        "system/CarePlan.read) subscribe to finalized plans: criteria 'CarePlan?status=active', channel.type "
+        "'rest-hook', payload application/fhir+json, id-only (a history Bundle as in the Subscriptions "
+        "Backport IG; then read the plan with your own token). Only plans the organisation may read. Signed: "
+        "X-SIP-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 with the secret over '<t>.<body>'>; the "
+        "secret is shown once, when the subscription is created. Retried on failure; status 'error' once "
+        "given up.",
+        "searchParam": [],
+    }
+
+
 def capability_statement(base: str) -> Json:
     """What /fhir implements, and nothing more: reads and one search, JSON, bearer tokens."""
 
@@ -905,6 +927,7 @@ def capability_statement(base: str) -> Json:
                         "Provenance",
                         "Vem som fastställde och godkände vilken version. / Who finalized and approved which version.",
                     ),
+                    subscription_resource(),
                 ],
             }
         ],

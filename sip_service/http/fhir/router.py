@@ -28,6 +28,7 @@ from sip_service import usecases
 from sip_service.audit.service import Access
 from sip_service.auth.principal import GuestPrincipal, Principal, SystemPrincipal
 from sip_service.http.fhir import resources as fhir
+from sip_service.http.fhir import subscriptions
 from sip_service.identity import repository as identity_repo
 from sip_service.kit import clock, jsonenc
 from sip_service.kit.db import Database
@@ -465,6 +466,8 @@ def fhir_router(
             return Answer(body, reads)
 
         return await answer("CarePlan", authorization, make)
+
+    subscriptions.add_routes(router, base, settings, db, principal_of)  # record systems' rest-hooks
 
     @router.get("/{rest:path}")
     async def not_supported(rest: str) -> Response:

@@ -24,7 +24,7 @@ from sip_service.models.plans import (
     PlanStatus,
     Revision,
 )
-from sip_service.plans import policy, rules
+from sip_service.plans import events, policy, rules
 from sip_service.plans.repository import FOLLOW_UP_WINDOW, Attention
 from sip_service.plans.service.common import editable_plan, touch
 from sip_service.plans.service.consent import active_consent, consented_organisations
@@ -189,6 +189,7 @@ async def finalize_plan(session: AsyncSession, principal: Principal, plan_id: uu
         )
     )
     plan.status, plan.finalized_at, plan.updated_at = PlanStatus.ACTIVE, now, now
+    events.note_finalized(session, plan.id)  # record systems' subscriptions are told (usecases.run)
     # Finalizing changes the status, not the content: the approval carries over to the version
     # the status change makes, so an ACTIVE plan does not read as unapproved.
     plan.approvals.append(
