@@ -156,6 +156,7 @@ async def test_every_resource_validates_in_every_status(fhir: Fhir, world: Servi
         "Consent",
         "Appointment",
         "Provenance",
+        "Subscription",
     }
 
 

@@ -35,7 +35,7 @@ from sip_service.models.plans import Plan, PlanStatus
 from sip_service.models.subscriptions import Subscription
 from sip_service.notify import service as outbox
 from sip_service.notify import webhooks
-from sip_service.notify.senders import ConsoleSender, Senders, WebhookSender
+from sip_service.notify.senders import ConsoleSender, Outgoing, Senders, WebhookSender
 from sip_service.plans import service as plans
 from sip_service.usecases import run
 
@@ -435,3 +435,29 @@ async def test_the_capability_statement_names_subscriptions(http: httpx.AsyncCli
     [entry] = [r for r in statement["rest"][0]["resource"] if r["type"] == "Subscription"]
     assert {i["code"] for i in entry["interaction"]} == {"create", "read", "delete", "search-type"}
     assert "X-SIP-Signature" in entry["documentation"]
+
+
+async def test_a_receiver_that_never_answers_is_given_up_on_within_the_timeout() -> None:
+    """A receiver that takes the connection and never answers holds a send no longer than the
+    timeout: the outbox counts it as failed and retries later."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # read nothing, answer nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sender = WebhookSender(timeout_s=0.5)
+    message = Outgoing(Channel.WEBHOOK, f"http://127.0.0.1:{port}/h", "s", "{}", secret="x", delivery_id="1")
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    try:
+        with pytest.raises(TimeoutError):
+            await sender.send(message)
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert loop.time() - start < WAIT_S  # bounded (0.5 s asked; a busy machine may add to it)
+    assert held, "the receiver was reached"
