@@ -343,6 +343,16 @@ BAD: list[tuple[str, Any]] = [
     ("end without zone", resource("https://x.example/h", end="2099-01-01T00:00:00")),
     ("e-mail channel", resource("https://x.example/h", channel={"type": "email", "endpoint": "mailto:a@b.se"})),
     ("ftp", resource("ftp://x.example/h")),
+    (
+        "a list as _payload",
+        resource(
+            "https://x.example/h", channel={"type": "rest-hook", "endpoint": "https://x.example/h", "_payload": [1]}
+        ),
+    ),
+    (
+        "a number as header",
+        resource("https://x.example/h", channel={"type": "rest-hook", "endpoint": "https://x.example/h", "header": 7}),
+    ),
     ("credentials in the URL", resource("https://user:pw@x.example/h")),
     ("no host", resource("https:///h")),
     ("a fragment", resource("https://x.example/h#f")),
@@ -390,6 +400,31 @@ BAD: list[tuple[str, Any]] = [
 ]
 
 
+SAYS = {  # what the English half of each refusal names
+    "not a Subscription": "Subscription resource",
+    "an unknown element": "'foo'",
+    "no reason": "reason",
+    "other criteria": "criteria",
+    "status off": "status",
+    "end past": "past",
+    "end without zone": "time zone",
+    "e-mail channel": "rest-hook",
+    "ftp": "https URL",
+    "a list as _payload": "_payload",
+    "a number as header": "channel.header",
+    "credentials in the URL": "https URL",
+    "no host": "https URL",
+    "a fragment": "https URL",
+    "a bad port": "https URL",
+    "no endpoint": "https URL",
+    "full resource": "id-only",
+    "xml": "payload",
+    "a reserved header": "may not set X-SIP-Signature",
+    "a header without a colon": "Name: value",
+    "a header with a line break": "Name: value",
+}
+
+
 async def test_bad_subscriptions_get_an_operation_outcome_and_nothing_is_written(
     http: httpx.AsyncClient, world: Service
 ) -> None:
@@ -400,7 +435,9 @@ async def test_bad_subscriptions_get_an_operation_outcome_and_nothing_is_written
         response = await http.post("/fhir/Subscription", json=body, headers=bearer(vcn))
         assert response.status_code == 400, (what, response.text)
         outcome = valid(response.json())
-        assert outcome["resourceType"] == "OperationOutcome" and " / " in outcome["issue"][0]["details"]["text"], what
+        text = outcome["issue"][0]["details"]["text"]
+        assert outcome["resourceType"] == "OperationOutcome" and " / " in text, what
+        assert SAYS[what] in text.split(" / ")[1], (what, text)  # refused for the reason the case is about
     response = await http.post("/fhir/Subscription", content=b"{not json", headers=bearer(vcn))
     assert response.status_code == 400 and valid(response.json())["resourceType"] == "OperationOutcome"
     # who may: a system client with the scopes; people, other scopes and no token are refused

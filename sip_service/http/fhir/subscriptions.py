@@ -91,7 +91,7 @@ def resource(sub: Subscription, secret: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "resourceType": "Subscription",
         "id": str(sub.id),
-        "status": STATUS[sub.status],
+        "status": "off" if sub.end_at is not None and sub.end_at <= clock.now() else STATUS[sub.status],
         "reason": sub.reason,
         "criteria": sub.criteria,
         "channel": channel,
@@ -138,11 +138,11 @@ def parse(body: Any, *, production: bool, now: datetime) -> subscriptions.NewSub
             f"channel.payload must be {fhir.MEDIA_TYPE}.",
             "not-supported",
         )
-    contents = [
-        e.get("valueCode")
-        for e in (channel.get("_payload") or {}).get("extension", [])
-        if isinstance(e, dict) and e.get("url") == PAYLOAD_CONTENT
-    ]
+    payload = channel.get("_payload") or {}
+    extensions = payload.get("extension") if isinstance(payload, dict) else None
+    if not isinstance(extensions, list | None) or not isinstance(payload, dict):
+        raise invalid("channel._payload ska ha en lista extension.", "channel._payload must have a list extension.")
+    contents = [e.get("valueCode") for e in extensions or [] if isinstance(e, dict) and e.get("url") == PAYLOAD_CONTENT]
     if any(c != "id-only" for c in contents):
         raise invalid(
             "Bara id-only: mottagaren läser planen med sin egen token.",
