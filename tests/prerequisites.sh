@@ -6,8 +6,12 @@
 #   coturn (turnserver), janus              — the video tests' TURN server and media server, started on loopback
 #   iproute2 (ip, tc)                       — the poor-line test: a network namespace behind a shaped, lossy veth pair
 #                                             (that test needs root, as .ci/run has)
+#   nginx-light, openssl, postgresql        — the local production stack (deploy/local/, tests/stack/): nginx with a
+#                                             self-signed certificate in front of two API processes, on a
+#                                             PostgreSQL cluster of its own (initdb)
 # As root, what is missing is installed from the distribution; otherwise this stops at once and
-# names the one command to run. PostgreSQL is optional (SIP_TEST_DATABASE_URL, see README).
+# names the one command to run. A PostgreSQL server is optional (SIP_TEST_DATABASE_URL, see README); its
+# programs are not (the local stack's own cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +23,9 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 [ -x /usr/bin/turnserver ] || missing+=(coturn)
 [ -x /usr/bin/janus ] || missing+=(janus)
 { command -v ip && command -v tc; } >/dev/null || missing+=(iproute2)
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v openssl >/dev/null || missing+=(openssl)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

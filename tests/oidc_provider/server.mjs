@@ -1,6 +1,7 @@
 // An independent, certified OIDC provider (panva/oidc-provider) for the SIP service's interop tests.
 // Started by tests/interop/ on a loopback port; prints {"issuer": ...} on stdout once it listens.
-// Environment: REDIRECT_URI, CLIENT_ID, CLIENT_SECRET, AUDIENCE (of JWT access tokens), DEMO_IDENTITIES
+// Environment: OIDC_PORT (by default a free one), REDIRECT_URI, CLIENT_ID, CLIENT_SECRET, AUDIENCE (of JWT
+// access tokens), DEMO_IDENTITIES
 // (auth/demo-identities.json: the fixed test accounts), HSA_CLAIM / PNR_CLAIM (claim names to send).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -24,7 +25,7 @@ const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'interop-rs256', use: 'sig', alg: 'RS256' };
 
 const server = http.createServer();
-server.listen(0, '127.0.0.1', () => {
+server.listen(Number(env.OIDC_PORT || 0), '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, {
     clients: [{
