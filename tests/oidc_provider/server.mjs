@@ -1,5 +1,5 @@
 // An independent, certified OIDC provider (panva/oidc-provider) for the SIP service's interop tests.
-// Started by tests/interop/ on a loopback port; prints {"issuer": ...} on stdout once it listens.
+// Started by tests/interop/ and by the local stack (deploy/local/) on a loopback port; prints {"issuer": ...} on stdout once it listens.
 // Environment: OIDC_PORT (by default a free one), REDIRECT_URI, CLIENT_ID, CLIENT_SECRET, AUDIENCE (of JWT
 // access tokens), DEMO_IDENTITIES
 // (auth/demo-identities.json: the fixed test accounts), HSA_CLAIM / PNR_CLAIM (claim names to send).
