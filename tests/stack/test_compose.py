@@ -2,7 +2,8 @@
 machine and CI have none): against the Compose Specification's JSON schema (vendored under
 deploy/compose-spec/, its sha256 checked here), and for what the schema cannot know — every file it
 names is in the repository, every secret and dependency it names is declared, migrations finish before
-any API process starts, and no secret is committed."""
+any API process starts, and no secret is committed; and the Janus image's configuration is run with
+Debian's janus."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import pytest
 import yaml
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, free_port
+from media_servers import start, stop
 
 SPEC = REPO_ROOT / "deploy" / "compose-spec"
 
@@ -122,3 +125,25 @@ def test_the_realm_has_the_demo_identities_with_the_claims_the_service_reads() -
     assert (
         client["attributes"]["access.token.header.type.rfc9068"] == "true"
     )  # typ at+jwt (SIP_OIDC_ACCESS_TOKEN_TYPES)
+
+
+def test_the_janus_image_configuration_runs_debians_janus(tmp_path: Path) -> None:
+    """deploy/janus/'s configuration, with Debian's janus (as its Dockerfile installs it): only the
+    VideoRoom plugin and the HTTP API come up (on a free loopback port here instead of 8088)."""
+    for name in ("janus.jcfg", "janus.transport.http.jcfg"):
+        shutil.copy(REPO_ROOT / "deploy" / "janus" / name, tmp_path / name)
+    port = free_port()
+    http_cfg = tmp_path / "janus.transport.http.jcfg"
+    http_cfg.write_text(http_cfg.read_text().replace("port = 8088", f'port = {port}\n\tip = "127.0.0.1"'))
+    (tmp_path / "janus.plugin.videoroom.jcfg").write_text('general: {\n\tadmin_key = "test"\n}\n')
+    janus = shutil.which("janus") or "/usr/bin/janus"
+    process = start([janus, "-C", str(tmp_path / "janus.jcfg"), "-F", str(tmp_path)], port, tmp_path / "janus.log")
+    try:
+        info = httpx.post(f"http://127.0.0.1:{port}/janus", json={"janus": "info", "transaction": "t"}, timeout=10)
+        body = info.json()
+        assert body["janus"] == "server_info", body
+        assert list(body["plugins"]) == ["janus.plugin.videoroom"] and list(body["transports"]) == [
+            "janus.transport.http"
+        ]
+    finally:
+        stop(process)
