@@ -37,6 +37,8 @@ COPY graphql ./graphql
 COPY auth ./auth
 COPY video ./video
 COPY web ./web
+# where the audit checkpoints go (SIP_AUDIT_CHECKPOINT_FILE; a volume in compose.yaml), writable by the service
+RUN mkdir -p /var/lib/sip-audit && chown sip /var/lib/sip-audit
 USER sip
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -7,8 +7,10 @@ What runs: its own PostgreSQL cluster (initdb; as root, run as the postgres user
 provider of the interop tests (panva/oidc-provider, tests/oidc_provider: a separate, certified
 provider, with the demo identities; `npm ci` there first), aiosmtpd catching e-mail into a maildir,
 coturn, the media relay as its own process (`sip-service media`, aiortc), two API processes (the first
-runs the migrations before it serves; each is restarted when it dies, as a process manager would) and
-nginx in front with a self-signed certificate, spreading requests over the two and upgrading websockets.
+runs the migrations before it serves, as the schema's owner, sip_owner; they serve as sip_app, which
+may only add to the audit trail, and write signed audit checkpoints to audit-checkpoints.jsonl; each is
+restarted when it dies, as a process manager would) and nginx in front with a self-signed
+certificate, spreading requests over the two and upgrading websockets.
 Every port is a free one, chosen when the folder is prepared. The service runs in production mode.
 
 Subcommands used by the Procfile: `database` (wait for PostgreSQL, create the database), `wait-file PATH`
@@ -68,7 +70,6 @@ def prepare(folder: Path) -> Path:
         sys.exit("missing nginx: bash tests/prerequisites.sh installs it")
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "mail").mkdir(exist_ok=True)
     ports = {
         name: free_port()
         for name in ("PG_PORT", "REDIS_PORT", "OIDC_PORT", "SMTP_PORT", "TURN_PORT", "API1_PORT", "API2_PORT")
@@ -86,7 +87,7 @@ def prepare(folder: Path) -> Path:
         shutil.chown(pg_dir, "postgres", "postgres")
     pg_bin = _postgres_bin()
     subprocess.run(
-        [*run_as, str(pg_bin / "initdb"), "-D", str(pg_dir / "data"), "-U", "sip", "-A", "trust", "-E", "UTF8"],
+        [*run_as, str(pg_bin / "initdb"), "-D", str(pg_dir / "data"), "-U", "sip_owner", "-A", "trust", "-E", "UTF8"],
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -120,6 +121,9 @@ def prepare(folder: Path) -> Path:
     template = Template((HERE / "nginx.conf.template").read_text(encoding="utf-8"))
     (folder / "nginx.conf").write_text(template.substitute(ports, STACK_DIR=str(folder)), encoding="utf-8")
 
+    from sip_service.audit.checkpoints import generate_key  # the venv's package, as `sip-service audit keygen`
+
+    checkpoint_key, _public = generate_key()
     turn_secret = secrets.token_urlsafe(32)
     relay_from = 40_000 + ports["TURN_PORT"] % 20_000
     (folder / "turnserver.conf").write_text(
@@ -167,7 +171,12 @@ def prepare(folder: Path) -> Path:
         # the service, as every API process and the media relay see it
         "SIP_ENV": "production",
         "SIP_PUBLIC_URL": public,
-        "SIP_DATABASE_URL": f"postgresql+asyncpg://sip@127.0.0.1:{ports['PG_PORT']}/sip",
+        # the service's own role, which may only add to the audit trail; the migrations run as
+        # sip_owner (the Procfile's api1 gives SIP_MIGRATION_DATABASE_URL to `migrate` alone)
+        "SIP_DATABASE_URL": f"postgresql+asyncpg://sip_app@127.0.0.1:{ports['PG_PORT']}/sip",
+        "SIP_AUDIT_CHECKPOINT_FILE": str(folder / "audit-checkpoints.jsonl"),
+        "SIP_AUDIT_CHECKPOINT_KEY": checkpoint_key,
+        "SIP_AUDIT_CHECKPOINT_INTERVAL_S": "5",
         "SIP_REDIS_URL": f"redis://127.0.0.1:{ports['REDIS_PORT']}/0",
         "SIP_SESSION_SECRET": secrets.token_urlsafe(48),
         "SIP_MEETING_TOKEN_SECRET": secrets.token_urlsafe(48),
@@ -211,9 +220,10 @@ def _wait(check: Callable[[], bool], what: str, within: float = WAIT_S) -> None:
 
 
 def database() -> None:
-    """Wait until PostgreSQL answers, then create the service's database if it is not there."""
+    """Wait until PostgreSQL answers, then create the service's database (owned by sip_owner) and
+    the service's role (sip_app), if they are not there."""
     port, pg_bin = os.environ["PG_PORT"], Path(os.environ["PG_BIN"])
-    target = ["-h", "127.0.0.1", "-p", port, "-U", "sip"]
+    target = ["-h", "127.0.0.1", "-p", port, "-U", "sip_owner"]
 
     def ready() -> bool:
         return (
@@ -225,6 +235,9 @@ def database() -> None:
     exists = subprocess.run([*psql, "SELECT 1 FROM pg_database WHERE datname = 'sip'"], capture_output=True, text=True)
     if exists.stdout.strip() != "1":
         subprocess.run([*psql, "CREATE DATABASE sip"], check=True, stdout=subprocess.DEVNULL)
+    role = subprocess.run([*psql, "SELECT 1 FROM pg_roles WHERE rolname = 'sip_app'"], capture_output=True, text=True)
+    if role.stdout.strip() != "1":
+        subprocess.run([*psql, "CREATE ROLE sip_app LOGIN"], check=True, stdout=subprocess.DEVNULL)
 
 
 def wait_file(path: Path) -> None:

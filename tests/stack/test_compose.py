@@ -60,7 +60,13 @@ def test_the_stack_has_every_part(compose: dict[str, Any]) -> None:
         assert s["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
         assert s["environment"]["SIP_ENV"] == "production"
         assert s["environment"]["SIP_MEDIA_BACKEND"] == "janus" and "janus:8088" in s["environment"]["SIP_JANUS_URLS"]
+        # the service's role only: the owner's URL goes to `migrate` alone
+        assert [f["path"] for f in s["env_file"]] == ["deploy/sip.env"]
+        assert "SIP_AUDIT_CHECKPOINT_FILE" in s["environment"]
     assert services["migrate"]["command"] == ["sip-service", "migrate"]
+    assert [f["path"] for f in services["migrate"]["env_file"]] == ["deploy/sip.env", "deploy/migrate.env"]
+    assert "SIP_MIGRATION_DATABASE_URL" in (REPO_ROOT / "deploy" / "migrate.env.example").read_text(encoding="utf-8")
+    assert "postgresql+asyncpg://sip_app:" in (REPO_ROOT / "deploy" / "sip.env.example").read_text(encoding="utf-8")
     assert services["migrate"]["restart"] == "no"
     assert services["migrate"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
     # the proxy spreads over both API processes

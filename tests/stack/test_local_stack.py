@@ -2,8 +2,11 @@
 provider, an SMTP catcher, coturn, the media relay, two API processes and nginx with a self-signed
 certificate), used as a region's staff would: signed in through the proxy over TLS at the separate
 OIDC provider (panva/oidc-provider, tests/oidc_provider), a plan read over GraphQL, a video meeting
-joined by two aiortc peers whose media goes through the relay; then one API process is killed
-(SIGKILL) and the other carries on behind the proxy, and the killed one is started again.
+joined by two aiortc peers whose media goes through the relay, the patient invited by e-mail (caught
+by the SMTP catcher); then one API process is killed
+(SIGKILL) and the other carries on behind the proxy, and the killed one is started again. The
+service's own database role cannot delete from the audit trail, and `sip-service audit verify`
+finds the chain complete up to the API processes' signed checkpoints.
 
 Every wait is for a condition with a deadline; the whole takes about 30 s."""
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import mailbox
 import os
 import re
 import shutil
@@ -107,6 +111,25 @@ def local_stack(folder: Path) -> Iterator[Stack]:
             shutil.rmtree(pg_dir, ignore_errors=True)
 
 
+async def sip_service(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    """`sip-service …` with the stack's settings (as the service's role)."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [stack.env["VENV_BIN"] + "/sip-service", *args],
+        env=os.environ | stack.env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+
+
+def mailed_to(stack: Stack, address: str) -> bool:
+    if not (stack.folder / "mail" / "new").is_dir():  # aiosmtpd makes the maildir with the first message
+        return False
+    maildir = mailbox.Maildir(stack.folder / "mail", create=False)
+    return any(address in str(message.get("To", "")) for message in maildir)
+
+
 async def up(stack: Stack) -> None:
     """Both API processes answer, and through the proxy too."""
     ports = (stack.env["API1_PORT"], stack.env["API2_PORT"])
@@ -166,14 +189,7 @@ async def websocket(stack: Stack, http: httpx.AsyncClient, csrf: str) -> AsyncIt
 async def test_local_stack_signs_in_meets_and_survives_a_killed_api_process(tmp_path: Path) -> None:
     with local_stack(tmp_path / "stack") as stack:
         await up(stack)
-        seeded = await asyncio.to_thread(
-            subprocess.run,
-            [stack.env["VENV_BIN"] + "/sip-service", "seed-demo"],
-            env=os.environ | stack.env,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-        )
+        seeded = await sip_service(stack, "seed-demo")
         assert seeded.returncode == 0 and "demo data added" in seeded.stdout, seeded.stderr
 
         async with AsyncExitStack() as stack_of:
@@ -216,6 +232,27 @@ async def test_local_stack_signs_in_meets_and_survives_a_killed_api_process(tmp_
             await anna.receives(johan, frames=10)
             await johan.receives(anna, frames=10)
 
+            # Elsa invited by e-mail: the outbox sends it to the SMTP catcher (its maildir)
+            patient = next(p for p in detail["participants"] if p["kind"] == "PATIENT")
+            invited = (
+                await gql(
+                    anna_http,
+                    anna_csrf,
+                    "InviteToMeeting",
+                    meetingId=meeting["id"],
+                    expectedVersion=meeting["version"],
+                    participantIds=[patient["id"]],
+                    channel="EMAIL",
+                )
+            )["inviteToMeeting"]
+            assert invited["invitations"] == [{"participantId": patient["id"], "channel": "EMAIL"}], invited
+            sent = await sip_service(stack, "notify")  # now, not at the API processes' next round
+            assert sent.returncode == 0, sent
+            await until(
+                lambda: asyncio.to_thread(mailed_to, stack, "elsa.andersson@example.se"),
+                "the invitation in the SMTP catcher's maildir",
+            )
+
             # One API process dies at once; the proxy sends what it cannot deliver there to the other
             killed = stack.api_pid(1)
             os.kill(killed, signal.SIGKILL)
@@ -243,3 +280,26 @@ async def test_local_stack_signs_in_meets_and_survives_a_killed_api_process(tmp_
                 seconds=START_S,
             )
         assert stack.honcho.poll() is None, stack.tail()
+
+        # The service's role may only add to the audit trail, and its checkpoints cover the chain
+        psql = [
+            stack.env["PG_BIN"] + "/psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            stack.env["PG_PORT"],
+            "-U",
+            "sip_app",
+            "-d",
+            "sip",
+        ]
+        refused = await asyncio.to_thread(
+            subprocess.run, [*psql, "-c", "DELETE FROM audit_events"], capture_output=True, text=True
+        )
+        assert refused.returncode != 0 and "permission denied" in refused.stderr, refused
+        await until(
+            lambda: asyncio.to_thread((stack.folder / "audit-checkpoints.jsonl").exists),
+            "a signed audit checkpoint from the API processes",
+        )
+        verified = await sip_service(stack, "audit", "verify")
+        assert verified.returncode == 0 and "audit trail intact" in verified.stdout, verified
