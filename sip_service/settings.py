@@ -149,6 +149,8 @@ class Settings(BaseSettings):
     audit_checkpoint_key: SecretStr | None = None
     audit_checkpoint_public_keys: list[str] = []
     audit_checkpoint_interval_s: float = Field(default=60.0, ge=0)  # 0: no checkpoints from this process
+    # Sooner when the chain grew by this many events (the head is looked at every second); 0: by time only.
+    audit_checkpoint_every_events: int = Field(default=0, ge=0)
 
     # Hardening limits (always on; production also hides introspection, IDE and suggestions).
     max_body_bytes: int = 256 * 1024

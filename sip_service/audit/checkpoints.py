@@ -129,27 +129,39 @@ async def head(session: AsyncSession) -> tuple[int, str] | None:
 
 
 async def write_checkpoint(
-    db: Database, signer: Signer, sink: FileSink, last_seq: int | None = None
+    db: Database, signer: Signer, sink: FileSink, last_seq: int | None = None, min_events: int = 1
 ) -> Checkpoint | None:
-    """Sign and append the chain's head, unless it is still `last_seq` (or there is no event yet)."""
+    """Sign and append the chain's head if it moved at least `min_events` past `last_seq` (and
+    there is an event at all)."""
     async with db.read() as session:
         now = await head(session)
-    if now is None or now[0] == last_seq:
+    if now is None or now[0] - (last_seq or 0) < max(min_events, 1):
         return None
     cp = Checkpoint(now[0], now[1], clock.now())
     await asyncio.to_thread(sink.append, signer.line(cp))
     return cp
 
 
-async def run_forever(db: Database, signer: Signer, sink: FileSink, *, interval_s: float, stop: asyncio.Event) -> None:
+async def run_forever(
+    db: Database,
+    signer: Signer,
+    sink: FileSink,
+    *,
+    interval_s: float,
+    stop: asyncio.Event,
+    every_events: int = 0,
+    poll_s: float = 1.0,
+) -> None:
     """The background task of each API process: a checkpoint every `interval_s` while the chain
-    grows, and a last one when stopped. A failed round (database away, disk full) is logged once
-    until a round works again."""
+    grows, sooner when it grew by `every_events` (looked at every `poll_s`; 0: not), and a last one
+    when stopped. A failed round (database away, disk full) is logged once until one works again."""
     last: int | None = None
+    last_round = -float("inf")
     failing = False
     while True:
+        due = stop.is_set() or clock.monotonic() - last_round >= interval_s
         try:
-            cp = await write_checkpoint(db, signer, sink, last)
+            cp = await write_checkpoint(db, signer, sink, last, 1 if due else every_events)
             last = cp.seq if cp else last
             if failing:
                 log.warning("audit checkpoints are written again")
@@ -158,10 +170,13 @@ async def run_forever(db: Database, signer: Signer, sink: FileSink, *, interval_
             if not failing:
                 log.warning("an audit checkpoint could not be written (%s: %s)", type(exc).__name__, exc)
             failing = True
+        if due:
+            last_round = clock.monotonic()
         if stop.is_set():
             return
+        wait = min(interval_s, poll_s) if every_events > 0 else interval_s
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval_s)
+            await asyncio.wait_for(stop.wait(), wait)
 
 
 def start(settings: Settings, db: Database) -> Callable[[], Awaitable[None]] | None:
@@ -177,7 +192,14 @@ def start(settings: Settings, db: Database) -> Callable[[], Awaitable[None]] | N
     sink.ensure()
     stop = asyncio.Event()
     task = asyncio.create_task(
-        run_forever(db, signer, sink, interval_s=settings.audit_checkpoint_interval_s, stop=stop),
+        run_forever(
+            db,
+            signer,
+            sink,
+            interval_s=settings.audit_checkpoint_interval_s,
+            stop=stop,
+            every_events=settings.audit_checkpoint_every_events,
+        ),
         name="audit-checkpoints",
     )
 

@@ -183,3 +183,36 @@ async def test_a_chain_rewritten_after_a_checkpoint_and_forged_checkpoints_are_r
         assert code == 1 and f"no checkpoint file at {path}" in err, (out, err)
     finally:
         await db.dispose()
+
+
+async def test_a_checkpoint_comes_sooner_when_the_chain_grew_by_the_set_number_of_events(
+    empty_database: str, tmp_path: Path
+) -> None:
+    await asyncio.to_thread(migrations.upgrade, empty_database)
+    private, _ = cps.generate_key()
+    path = tmp_path / "audit.jsonl"
+    settings = Settings(
+        database_url=empty_database,
+        dev_oidc_key_file=tmp_path / "key.json",
+        notify_interval_s=0,
+        media_in_process=False,
+        audit_checkpoint_file=path,
+        audit_checkpoint_key=private,
+        audit_checkpoint_interval_s=3600,  # by time: not within this test
+        audit_checkpoint_every_events=3,
+    )
+    db = Database(empty_database)
+    try:
+        await add_events(db, 1)
+        async with running_service(settings, db):
+            for seq in (1, 4, 7):  # the first round's (by time), then one per 3 events
+
+                async def covered(seq: int = seq) -> bool:
+                    return any(line["seq"] == seq for line in lines(path))
+
+                await until(covered, f"a checkpoint of event {seq}")
+                if seq < 7:
+                    await add_events(db, 3)
+        assert [line["seq"] for line in lines(path)] == [1, 4, 7]  # none between, none more on stopping
+    finally:
+        await db.dispose()
