@@ -153,18 +153,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     lattices = Lattices(settings.statistics_cache_seconds)  # counted statistics, for the next filter
 
     live = Live(broker_for(settings.redis_url))  # lobby and signaling events, shared over Redis if set
-    meeting_secret = (
-        settings.meeting_token_secret.get_secret_value().encode()
-        if settings.meeting_token_secret
-        else secrets.token_bytes(32)
-    )
+    # The first signs guests' meeting tokens; every one verifies them (rotation: SIP_MEETING_TOKEN_SECRETS).
+    meeting_secrets = [key.encode() for key in settings.meeting_token_keys] or [secrets.token_bytes(32)]
 
     async def principal_of(authorization: str | None) -> Principal:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise _unauthenticated("Sign in: send a bearer token.")
         # A guest's meeting token (from an invite link) is ours; anything else is the provider's.
-        if (guest := invites.guest_principal_from_meeting_token(token.strip(), meeting_secret)) is not None:
+        if (guest := invites.guest_principal_from_meeting_token(token.strip(), meeting_secrets)) is not None:
             return guest
         key = principals.key("token", token.strip())
         if (known := principals.get(key)) is not None:  # validated and looked up a moment ago
@@ -269,7 +266,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(OutageAnswer, outages=outages)
     app.state.outages = outages
     browser = web.install(app, settings, db, validator_for(settings.oidc_client_id, None), principals)
-    app.include_router(invite_router(db, settings, meeting_secret))
+    app.include_router(invite_router(db, settings, meeting_secrets[0]))
     app.include_router(fhir_router(settings, db, principal_of), prefix="/fhir")  # bearer tokens, as GraphQL
     if not settings.is_production:
         # The IDE page itself needs no sign-in (its requests do: add the bearer token under Headers).

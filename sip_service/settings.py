@@ -6,9 +6,10 @@ import os
 from datetime import time, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy import make_url
 
 # The files the service reads and serves besides its code (alembic/, graphql/, auth/, video/, web/):
@@ -82,11 +83,16 @@ class Settings(BaseSettings):
     # Signs and encrypts the session cookie. Needed for browser sign-in in production; in
     # development a random one is made per process (signing in again after a restart).
     session_secret: SecretStr | None = Field(default=None, min_length=32)
+    # Rotation without signing everyone out (README, "Key rotation"): more secrets, comma-separated.
+    # The first of SIP_SESSION_SECRET and these signs; every one of them is accepted.
+    session_secrets: Annotated[list[SecretStr], NoDecode] = []
     session_staff_max_age_s: int = 8 * 3600
     session_citizen_max_age_s: int = 3600
     # Signs guests' short-lived meeting tokens (HS256), given for an invite link. Shared by all
     # processes in production; in development a random one is made per process.
     meeting_token_secret: SecretStr | None = Field(default=None, min_length=32)
+    # As SIP_SESSION_SECRETS: the first of SIP_MEETING_TOKEN_SECRET and these signs, all are accepted.
+    meeting_token_secrets: Annotated[list[SecretStr], NoDecode] = []
 
     # Meeting events (lobby, signaling) between service processes. Without it they stay in this
     # process, which is enough for one replica.
@@ -170,6 +176,20 @@ class Settings(BaseSettings):
     # so that nobody dodges the invite limit above by writing another address into a header.
     trusted_proxies: list[str] = []
 
+    @field_validator("session_secrets", "meeting_token_secrets", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("session_secrets", "meeting_token_secrets")
+    @classmethod
+    def _long_enough(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if any(len(secret.get_secret_value()) < 32 for secret in value):
+            raise ValueError("every secret must be at least 32 characters")
+        return value
+
     @model_validator(mode="after")
     def _production_needs_real_identity_provider(self) -> Settings:
         if self.env is Mode.PRODUCTION and not (self.oidc_issuer and self.oidc_jwks_url):
@@ -177,8 +197,11 @@ class Settings(BaseSettings):
                 "production mode needs SIP_OIDC_ISSUER and SIP_OIDC_JWKS_URL: "
                 "the embedded development identity provider is never run in production"
             )
-        if self.env is Mode.PRODUCTION and not (self.session_secret and self.meeting_token_secret):
-            raise ValueError("production mode needs SIP_SESSION_SECRET and SIP_MEETING_TOKEN_SECRET (32+ characters)")
+        if self.env is Mode.PRODUCTION and not (self.session_keys and self.meeting_token_keys):
+            raise ValueError(
+                "production mode needs SIP_SESSION_SECRET and SIP_MEETING_TOKEN_SECRET (32+ characters; "
+                "or SIP_SESSION_SECRETS and SIP_MEETING_TOKEN_SECRETS)"
+            )
         if self.audit_checkpoint_file and not (self.audit_checkpoint_key or self.audit_checkpoint_public_keys):
             raise ValueError(
                 "SIP_AUDIT_CHECKPOINT_FILE needs SIP_AUDIT_CHECKPOINT_KEY (to write checkpoints; "
@@ -187,6 +210,16 @@ class Settings(BaseSettings):
         if self.media_backend is MediaBackend.JANUS and not self.janus_urls:
             raise ValueError("SIP_MEDIA_BACKEND=janus needs SIP_JANUS_URLS (the HTTP API of at least one Janus)")
         return self
+
+    @property
+    def session_keys(self) -> list[str]:
+        """The session cookie's secrets: the first encrypts, every one decrypts (empty: none set)."""
+        return _in_order(self.session_secret, self.session_secrets)
+
+    @property
+    def meeting_token_keys(self) -> list[str]:
+        """The meeting tokens' secrets: the first signs, every one verifies (empty: none set)."""
+        return _in_order(self.meeting_token_secret, self.meeting_token_secrets)
 
     @property
     def is_production(self) -> bool:
@@ -213,3 +246,8 @@ class Settings(BaseSettings):
     @property
     def issuer(self) -> str:
         return self.oidc_issuer or f"{self.public_url.rstrip('/')}/dev-oidc"
+
+
+def _in_order(first: SecretStr | None, more: list[SecretStr]) -> list[str]:
+    secrets = [s.get_secret_value() for s in ([first] if first else []) + more]
+    return list(dict.fromkeys(secrets))

@@ -50,11 +50,16 @@ class SessionCookie:
     """`request.session` as Starlette's SessionMiddleware offers it (Authlib keeps its state
     there), stored in a cookie that is encrypted and authenticated (A256GCM) rather than only
     signed: it carries a personal identity number, which must not be readable from the cookie.
-    It expires at the session's own `exp` (absolute, not sliding)."""
+    It expires at the session's own `exp` (absolute, not sliding).
 
-    def __init__(self, app: ASGIApp, *, secret: str, secure: bool) -> None:
+    Secrets rotate (SIP_SESSION_SECRETS): the first encrypts, every one decrypts, and a cookie made
+    under an older one is sealed again under the first with its next answer (same `exp`)."""
+
+    def __init__(self, app: ASGIApp, *, secrets: list[str], secure: bool) -> None:
+        assert secrets, "at least one session secret"
         self.app, self.secure = app, secure
-        self.key = OctKey.import_key(hashlib.sha256(b"sip-session-cookie\0" + secret.encode()).digest())
+        self.keys = [OctKey.import_key(hashlib.sha256(b"sip-session-cookie\0" + s.encode()).digest()) for s in secrets]
+        self.key = self.keys[0]
         # __Host-: the browser keeps it only if Secure, Path=/ and without Domain (no subdomain can plant one).
         self.name = "__Host-sip_session" if secure else "sip_session"
 
@@ -62,25 +67,30 @@ class SessionCookie:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        scope["session"] = self._load(HTTPConnection(scope).cookies.get(self.name))
+        scope["session"], older_key = self._load(HTTPConnection(scope).cookies.get(self.name))
         before = json.dumps(scope["session"], sort_keys=True)
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start" and json.dumps(scope["session"], sort_keys=True) != before:
+            changed = older_key or json.dumps(scope["session"], sort_keys=True) != before
+            if message["type"] == "http.response.start" and changed:
                 MutableHeaders(scope=message).append("set-cookie", self._cookie(scope["session"]))
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
 
-    def _load(self, value: str | None) -> dict[str, Any]:
+    def _load(self, value: str | None) -> tuple[dict[str, Any], bool]:
+        """The session, and whether it was sealed under an older secret than the first."""
         if not value:
-            return {}
-        try:
-            session = json.loads(jwe.decrypt_compact(value, self.key, algorithms=list(_JWE.values())).plaintext or b"")
-        except (JoseError, ValueError):  # forged, from another secret, or damaged: no session
-            return {}
-        expired = not isinstance(session, dict) or not isinstance(session.get("exp"), int | float)
-        return {} if expired or session["exp"] < time.time() else session
+            return {}, False
+        for i, key in enumerate(self.keys):
+            try:
+                plaintext = jwe.decrypt_compact(value, key, algorithms=list(_JWE.values())).plaintext
+                session = json.loads(plaintext or b"")
+            except (JoseError, ValueError):  # forged, from a secret not (or no longer) listed, or damaged
+                continue
+            expired = not isinstance(session, dict) or not isinstance(session.get("exp"), int | float)
+            return ({}, False) if expired or session["exp"] < time.time() else (session, i > 0)
+        return {}, False
 
     def _cookie(self, session: dict[str, Any]) -> str:
         max_age = int(session.get("exp", 0) - time.time())
@@ -241,12 +251,12 @@ def install(
 ) -> BrowserSignIn | None:
     """Mount browser sign-in and its session cookie; None (bearer tokens only) in production
     without SIP_SESSION_SECRET: the cookie key must outlive a process and be shared by replicas."""
-    if settings.session_secret is None and settings.is_production:
+    if not settings.session_keys and settings.is_production:
         log.warning("SIP_SESSION_SECRET is not set: browser sign-in is off")
         return None
-    secret = settings.session_secret.get_secret_value() if settings.session_secret else secrets.token_urlsafe(32)
+    keys = settings.session_keys or [secrets.token_urlsafe(32)]
     web = BrowserSignIn(settings, db, id_tokens, principals)
-    app.add_middleware(SessionCookie, secret=secret, secure=settings.is_production)
+    app.add_middleware(SessionCookie, secrets=keys, secure=settings.is_production)
     app.include_router(web.router(), prefix="/auth")
     return web
 

@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import OctKey
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -289,15 +290,19 @@ _CLAIMS = jwt.JWTClaimsRegistry(
 )
 
 
-def guest_principal_from_meeting_token(token: str, secret: bytes) -> GuestPrincipal | None:
-    """The guest a meeting token names, or None if it is not one of ours, or expired. Fails closed.
+def guest_principal_from_meeting_token(token: str, secrets: Sequence[bytes]) -> GuestPrincipal | None:
+    """The guest a meeting token names, or None if it is not one of ours (signed under none of
+    `secrets`: the one that signs now and those still accepted after a rotation), or expired. Fails
+    closed.
 
     This says who the guest is; `admitted` says whether the link still works for a meeting."""
-    key = signing_key(secret)
+    keys = [signing_key(secret) for secret in secrets]
     if not token or len(token) > _MAX_TOKEN_LENGTH:
         return None
     try:
-        claims = jwt.decode(token, key, algorithms=_ALGORITHMS).claims
+        claims = _verified_claims(token, keys)
+        if claims is None:
+            return None
         _CLAIMS.validate(claims)
         citizen = claims.get("citizen_id")
         return GuestPrincipal(
@@ -310,3 +315,12 @@ def guest_principal_from_meeting_token(token: str, secret: bytes) -> GuestPrinci
         )
     except (JoseError, ValueError, TypeError, KeyError, AttributeError):
         return None
+
+
+def _verified_claims(token: str, keys: list[OctKey]) -> dict[str, Any] | None:
+    for key in keys:
+        try:
+            return dict(jwt.decode(token, key, algorithms=_ALGORITHMS).claims)
+        except BadSignatureError:
+            continue  # another secret's, perhaps one still accepted
+    return None

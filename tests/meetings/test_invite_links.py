@@ -110,7 +110,7 @@ async def test_issue_then_exchange_gives_a_meeting_token_for_that_meeting_only(
     expires = datetime.fromisoformat(body["expiresAt"])
     assert before + timedelta(minutes=15) <= expires <= after + timedelta(minutes=15), (before, expires, after)
 
-    guest = invites.guest_principal_from_meeting_token(body["meetingToken"], SECRET)
+    guest = invites.guest_principal_from_meeting_token(body["meetingToken"], [SECRET])
     assert guest is not None
     assert (guest.citizen_id, guest.participant_id, guest.meeting_id, guest.plan_id, guest.name, guest.method) == (
         await citizen_id(world, "Elsa"),
@@ -141,24 +141,24 @@ async def test_issue_then_exchange_gives_a_meeting_token_for_that_meeting_only(
 async def test_meeting_tokens_are_checked_strictly(gql: GraphQLClient, world: Service, guests: Guests) -> None:
     setup = await plan_with_meetings(gql, world, timedelta(minutes=10))
     good = (await guests.exchange(token_of((await issue(gql, setup, setup.relative))["url"]))).json()["meetingToken"]
-    guest = invites.guest_principal_from_meeting_token(good, SECRET)
+    guest = invites.guest_principal_from_meeting_token(good, [SECRET])
     assert guest is not None and guest.name == "Närstående 0"
     claims = jwt.decode(good, OctKey.import_key(SECRET)).claims
     forged = [
-        invites.guest_principal_from_meeting_token(good, secrets.token_bytes(32)),  # another secret
-        invites.guest_principal_from_meeting_token(good[:-2] + "xx", SECRET),  # signature altered
+        invites.guest_principal_from_meeting_token(good, [secrets.token_bytes(32)]),  # another secret
+        invites.guest_principal_from_meeting_token(good[:-2] + "xx", [SECRET]),  # signature altered
         invites.guest_principal_from_meeting_token(
-            jwt.encode({"alg": "HS256"}, {**claims, "aud": "sip-service"}, OctKey.import_key(SECRET)), SECRET
+            jwt.encode({"alg": "HS256"}, {**claims, "aud": "sip-service"}, OctKey.import_key(SECRET)), [SECRET]
         ),
         invites.guest_principal_from_meeting_token(
-            jwt.encode({"alg": "HS512"}, claims, OctKey.import_key(SECRET), algorithms=["HS512"]), SECRET
+            jwt.encode({"alg": "HS512"}, claims, OctKey.import_key(SECRET), algorithms=["HS512"]), [SECRET]
         ),
-        invites.guest_principal_from_meeting_token(good.split(".")[0] + "." + good.split(".")[1] + ".", SECRET),
-        invites.guest_principal_from_meeting_token("not a token", SECRET),
+        invites.guest_principal_from_meeting_token(good.split(".")[0] + "." + good.split(".")[1] + ".", [SECRET]),
+        invites.guest_principal_from_meeting_token("not a token", [SECRET]),
     ]
     assert forged == [None] * len(forged)
     with pytest.raises(ValueError, match="at least 32 bytes"):
-        invites.guest_principal_from_meeting_token(good, b"short")
+        invites.guest_principal_from_meeting_token(good, [b"short"])
 
 
 async def test_only_the_hash_of_the_token_is_stored(gql: GraphQLClient, world: Service) -> None:
@@ -181,7 +181,7 @@ async def test_reissuing_and_revoking_stop_the_old_link(gql: GraphQLClient, worl
     refused(await guests.exchange(first), 401, "INVITE_REVOKED")
     ok = await guests.exchange(second)
     assert ok.status_code == 200
-    guest = invites.guest_principal_from_meeting_token(ok.json()["meetingToken"], SECRET)
+    guest = invites.guest_principal_from_meeting_token(ok.json()["meetingToken"], [SECRET])
     assert guest is not None
 
     m = setup.meetings[0]
@@ -214,7 +214,7 @@ async def test_a_link_works_only_in_its_window(
     later = clock.now() + timedelta(hours=3)
     monkeypatch.setattr(clock, "now", lambda: later)
     refused(await guests.exchange(token_of(now["url"])), 401, "INVITE_EXPIRED")
-    assert invites.guest_principal_from_meeting_token(ok.json()["meetingToken"], SECRET) is None
+    assert invites.guest_principal_from_meeting_token(ok.json()["meetingToken"], [SECRET]) is None
     monkeypatch.undo()
 
     over = await issue(gql, setup, setup.patient, meeting=2)
@@ -224,7 +224,7 @@ async def test_a_link_works_only_in_its_window(
 async def test_a_cancelled_meeting_admits_nobody(gql: GraphQLClient, world: Service, guests: Guests) -> None:
     setup = await plan_with_meetings(gql, world, timedelta(minutes=10))
     token = token_of((await issue(gql, setup, setup.patient))["url"])
-    guest = invites.guest_principal_from_meeting_token((await guests.exchange(token)).json()["meetingToken"], SECRET)
+    guest = invites.guest_principal_from_meeting_token((await guests.exchange(token)).json()["meetingToken"], [SECRET])
     assert guest is not None
     m = setup.meetings[0]
     await gql(op("CancelMeeting"), {"meetingId": m["id"], "expectedVersion": m["version"]}, as_="staff-anna")
