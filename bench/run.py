@@ -596,6 +596,9 @@ async def measure(
             {},
         ),
     ]
+    if args.cases:
+        wanted = [w.strip() for w in args.cases.split(",")]
+        cases = [c for c in cases if any(c.name.startswith(w) for w in wanted)]
     results: list[Result] = []
     async with httpx.AsyncClient(timeout=60) as c:
         for case in cases:
@@ -665,6 +668,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2, help="warm-up seconds before each measurement (2)")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent keep-alive clients (16)")
     parser.add_argument("--profile", type=Path, help="run the GraphQL server under cProfile and write stats here")
+    parser.add_argument("--cases", help="only these cases, by the start of their names: 'plan detail,plans page'")
     parser.add_argument("--no-postgraphile", action="store_true", help="leave out the PostGraphile side")
     args = parser.parse_args()
 

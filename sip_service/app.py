@@ -160,12 +160,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise _unauthenticated("Sign in: send a bearer token.")
+        key = principals.key("token", token.strip())
+        if (known := principals.get(key)) is not None:  # the provider's, validated and looked up a moment ago
+            return known
         # A guest's meeting token (from an invite link) is ours; anything else is the provider's.
         if (guest := invites.guest_principal_from_meeting_token(token.strip(), meeting_secrets)) is not None:
             return guest
-        key = principals.key("token", token.strip())
-        if (known := principals.get(key)) is not None:  # validated and looked up a moment ago
-            return known
         try:
             claims = await validator.validate(token.strip())
         except TokenError as exc:

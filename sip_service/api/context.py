@@ -204,6 +204,7 @@ class Context(BaseContext):
         self.reads = AuditReads()
         self.read_session = RequestReads(db)
         self._principal = principal
+        self._loaders: Loaders | None = None
         # The database unreachable while the operation ran (api.schema.Schema notes it): answered 503.
         self.outage: BaseException | None = None
         if principal is not None:
@@ -222,7 +223,14 @@ class Context(BaseContext):
 
     def _new_loaders(self) -> None:
         self.today = clock.today()
-        self.loaders = Loaders(self.read_session, self.principal, self.today, self.reads)
+        self._loaders = None
+
+    @property
+    def loaders(self) -> Loaders:
+        """Made at first use: an operation answered by its compiled form needs none."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.read_session, self.principal, self.today, self.reads)
+        return self._loaders
 
     async def after_write(self) -> None:
         """Later fields must read the new state, not this request's cache or snapshot."""

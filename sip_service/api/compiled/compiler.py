@@ -106,7 +106,8 @@ class Compiler:
         if spec is None:
             raise Unknown(type_name)
         items: list[ColumnElement[Any]] = []
-        steps: list[tuple[str, Build]] = []
+        code = _Code()
+        steps: list[tuple[str, str]] = []  # (key, the Python expression of its value)
         facts: dict[str, Any] = {}
         is_plan = spec.model is Plan
         if is_plan:
@@ -125,9 +126,10 @@ class Compiler:
                 if field.shape is None:
                     if node.selection_set is not None:
                         raise Unknown(f"{type_name}.{name} has no fields")
-                    steps.append((key, _computed(field.compute)))
+                    steps.append((key, f"plain({code.add(field.compute)}(ns, rt))"))
                 else:
-                    steps.append((key, _shaped(field.compute, self.shape(field.shape, node.selection_set))))
+                    shaped = self.shape(field.shape, node.selection_set)
+                    steps.append((key, f"{code.add(shaped)}({code.add(field.compute)}(ns, rt), rt)"))
                 continue
             i = len(items)
             if isinstance(field, Attr | Expr):
@@ -136,25 +138,25 @@ class Compiler:
                 if isinstance(field, Attr):
                     col = spec.model.__mapper__.columns[field.attr]
                     items.append(getattr(row, field.attr))
-                    out = sql.output(col.type)
+                    out = sql.output(col.type, self.d)
                 else:
                     items.append(field.sql(row))
-                    out = sql.output(field.column_type)
-                steps.append((key, _scalar(i, out)))
+                    out = sql.output(field.column_type, self.d)
+                steps.append((key, code.decode(f"arr[{i}]", out)))
             elif isinstance(field, Ref):
                 target = TYPES[field.target]
                 child = aliased(target.model)
                 element, inner = self.object(field.target, child, node.selection_set)
                 sub = select(element).where(child.id == getattr(row, field.fk)).scalar_subquery()
                 items.append(self.d.nested(sub))
-                steps.append((key, _one(i, inner)))
+                steps.append((key, _one(code, i, inner)))
             elif isinstance(field, Many):
                 relation = RELATIONS[(spec.model, field.relation)]
                 child = aliased(relation.model)
                 element, inner = self.object(field.target, child, node.selection_set)
                 found = self.d.aggregate(element, child, relation.where(row, child), relation.order_by(child))
                 items.append(self.d.nested(found))
-                steps.append((key, _many(i, inner)))
+                steps.append((key, f"[{code.add(inner)}(x, rt, None) for x in arr[{i}] or ()]"))
             elif isinstance(field, Pick):
                 # every related row, and the same rows as facts for the function that picks one
                 relation = RELATIONS[(spec.model, field.relation)]
@@ -164,16 +166,17 @@ class Compiler:
                 items.append(self.d.nested(found))
                 _merge(facts, {field.relation: {}})
                 _merge(facts, field.facts)
-                steps.append((key, _pick(i, field.relation, field.choose, inner, field.many)))
+                pick = _pick(i, field.relation, field.choose, inner, field.many)
+                steps.append((key, f"{code.add(pick)}(arr, rt, ns)"))
             elif isinstance(field, Json):
                 if node.selection_set is not None:
                     raise Unknown(f"{type_name}.{name} has no fields")
                 items.append(self.d.nested(getattr(row, field.attr)))
-                steps.append((key, _scalar(i, _same)))
+                steps.append((key, f"arr[{i}]"))
             elif isinstance(field, Same):
                 element, inner = self.object(field.target, row, node.selection_set)
                 items.append(element)
-                steps.append((key, _one(i, inner)))
+                steps.append((key, _one(code, i, inner)))
         if is_plan:
             _merge(facts, self.plan_needs.pop())
         f, to_facts = len(items), None
@@ -183,18 +186,17 @@ class Compiler:
         if not items:
             items.append(null())  # a call needs an argument everywhere
 
-        def build(arr: list[Any], rt: Runtime, _: Any) -> dict[str, Any]:
-            ns = None if to_facts is None else to_facts(arr[f])
-            if is_plan:
-                rt = replace(rt, plan=ns)
-            return {key: step(arr, rt, ns) for key, step in steps}
-
+        lines = [f"ns = {code.add(to_facts)}(arr[{f}])" if to_facts is not None else "ns = None"]
+        if is_plan:
+            lines.append(f"rt = {code.add(replace)}(rt, plan=ns)")
+        build: Build = code.function("arr, rt, _", lines, _literal(steps))
         return self.d.array(items), build
 
     def shape(self, shape: str, selection: SelectionSetNode | None) -> Shaped:
         """A Python object of `shape` (mapping.SHAPES) as the answer's value for `selection`."""
         fields = SHAPES[shape]
-        steps: list[tuple[str, Shaped]] = []
+        code = _Code()
+        steps: list[tuple[str, str]] = []
         for node in fields_of(selection, shape, self.fragments):
             name, key = node.name.value, (node.alias or node.name).value
             get = fields.get(name)
@@ -208,15 +210,14 @@ class Compiler:
             if get.shape is None:
                 if node.selection_set is not None:
                     raise Unknown(f"{shape}.{name} has no fields")
-                steps.append((key, _leaf(get.get, tuple(args))))
+                steps.append((key, _leaf(code, get.get, tuple(args))))
             elif args:
                 raise Unknown(f"{shape}.{name}: arguments")
             else:
-                steps.append((key, _nested(get.get, self.shape(get.shape, node.selection_set), get.many)))
-
-        def build(obj: Any, rt: Runtime) -> Any:
-            return None if obj is None else {key: step(obj, rt) for key, step in steps}
-
+                inner = code.add(self.shape(get.shape, node.selection_set))
+                value = f"{code.add(get.get)}(obj)"
+                steps.append((key, f"[{inner}(x, rt) for x in {value}]" if get.many else f"{inner}({value}, rt)"))
+        build: Shaped = code.function("obj, rt", ["if obj is None:", "    return None"], _literal(steps))
         return build
 
     def facts(
@@ -224,46 +225,56 @@ class Compiler:
     ) -> tuple[ColumnElement[Any], Callable[[list[Any]], SimpleNamespace]]:
         """The attributes `facts` names, as plain objects shaped like the ORM's."""
         items: list[ColumnElement[Any]] = []
-        steps: list[tuple[str, Callable[[Any], Any]]] = []
+        code = _Code()
+        steps: list[tuple[str, str]] = []
         for attr, inner in facts.items():
             i = len(items)
             if inner is None:
                 items.append(getattr(row, attr))
                 load = sql.python(model.__mapper__.columns[attr].type)
-                steps.append((attr, _fact(i, load)))
+                steps.append((attr, code.decode(f"arr[{i}]", load)))
                 continue
             relation = RELATIONS[(model, attr)]
             child = aliased(relation.model)
             element, each = self.facts(relation.model, child, inner)
             found = self.d.aggregate(element, child, relation.where(row, child), relation.order_by(child))
             items.append(self.d.nested(found))
-            steps.append((attr, _facts(i, each)))
-
-        def build(arr: list[Any]) -> SimpleNamespace:
-            return SimpleNamespace(**{attr: step(arr) for attr, step in steps})
-
+            steps.append((attr, f"[{code.add(each)}(x) for x in arr[{i}] or ()]"))
+        build = code.function("arr", [], f"{code.add(SimpleNamespace)}(**{_literal(steps)})")
         return self.d.array(items), build
 
 
-# Each step of a build, made by a function so that it keeps its own position (not the loop's last).
-def _scalar(i: int, out: sql.Decode) -> Build:
-    return lambda arr, rt, ns: out(arr[i])
+class _Code:
+    """The source of one build function, written out once per compiled operation rather than
+    walked field by field at each request: a dict display whose values read the row's positions
+    directly (the plan page has some 500 fields, the page of 50 plans some 2,000). Anything that is
+    not a position or a literal (decoders, domain functions, inner builds) is a name in `env`."""
+
+    def __init__(self) -> None:
+        self.env: dict[str, Any] = {"plain": sql.plain}
+
+    def add(self, value: Any) -> str:
+        name = f"_{len(self.env)}"
+        self.env[name] = value
+        return name
+
+    def decode(self, expr: str, decode: sql.Decode) -> str:
+        return expr if decode is sql.same else f"{self.add(decode)}({expr})"
+
+    def function(self, params: str, lines: list[str], result: str) -> Any:
+        body = "".join(f"    {line}\n" for line in lines)
+        source = f"def build({params}):\n{body}    return {result}\n"
+        namespace = dict(self.env)
+        exec(compile(source, "<compiled build>", "exec"), namespace)  # noqa: S102 (our own source, no input)
+        return namespace["build"]
 
 
-def _one(i: int, build: Build) -> Build:
-    return lambda arr, rt, ns: None if arr[i] is None else build(arr[i], rt, None)
+def _literal(steps: list[tuple[str, str]]) -> str:
+    return "{" + ", ".join(f"{key!r}: {expr}" for key, expr in steps) + "}"
 
 
-def _many(i: int, build: Build) -> Build:
-    return lambda arr, rt, ns: [build(x, rt, None) for x in arr[i] or ()]
-
-
-def _computed(compute: Callable[[Any, Runtime], Any]) -> Build:
-    return lambda arr, rt, ns: sql.plain(compute(ns, rt))
-
-
-def _shaped(compute: Callable[[Any, Runtime], Any], build: Shaped) -> Build:
-    return lambda arr, rt, ns: build(compute(ns, rt), rt)
+def _one(code: _Code, i: int, build: Build) -> str:
+    return f"(None if arr[{i}] is None else {code.add(build)}(arr[{i}], rt, None))"
 
 
 def _pick(i: int, relation: str, choose: Callable[[Any, Runtime], Any], build: Build, many: bool) -> Build:
@@ -277,33 +288,15 @@ def _pick(i: int, relation: str, choose: Callable[[Any, Runtime], Any], build: B
     return pick
 
 
-def _same(v: Any) -> Any:
-    return v
-
-
-def _leaf(get: Callable[..., Any], args: tuple[tuple[str, str], ...]) -> Shaped:
+def _leaf(code: _Code, get: Callable[..., Any], args: tuple[tuple[str, str], ...]) -> str:
     if not args:
-        return lambda obj, rt: sql.plain(get(obj))
+        return f"plain({code.add(get)}(obj))"
 
     def leaf(obj: Any, rt: Runtime) -> Any:
         given = {arg: rt.variables[var] for arg, var in args if var in rt.variables}
         return sql.plain(get(obj, **given))
 
-    return leaf
-
-
-def _nested(get: Callable[..., Any], build: Shaped, many: bool) -> Shaped:
-    if many:
-        return lambda obj, rt: [build(x, rt) for x in get(obj)]
-    return lambda obj, rt: build(get(obj), rt)
-
-
-def _fact(i: int, load: sql.Decode) -> Callable[[list[Any]], Any]:
-    return lambda arr: load(arr[i])
-
-
-def _facts(i: int, each: Callable[[list[Any]], SimpleNamespace]) -> Callable[[list[Any]], Any]:
-    return lambda arr: [each(x) for x in arr[i] or ()]
+    return f"{code.add(leaf)}(obj, rt)"
 
 
 def _merge(into: dict[str, Any], facts: Facts) -> None:

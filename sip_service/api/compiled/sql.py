@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from enum import Enum as Enum_
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Boolean, ColumnElement, Date, Enum, Text, Uuid, cast, func, literal_column, select
@@ -70,11 +71,27 @@ class Dialect:
         return literal_column(written[len(head) : written.index(tail)])
 
 
+# Ids and times read back as objects, remembered: the same plan's hundred-odd ids and times come
+# back with every request for it, and uuid.UUID() alone took a third of building its answer. Both
+# are immutable, so sharing them between requests is safe; the caches are bounded.
+_REMEMBERED = 65536
+
+
+@lru_cache(maxsize=_REMEMBERED)
+def _uuid(v: str) -> uuid.UUID:
+    return uuid.UUID(v)
+
+
+def _uuid_or_none(v: str | None) -> uuid.UUID | None:
+    return None if v is None else _uuid(v)
+
+
 def _uuid_out(v: str | None) -> str | None:
     # PostgreSQL writes a uuid with hyphens; SQLite stores 32 hex digits
-    return v if v is None or len(v) == 36 else str(uuid.UUID(v))
+    return v if v is None or len(v) == 36 else str(_uuid(v))
 
 
+@lru_cache(maxsize=_REMEMBERED)
 def _datetime(v: str | None) -> datetime | None:
     if v is None:
         return None
@@ -83,6 +100,7 @@ def _datetime(v: str | None) -> datetime | None:
     return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
 
 
+@lru_cache(maxsize=_REMEMBERED)
 def _datetime_out(v: str | None) -> str | None:
     return None if v is None else _datetime(v).isoformat()  # type: ignore[union-attr]
 
@@ -91,7 +109,8 @@ def _bool(v: Any) -> bool | None:
     return None if v is None else bool(v)
 
 
-def _same(v: Any) -> Any:
+def same(v: Any) -> Any:
+    """As it is: the compiled builds read such a value straight from the row."""
     return v
 
 
@@ -117,18 +136,21 @@ def _members(type_: Enum) -> dict[Any, Any]:
     return dict(zip(stored, members, strict=True))
 
 
-def output(type_: TypeEngine[Any]) -> Decode:
-    """A column's JSON value as the GraphQL answer writes it (strawberry's serialisation)."""
+def output(type_: TypeEngine[Any], dialect: Dialect) -> Decode:
+    """A column's JSON value as the GraphQL answer writes it (strawberry's serialisation); `same`
+    where the database already writes it so (the build then reads it straight from the row)."""
     if isinstance(type_, Enum) and type_.enum_class is not None:  # answered by the member's name
         names = {stored: m.name for stored, m in _members(type_).items()}
+        if all(stored == name for stored, name in names.items()):
+            return same
         return lambda v: None if v is None else names[v]
     if isinstance(type_, UTCDateTime):
         return _datetime_out
     if isinstance(type_, Uuid):
-        return _uuid_out
+        return same if dialect.pg else _uuid_out
     if isinstance(type_, Boolean):
-        return _bool
-    return _same  # text, numbers, dates (ISO on both)
+        return same if dialect.pg else _bool
+    return same  # text, numbers, dates (ISO on both)
 
 
 def python(type_: TypeEngine[Any]) -> Decode:
@@ -136,7 +158,7 @@ def python(type_: TypeEngine[Any]) -> Decode:
     if isinstance(type_, UTCDateTime):
         return _datetime
     if isinstance(type_, Uuid):
-        return lambda v: None if v is None else uuid.UUID(v)
+        return _uuid_or_none
     if isinstance(type_, Boolean):
         return _bool
     if isinstance(type_, Date):
@@ -144,4 +166,4 @@ def python(type_: TypeEngine[Any]) -> Decode:
     if isinstance(type_, Enum) and type_.enum_class is not None:
         members = _members(type_)
         return lambda v: None if v is None else members[v]
-    return _same
+    return same
