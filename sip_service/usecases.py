@@ -134,10 +134,7 @@ class ReadRecorder:
     async def _write(self, batch: list[_Reads]) -> None:
         async with self._db.write() as session:
             await audit.append_many(session, [(e.principal, e.reads) for e in batch])
-            now = clock.now()
-            for e in batch:
-                if e.opened:
-                    await inbox.note_opened(session, e.principal, e.opened, now)
+            await inbox.note_opened(session, [(e.principal, pid) for e in batch for pid in e.opened], clock.now())
 
 
 def _settle(entry: _Reads, error: BaseException | None) -> None:

@@ -175,14 +175,26 @@ async def mark(
     *,
     keep: bool = False,
 ) -> None:
-    """Record that the staff member saw these items, each as its stamp says: one statement, and a
-    mark made again (the plan opened twice, two tabs) replaces the one before. `keep`: a mark that
-    is there already stays as it is, without a write or a row lock (a plan opened again is no newer
-    than the first time: every read of a plan page would otherwise write, and wait for the others)."""
-    latest = {(kind, subject): stamp for kind, subject, stamp in marks}  # one row may be changed once
+    """Record that the staff member saw these items, each as its stamp says (`mark_all`)."""
+    await mark_all(session, ((staff_id, kind, subject, stamp) for kind, subject, stamp in marks), now, keep=keep)
+
+
+async def mark_all(
+    session: AsyncSession,
+    marks: Iterable[tuple[uuid.UUID, ItemKind, uuid.UUID, str]],
+    now: datetime,
+    *,
+    keep: bool = False,
+) -> None:
+    """Record that staff members saw items, (staff member, kind, subject, stamp) each: one statement,
+    and a mark made again (the plan opened twice, two tabs) replaces the one before. `keep`: a mark
+    that is there already stays as it is, without a write or a row lock (a plan opened again is no
+    newer than the first time: every read of a plan page would otherwise write, and wait for the
+    others)."""
+    latest = {(staff_id, kind, subject): stamp for staff_id, kind, subject, stamp in marks}  # a row changes once
     rows = [
         {"staff_member_id": staff_id, "kind": kind, "subject_id": subject, "stamp": stamp, "read_at": now}
-        for (kind, subject), stamp in latest.items()
+        for (staff_id, kind, subject), stamp in latest.items()
     ]
     if not rows:
         return

@@ -27,7 +27,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
 from sip_service.auth.principal import CitizenPrincipal, Principal, reading_organisation
@@ -395,7 +395,7 @@ def queue_rank(today: date | Day) -> ColumnElement[int]:
 
 
 async def page_statement(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     principal: Principal,
     today: date,
     flt: PlanFilter,

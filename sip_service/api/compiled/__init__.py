@@ -33,7 +33,7 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 from sqlalchemy import Select, Uuid, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types import ExecutionResult
 
 from sip_service.api import operations
@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 # What a root field's run gives (from its arguments and the request's coerced variables): the value
 # under its key, or None to take the strawberry path.
-Run = Callable[[AsyncSession, Context, dict[str, Any], Mapping[str, Any]], Awaitable[Any]]
+Run = Callable[[AsyncConnection, Context, dict[str, Any], Mapping[str, Any]], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def _root_plans(field: FieldNode, fragments: dict[str, FragmentDefinitionNode]) 
         columns = (element, Plan.created_at, Plan.id, Plan.patient_id)
         first_pages: dict[repo.Reader, Select[Any]] = {}
 
-        async def run(session: AsyncSession, ctx: Context, args: dict[str, Any], variables: Mapping[str, Any]) -> Any:
+        async def run(conn: AsyncConnection, ctx: Context, args: dict[str, Any], variables: Mapping[str, Any]) -> Any:
             first: int = args["first"]
             if not 1 <= first <= ctx.settings.max_page_size:
                 return None  # the strawberry path says why
@@ -110,13 +110,13 @@ def _root_plans(field: FieldNode, fragments: dict[str, FragmentDefinitionNode]) 
                 if (stmt := first_pages.get(kind)) is None:
                     stmt = first_pages[kind] = repo.first_page_statement(kind).with_only_columns(*columns)
                 params = {"reader": me, "limit": first + 1, **repo.Day.values(ctx.today)}
-                rows = (await session.execute(stmt, params)).all()
+                rows = (await conn.execute(stmt, params)).all()
             else:
                 try:
-                    stmt = await repo.page_statement(session, ctx.principal, ctx.today, flt, first, after)
+                    stmt = await repo.page_statement(conn, ctx.principal, ctx.today, flt, first, after)
                 except DomainError:
                     return None
-                rows = (await session.execute(stmt.with_only_columns(*columns))).all()
+                rows = (await conn.execute(stmt.with_only_columns(*columns))).all()
             shown = rows[:first]
             for _, _, plan_id, patient_id in shown:  # a list shows who the patients are: a read too
                 ctx.reads.add("plan.read", plan_id, patient_id)
@@ -154,7 +154,7 @@ def _root_plan(field: FieldNode, fragments: dict[str, FragmentDefinitionNode]) -
         element, mine = d.text(element, Plan), d.text(mine, Plan)
         by_reader: dict[repo.Reader, Select[Any]] = {}  # built once (repo.Day): the same for every request
 
-        async def run(session: AsyncSession, ctx: Context, args: dict[str, Any], variables: Mapping[str, Any]) -> Any:
+        async def run(conn: AsyncConnection, ctx: Context, args: dict[str, Any], variables: Mapping[str, Any]) -> Any:
             plan_id: uuid.UUID = args["id"]
             found = repo.reader(ctx.principal)
             if found is None:
@@ -166,7 +166,7 @@ def _root_plan(field: FieldNode, fragments: dict[str, FragmentDefinitionNode]) -
                     Plan.id == bindparam("plan_id", type_=Uuid), readable
                 )
             params = {"plan_id": plan_id, "reader": me, **repo.Day.values(ctx.today)}
-            row = (await session.execute(stmt, params)).first()
+            row = (await conn.execute(stmt, params)).first()
             if row is None:
                 return None
             ctx.reads.add("plan.read", plan_id, row[1])
@@ -239,11 +239,8 @@ class Registry:
         field_def = self.schema.query_type.fields[compiled.field.name.value]  # type: ignore[union-attr]
         args = get_argument_values(field_def, compiled.field, coerced)
         run = compiled.run_for(ctx.db.engine.dialect.name)
-        try:
-            async with ctx.read_session.session() as session:
-                value = await run(session, ctx, args, coerced.coerced)
-        finally:
-            await ctx.read_session.close()
+        async with ctx.db.one_statement() as connection:
+            value = await run(connection, ctx, args, coerced.coerced)
         if value is None:
             return None
         if (withheld := await record_reads_or_withhold(ctx)) is not None:
