@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Row, and_, exists, select
+from sqlalchemy import ColumnElement, Date, Executable, Row, Select, Uuid, and_, bindparam, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,62 +21,75 @@ from sqlalchemy.orm import QueryableAttribute, aliased
 
 from sip_service.auth.principal import StaffPrincipal
 from sip_service.inbox.rules import ACTION_WINDOW, ItemKind
+from sip_service.kit.db import UTCDateTime
 from sip_service.models.identity import Citizen
 from sip_service.models.inbox import InboxRead
 from sip_service.models.meetings import Invitation, Meeting, MeetingStatus
 from sip_service.models.plans import Action, ActionStatus, Approval, Participant, ParticipantKind, Plan, PlanStatus
-from sip_service.plans.repository import Attention, attention_condition, readable_condition
+from sip_service.plans.repository import PARAMETERS, READER, Attention, Day, attention_condition, readable_for
 
 AnyRow = Row[*tuple[Any, ...]]  # each query's docstring names its columns, in order
+AnySelect = Select[*tuple[Any, ...]]
 
 
-def _in_my_plans(staff: StaffPrincipal, today: date) -> ColumnElement[bool]:
-    """Open plans this staff member's organisation may see."""
-    return and_(readable_condition(staff, today), Plan.status != PlanStatus.CLOSED)
+# Each statement is built once, with the staff member, their organisation and the dates as
+# parameters (`_params`): building them anew (six aliased joins and the access rule) cost more
+# than running them.
+_STAFF = bindparam("staff_id", type_=Uuid)
 
 
-def _me(staff: StaffPrincipal, *, coordinator: bool = False) -> tuple[type[Participant], ColumnElement[bool]]:
+def _params(staff: StaffPrincipal, today: date, **more: Any) -> dict[str, Any]:
+    return {"staff_id": staff.staff_id, "reader": staff.organisation_id, **Day.values(today), **more}
+
+
+def _in_my_plans() -> ColumnElement[bool]:
+    """Open plans this staff member's organisation may see (`readable_condition`, as parameters)."""
+    return and_(readable_for("organisation", READER, PARAMETERS), Plan.status != PlanStatus.CLOSED)
+
+
+def _me(*, coordinator: bool = False) -> tuple[type[Participant], ColumnElement[bool]]:
     """This staff member as a participant who takes part now, joined to the plan."""
     me = aliased(Participant)
     on = and_(
         me.plan_id == Plan.id,
         me.kind == ParticipantKind.STAFF,
-        me.staff_member_id == staff.staff_id,
+        me.staff_member_id == _STAFF,
         me.removed_at.is_(None),
     )
     return me, (and_(on, me.is_coordinator.is_(True)) if coordinator else on)
 
 
-def _seen(
-    staff: StaffPrincipal, kind: ItemKind, subject: QueryableAttribute[uuid.UUID]
-) -> tuple[type[InboxRead], ColumnElement[bool]]:
+def _seen(kind: ItemKind, subject: QueryableAttribute[uuid.UUID]) -> tuple[type[InboxRead], ColumnElement[bool]]:
     seen = aliased(InboxRead)
-    on = and_(seen.staff_member_id == staff.staff_id, seen.kind == kind, seen.subject_id == subject)
+    on = and_(seen.staff_member_id == _STAFF, seen.kind == kind, seen.subject_id == subject)
     return seen, on
 
 
-async def _rows(session: AsyncSession, stmt: Executable) -> Sequence[AnyRow]:
-    return (await session.execute(stmt)).all()
+async def _rows(session: AsyncSession, stmt: Executable, params: dict[str, Any]) -> Sequence[AnyRow]:
+    return (await session.execute(stmt, params)).all()
+
+
+@cache
+def _new_plans() -> AnySelect:
+    me, on_me = _me()
+    seen, on_seen = _seen(ItemKind.NEW_PLAN, me.id)
+    stmt = (select(Plan.id, Plan.patient_id, Citizen.name, me.id).join(me, on_me)).join(
+        Citizen, Citizen.id == Plan.patient_id
+    )
+    return stmt.outerjoin(seen, on_seen).where(
+        _in_my_plans(), Plan.created_by_staff_id != _STAFF, seen.subject_id.is_(None)
+    )
 
 
 async def new_plans(session: AsyncSession, staff: StaffPrincipal, today: date) -> Sequence[AnyRow]:
     """(plan id, patient id, patient name, my participation id) for the plans I take part in and
     have not opened since I was added; not those I made myself."""
-    me, on_me = _me(staff)
-    seen, on_seen = _seen(staff, ItemKind.NEW_PLAN, me.id)
-    stmt = (select(Plan.id, Plan.patient_id, Citizen.name, me.id).join(me, on_me)).join(
-        Citizen, Citizen.id == Plan.patient_id
-    )
-    stmt = stmt.outerjoin(seen, on_seen).where(
-        _in_my_plans(staff, today), Plan.created_by_staff_id != staff.staff_id, seen.subject_id.is_(None)
-    )
-    return await _rows(session, stmt)
+    return await _rows(session, _new_plans(), _params(staff, today))
 
 
-async def actions_due(session: AsyncSession, staff: StaffPrincipal, today: date) -> Sequence[AnyRow]:
-    """(plan id, patient id, patient name, action id, description, responsible person, due date,
-    seen stamp) for my organisation's planned or ongoing actions due within the window or late."""
-    seen, on_seen = _seen(staff, ItemKind.ACTION, Action.id)
+@cache
+def _actions_due() -> AnySelect:
+    seen, on_seen = _seen(ItemKind.ACTION, Action.id)
     stmt = select(
         Plan.id,
         Plan.patient_id,
@@ -87,20 +101,24 @@ async def actions_due(session: AsyncSession, staff: StaffPrincipal, today: date)
         seen.stamp,
     ).join(Plan, Plan.id == Action.plan_id)
     stmt = (stmt).join(Citizen, Citizen.id == Plan.patient_id).outerjoin(seen, on_seen)
-    stmt = stmt.where(
-        _in_my_plans(staff, today),
-        Action.responsible_org_id == staff.organisation_id,
+    return stmt.where(
+        _in_my_plans(),
+        Action.responsible_org_id == READER,
         Action.status.in_([ActionStatus.PLANNED, ActionStatus.ONGOING]),
-        Action.due_date <= today + ACTION_WINDOW,
+        Action.due_date <= bindparam("action_due_by", type_=Date),
     )
-    return await _rows(session, stmt)
 
 
-async def meetings_ahead(session: AsyncSession, staff: StaffPrincipal, today: date, now: datetime) -> Sequence[AnyRow]:
-    """(plan id, patient id, patient name, meeting id, kind, starts at, sequence, seen stamp) for the
-    meetings I am invited to that have not ended and are not cancelled."""
-    me, on_me = _me(staff)
-    seen, on_seen = _seen(staff, ItemKind.MEETING, Meeting.id)
+async def actions_due(session: AsyncSession, staff: StaffPrincipal, today: date) -> Sequence[AnyRow]:
+    """(plan id, patient id, patient name, action id, description, responsible person, due date,
+    seen stamp) for my organisation's planned or ongoing actions due within the window or late."""
+    return await _rows(session, _actions_due(), _params(staff, today, action_due_by=today + ACTION_WINDOW))
+
+
+@cache
+def _meetings_ahead() -> AnySelect:
+    me, on_me = _me()
+    seen, on_seen = _seen(ItemKind.MEETING, Meeting.id)
     stmt = select(
         Plan.id,
         Plan.patient_id,
@@ -117,54 +135,71 @@ async def meetings_ahead(session: AsyncSession, staff: StaffPrincipal, today: da
         .join(me, on_me)
         .join(Invitation, and_(Invitation.meeting_id == Meeting.id, Invitation.participant_id == me.id))
     )
-    stmt = stmt.outerjoin(seen, on_seen).where(
-        _in_my_plans(staff, today), Meeting.status == MeetingStatus.SCHEDULED, Meeting.ends_at > now
+    return stmt.outerjoin(seen, on_seen).where(
+        _in_my_plans(),
+        Meeting.status == MeetingStatus.SCHEDULED,
+        Meeting.ends_at > bindparam("now", type_=UTCDateTime()),
     )
-    return await _rows(session, stmt)
+
+
+async def meetings_ahead(session: AsyncSession, staff: StaffPrincipal, today: date, now: datetime) -> Sequence[AnyRow]:
+    """(plan id, patient id, patient name, meeting id, kind, starts at, sequence, seen stamp) for the
+    meetings I am invited to that have not ended and are not cancelled."""
+    return await _rows(session, _meetings_ahead(), _params(staff, today, now=now))
+
+
+@cache
+def _approved_plans() -> AnySelect:
+    me, on_me = _me(coordinator=True)
+    seen, on_seen = _seen(ItemKind.TO_FINALIZE, Plan.id)
+    approved = exists().where(Approval.plan_id == Plan.id, Approval.plan_version == Plan.version)
+    stmt = (select(Plan.id, Plan.patient_id, Citizen.name, Plan.version, seen.stamp).join(me, on_me)).join(
+        Citizen, Citizen.id == Plan.patient_id
+    )
+    return stmt.outerjoin(seen, on_seen).where(
+        _in_my_plans(), Plan.status.in_([PlanStatus.DRAFT, PlanStatus.REVISING]), approved
+    )
 
 
 async def approved_plans(session: AsyncSession, staff: StaffPrincipal, today: date) -> Sequence[AnyRow]:
     """(plan id, patient id, patient name, version, seen stamp) for the plans I coordinate whose
     current version the patient side approved, not yet finalized. Whether each is ready is the
     rules' to say (the service loads these whole)."""
-    me, on_me = _me(staff, coordinator=True)
-    seen, on_seen = _seen(staff, ItemKind.TO_FINALIZE, Plan.id)
-    approved = exists().where(Approval.plan_id == Plan.id, Approval.plan_version == Plan.version)
-    stmt = (select(Plan.id, Plan.patient_id, Citizen.name, Plan.version, seen.stamp).join(me, on_me)).join(
+    return await _rows(session, _approved_plans(), _params(staff, today))
+
+
+@cache
+def _discharges() -> AnySelect:
+    me, on_me = _me()
+    seen, on_seen = _seen(ItemKind.DISCHARGE, Plan.id)
+    stmt = (select(Plan.id, Plan.patient_id, Citizen.name, Plan.discharge_ready_at, seen.stamp).join(me, on_me)).join(
         Citizen, Citizen.id == Plan.patient_id
     )
-    stmt = stmt.outerjoin(seen, on_seen).where(
-        _in_my_plans(staff, today), Plan.status.in_([PlanStatus.DRAFT, PlanStatus.REVISING]), approved
+    return stmt.outerjoin(seen, on_seen).where(
+        _in_my_plans(), attention_condition(Attention.DISCHARGE_MEETING_NOT_CALLED, PARAMETERS)
     )
-    return await _rows(session, stmt)
 
 
 async def discharges(session: AsyncSession, staff: StaffPrincipal, today: date) -> Sequence[AnyRow]:
     """(plan id, patient id, patient name, discharge ready at, seen stamp) for the plans I take part
     in with a discharge notice and no meeting called since (`Attention.DISCHARGE_MEETING_NOT_CALLED`)."""
-    me, on_me = _me(staff)
-    seen, on_seen = _seen(staff, ItemKind.DISCHARGE, Plan.id)
-    stmt = (select(Plan.id, Plan.patient_id, Citizen.name, Plan.discharge_ready_at, seen.stamp).join(me, on_me)).join(
+    return await _rows(session, _discharges(), _params(staff, today))
+
+
+@cache
+def _follow_ups() -> AnySelect:
+    me, on_me = _me()
+    seen, on_seen = _seen(ItemKind.FOLLOW_UP_DUE, Plan.id)
+    stmt = (select(Plan.id, Plan.patient_id, Citizen.name, Plan.follow_up_date, seen.stamp).join(me, on_me)).join(
         Citizen, Citizen.id == Plan.patient_id
     )
-    stmt = stmt.outerjoin(seen, on_seen).where(
-        _in_my_plans(staff, today), attention_condition(Attention.DISCHARGE_MEETING_NOT_CALLED, today)
-    )
-    return await _rows(session, stmt)
+    return stmt.outerjoin(seen, on_seen).where(_in_my_plans(), attention_condition(Attention.FOLLOW_UP_DUE, PARAMETERS))
 
 
 async def follow_ups(session: AsyncSession, staff: StaffPrincipal, today: date) -> Sequence[AnyRow]:
     """(plan id, patient id, patient name, follow-up date, seen stamp) for the active plans I take
     part in whose follow-up is near or past (`Attention.FOLLOW_UP_DUE`)."""
-    me, on_me = _me(staff)
-    seen, on_seen = _seen(staff, ItemKind.FOLLOW_UP_DUE, Plan.id)
-    stmt = (select(Plan.id, Plan.patient_id, Citizen.name, Plan.follow_up_date, seen.stamp).join(me, on_me)).join(
-        Citizen, Citizen.id == Plan.patient_id
-    )
-    stmt = stmt.outerjoin(seen, on_seen).where(
-        _in_my_plans(staff, today), attention_condition(Attention.FOLLOW_UP_DUE, today)
-    )
-    return await _rows(session, stmt)
+    return await _rows(session, _follow_ups(), _params(staff, today))
 
 
 async def mark(
