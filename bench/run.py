@@ -449,6 +449,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process serving the bench database (the servers' pooled
+    connections, kept open through a run), from /proc: the work each side leaves to the database."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            if cmdline.startswith(b"postgres: ") and f" {DB_NAME} ".encode() in cmdline:
+                total += cpu_seconds(int(proc.name))
+        except OSError:  # gone meanwhile
+            continue
+    return total
+
+
 # ---- load and report ------------------------------------------------------------------------------
 
 Send = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
@@ -462,6 +478,7 @@ class Result:
     latencies: list[float]
     server_cpu_s: float
     client_cpu_s: float
+    database_cpu_s: float
     per_request: dict[str, float]  # engine events counted on the GraphQL side
 
     @property
@@ -496,10 +513,12 @@ async def load(name: str, pid: int, send: Send, args: argparse.Namespace, counts
 
         await run(args.warmup)
         server0, client0, counts0 = cpu_seconds(pid), time.process_time(), await counts()
+        database0 = database_cpu_seconds()
         latencies, elapsed = await run(args.seconds)
         server_cpu, client_cpu, counts1 = cpu_seconds(pid) - server0, time.process_time() - client0, await counts()
+        database_cpu = database_cpu_seconds() - database0
         per_request = {k: (counts1[k] - counts0[k]) / len(latencies) for k in counts1}
-        return Result(name, len(latencies), elapsed, latencies, server_cpu, client_cpu, per_request)
+        return Result(name, len(latencies), elapsed, latencies, server_cpu, client_cpu, database_cpu, per_request)
 
 
 def difference(a: Any, b: Any, path: str = "") -> str:
@@ -646,15 +665,20 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         f"{args.seconds:g} s per side after warm-up"
     )
     counted = "".join(f"{c + '/req':>13}" for c in COUNTED.values())
-    print(f"{'':52}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'server CPU ms/req':>19}{'client CPU ms/req':>19}{counted}")
+    print(
+        f"{'':52}{'req/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'server CPU ms/req':>19}{'db CPU ms/req':>15}"
+        f"{'client CPU ms/req':>19}{counted}"
+    )
     for r in results:
-        server, client = (1000 * t / r.requests for t in (r.server_cpu_s, r.client_cpu_s))
+        server, database, client = (1000 * t / r.requests for t in (r.server_cpu_s, r.database_cpu_s, r.client_cpu_s))
         case, side = r.name.split(" / ")
         if r.per_request:
             events = "".join(f"{v:13.2f}" for v in r.per_request.values())
         else:
             events = f"{'(' + str(KNOWN_SQL.get(side, {}).get(case, '?')) + ')':>13}"
-        print(f"{r.name:52}{r.rps:7.1f}{r.ms(0.5):8.1f}{r.ms(0.99):8.1f}{server:19.2f}{client:19.2f}{events}")
+        print(
+            f"{r.name:52}{r.rps:7.1f}{r.ms(0.5):8.1f}{r.ms(0.99):8.1f}{server:19.2f}{database:15.2f}{client:19.2f}{events}"
+        )
     by_name = {r.name: r for r in results}
     for r in results:
         case, side = r.name.split(" / ")
@@ -662,7 +686,13 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         if side == "asyncpg" or base is None:
             continue
         cpu = (r.server_cpu_s / r.requests) / (base.server_cpu_s / base.requests)
-        print(f"{case}: {side}/asyncpg {r.rps / base.rps:.2f} in req/s, {cpu:.2f}x its server CPU per request")
+        both = ((r.server_cpu_s + r.database_cpu_s) / r.requests) / (
+            (base.server_cpu_s + base.database_cpu_s) / base.requests
+        )
+        print(
+            f"{case}: {side}/asyncpg {r.rps / base.rps:.2f} in req/s, {cpu:.2f}x its server CPU per request, "
+            f"{both:.2f}x its server and database CPU"
+        )
 
 
 def main() -> None:
