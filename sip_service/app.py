@@ -25,6 +25,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from sip_service.api import operations
 from sip_service.api.compiled import Registry
@@ -40,6 +41,7 @@ from sip_service.http import auth as web
 from sip_service.http.devprovider import DevProvider, dev_provider_router
 from sip_service.http.fhir.router import fhir_router
 from sip_service.http.invite import invite_router
+from sip_service.http.observe import Metrics, Observe, metrics_endpoint
 from sip_service.http.outage import OutageAnswer
 from sip_service.inbox import digest
 from sip_service.kit import jsonenc
@@ -155,6 +157,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     live = Live(broker_for(settings.redis_url))  # lobby and signaling events, shared over Redis if set
     # The first signs guests' meeting tokens; every one verifies them (rotation: SIP_MEETING_TOKEN_SECRETS).
     meeting_secrets = [key.encode() for key in settings.meeting_token_keys] or [secrets.token_bytes(32)]
+    media: list[Any] = []  # this process's media server, once the lifespan started it (for /metrics)
+    metrics = Metrics(db, known_operations=operations.documents(), media=lambda: media[0] if media else None)
 
     async def principal_of(authorization: str | None) -> Principal:
         scheme, _, token = (authorization or "").partition(" ")
@@ -228,6 +232,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                     webhook_max_attempts=settings.webhook_max_attempts,
                     before=jobs if settings.digest_enabled else [],
                     stop=stop_worker,
+                    after=metrics.outbox_round,
                 ),
                 name="outbox-worker",
             )
@@ -238,6 +243,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
             relay = media_server(settings, db, live.broker)
             await relay.start()
+            media.append(relay)
         yield
         if relay is not None:
             await relay.stop()
@@ -289,6 +295,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Registry(schema._schema, settings) if settings.compiled_operations else None,
             known_plan_changes,
             outages,
+            metrics,
             context_getter=context,
             graphql_ide=None,
             allow_queries_via_get=False,  # GET would let another site read plans through a link
@@ -333,7 +340,28 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def home(request: Request) -> str:
         return _HOME
 
+    # Observability (http/observe.py): /metrics where the settings allow it, and outermost, each
+    # request's id (log lines, X-Request-ID) and measurements. Forwarded headers are applied inside
+    # it, so that it still sees the connection's own peer (is it a trusted proxy?); `serve` leaves
+    # them to the app (cli.proxy_options).
+    app.state.metrics = metrics
+    if settings.metrics_served:
+        app.add_api_route("/metrics", metrics_endpoint(settings, metrics), methods=["GET"], include_in_schema=False)
+    believe_forwarded_headers(app, settings)
+    app.add_middleware(
+        Observe,
+        metrics=metrics,
+        trusted_proxies=settings.trusted_proxies,
+        prefixes=("/graphql", "/fhir", "/auth", "/dev-oidc"),
+    )
     return app
+
+
+def believe_forwarded_headers(app: FastAPI, settings: Settings) -> None:
+    """X-Forwarded-For and -Proto, believed only from SIP_TRUSTED_PROXIES: uvicorn's middleware, in
+    the app rather than around it (`serve` turns uvicorn's off: cli.proxy_options)."""
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
 
 # The browser pages load only their own files and talk only to this service (its websocket too).
@@ -374,6 +402,7 @@ class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):
         compiled: Registry | None,
         known_plan_changes: KnownPlanChanges | None,
         outages: Outages,
+        metrics: Metrics,
         **kwargs: Any,
     ) -> None:
         kwargs["subscription_protocols"] = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)  # the current protocol only
@@ -382,6 +411,7 @@ class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):
         self._compiled = compiled
         self.known_plan_changes = known_plan_changes
         self.outages = outages  # the handler (plan_live.LiveUpdatesHandler) closes sockets 1013 in an outage
+        self.metrics = metrics  # told each request's operation and error codes (http.observe)
 
     async def execute_single(
         self,
@@ -394,6 +424,20 @@ class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):
     ) -> ExecutionResult:
         """A known query operation with a compiled form runs as one statement (`api.compiled`);
         everything else, and anything unusual about the request, as strawberry runs it."""
+        self.metrics.note_operation(request_data.query, request_data.operation_name)
+        result = await self._execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        self.metrics.note_errors(result.errors)
+        return result
+
+    async def _execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
         if self._compiled is not None and request_adapter.method == "POST" and request_data.query:
             result = await self._compiled.execute(
                 context, request_data.query, request_data.operation_name, request_data.variables

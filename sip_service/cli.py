@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
+import logging.config
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import uvicorn
 import uvicorn.config
 from sqlalchemy.exc import DBAPIError
 
-from sip_service.kit import migrations
+from sip_service.kit import logs, migrations
 from sip_service.settings import ASSETS_DIR, Settings
 
 app = typer.Typer(help="SIP-tjänsten: samordnad individuell plan.", no_args_is_help=True)
@@ -22,13 +22,21 @@ SCHEMA_FILE = ASSETS_DIR / "graphql" / "schema.graphql"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def serve_log_config() -> dict[str, Any]:
+def serve_log_config(settings: Settings | None = None) -> dict[str, Any]:
     """uvicorn's own logging, and the service's (sip_service.*) at INFO beside it: uvicorn configures
     only its own loggers, so without this the outbox worker's lines (in development, every message it
-    sends: notify.senders.ConsoleSender) went nowhere."""
-    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    config["loggers"]["sip_service"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return config
+    sends: notify.senders.ConsoleSender) went nowhere. JSON lines or text (SIP_LOG_FORMAT; JSON by
+    default in production), each with its request's id (kit.logs)."""
+    settings = settings or Settings()
+    return logs.logging_config(uvicorn.config.LOGGING_CONFIG, json=settings.logs_as_json)
+
+
+def configure_logging(settings: Settings) -> None:
+    """The commands that are no server (media, notify): the same lines as `serve` writes."""
+    if settings.logs_as_json:
+        logging.config.dictConfig(logs.logging_config(uvicorn.config.LOGGING_CONFIG, json=True))
+    else:
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
 
 
 async def _seed(settings: Settings) -> bool:
@@ -89,11 +97,11 @@ def seed_demo() -> None:
 
 
 def proxy_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's forwarded headers: believed only from SIP_TRUSTED_PROXIES (by default from nobody;
-    uvicorn's own default believes any process on this machine)."""
-    if not settings.trusted_proxies:
-        return {"proxy_headers": False}
-    return {"proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies}
+    """uvicorn's forwarded headers: off. The app believes them, only from SIP_TRUSTED_PROXIES (by
+    default from nobody; uvicorn's own default believes any process on this machine), inside the
+    middleware that must still see the connection's own peer to trust its X-Request-ID
+    (app.create_app, http.observe)."""
+    return {"proxy_headers": False}
 
 
 @app.command()
@@ -121,7 +129,7 @@ def serve(
         port=port,
         **proxy_options(settings),
         log_level="info",
-        log_config=serve_log_config(),
+        log_config=serve_log_config(settings),
         ws_max_size=settings.max_body_bytes,  # a websocket message is no larger than a request may be
     )
 
@@ -240,8 +248,9 @@ async def _notify(settings: Settings) -> tuple[int, int, int]:
 @app.command()
 def notify() -> None:
     """Send the due messages of the outbox once (the server does this every SIP_NOTIFY_INTERVAL_S)."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)  # in development the messages are written here
-    sent, retrying, failed = asyncio.run(_notify(Settings()))
+    settings = Settings()
+    configure_logging(settings)  # in development the messages are written here
+    sent, retrying, failed = asyncio.run(_notify(settings))
     typer.echo(f"sent {sent}, to retry {retrying}, failed {failed}")
 
 
@@ -311,7 +320,7 @@ def media() -> None:
     if not settings.redis_url:
         typer.echo("set SIP_REDIS_URL: the relay hears the API processes over Redis", err=True)
         raise typer.Exit(2)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging(settings)
     typer.echo("media relay running")
     asyncio.run(_media(settings))
 

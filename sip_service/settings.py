@@ -22,6 +22,11 @@ class Mode(StrEnum):
     PRODUCTION = "production"
 
 
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
 class MediaBackend(StrEnum):
     AIORTC = "aiortc"
     JANUS = "janus"
@@ -176,6 +181,16 @@ class Settings(BaseSettings):
     # so that nobody dodges the invite limit above by writing another address into a header.
     trusted_proxies: list[str] = []
 
+    # Observability (README, "Metrics, logs and the dashboard"). Log lines: "json" (one object per line) or "text";
+    # unset: JSON in production, text in development. Each line carries its request's id.
+    log_format: LogFormat | None = None
+    # Prometheus metrics at /metrics (http/observe.py). With a token, a scrape must send it as
+    # `Authorization: Bearer <token>`. Without one, /metrics is served in development, and in
+    # production only when SIP_METRICS_ENABLED=true says the port is private (never behind the public
+    # proxy). SIP_METRICS_ENABLED=false turns it off everywhere.
+    metrics_enabled: bool | None = None
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
+
     @field_validator("session_secrets", "meeting_token_secrets", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -224,6 +239,17 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Mode.PRODUCTION
+
+    @property
+    def logs_as_json(self) -> bool:
+        return self.log_format is LogFormat.JSON or (self.log_format is None and self.is_production)
+
+    @property
+    def metrics_served(self) -> bool:
+        """Whether /metrics answers at all (it then asks for the token, if one is set)."""
+        if self.metrics_enabled is not None:
+            return self.metrics_enabled
+        return self.metrics_token is not None or not self.is_production
 
     @property
     def turn_credential_ttl(self) -> timedelta:

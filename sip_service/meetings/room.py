@@ -36,6 +36,24 @@ class Live:
 
 
 @dataclass(frozen=True)
+class PresenceCounts:
+    """Video meetings right now, over every process (for /metrics)."""
+
+    participants: dict[str, int]  # by presence: WAITING (a lobby), IN_ROOM
+    meetings: int  # meetings with someone waiting or in the room
+
+
+async def presence_counts(session: AsyncSession) -> PresenceCounts:
+    here = MeetingAdmission.presence != Presence.AWAY
+    counts = {p.value: 0 for p in Presence if p is not Presence.AWAY}
+    stmt = select(MeetingAdmission.presence, func.count()).where(here).group_by(MeetingAdmission.presence)
+    for presence, count in await session.execute(stmt):
+        counts[Presence(presence).value] = int(count)
+    meetings = await session.scalar(select(func.count(func.distinct(MeetingAdmission.meeting_id))).where(here))
+    return PresenceCounts(counts, int(meetings or 0))
+
+
+@dataclass(frozen=True)
 class Member:
     """The principal as a participant of the meeting."""
 

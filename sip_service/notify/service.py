@@ -24,9 +24,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -258,6 +258,42 @@ async def run_once(
     return result
 
 
+@dataclass(frozen=True)
+class QueueState:
+    """The outbox at a glance (for /metrics): messages not sent by status, and the queue."""
+
+    by_status: dict[str, int]  # PENDING and FAILED (SENT is history, and not counted)
+    due: int  # PENDING and due now
+    retrying: int  # PENDING after at least one failed attempt
+    oldest_due_s: float  # how long the oldest due message has waited; 0 when none is due
+
+
+async def queue_state(session: AsyncSession, now: datetime | None = None) -> QueueState:
+    """Two statements on the (status, next_attempt_at) index; the sent history is not read."""
+    now = now or clock.now()
+    unsent = (MessageStatus.PENDING, MessageStatus.FAILED)
+    counts = {s.value: 0 for s in unsent}
+    by_status = select(OutboxMessage.status, func.count()).where(OutboxMessage.status.in_(unsent))
+    for status, count in await session.execute(by_status.group_by(OutboxMessage.status)):
+        counts[MessageStatus(status).value] = int(count)
+    pending = OutboxMessage.status == MessageStatus.PENDING
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(OutboxMessage.next_attempt_at <= now),
+                func.count().filter(OutboxMessage.attempts > 0),
+                func.min(OutboxMessage.next_attempt_at).filter(OutboxMessage.next_attempt_at <= now),
+            ).where(pending)
+        )
+    ).one()
+    oldest = row[2]
+    waited = 0.0
+    if oldest is not None:
+        oldest = oldest if oldest.tzinfo is not None else oldest.replace(tzinfo=UTC)
+        waited = max((now - oldest).total_seconds(), 0.0)
+    return QueueState(counts, int(row[0] or 0), int(row[1] or 0), waited)
+
+
 _paused = 0
 
 
@@ -281,11 +317,13 @@ async def run_forever(
     webhook_max_attempts: int | None = None,
     before: Sequence[Callable[[], Awaitable[object]]] = (),
     stop: asyncio.Event | None = None,
+    after: Callable[[RunResult], None] | None = None,
 ) -> None:
     """The background worker started by the app: one run every `interval_s` seconds, after the jobs
     that write messages (`before`: the daily digest), so that what they write goes out at once.
     It ends when `stop` is set (between rounds): a cancel alone is delivered once, and a library
-    busy at that moment may turn it into an error of its own, which the loop would outlive."""
+    busy at that moment may turn it into an error of its own, which the loop would outlive. `after`
+    is told each round's result (the metrics count it)."""
     stop = stop or asyncio.Event()
     while not stop.is_set():
         if not _paused:
@@ -295,7 +333,11 @@ async def run_forever(
                 except Exception:  # one broken job must not stop the sending
                     log.exception("a job before the outbox run failed")
             try:
-                await run_once(db, senders, max_attempts=max_attempts, webhook_max_attempts=webhook_max_attempts)
+                result = await run_once(
+                    db, senders, max_attempts=max_attempts, webhook_max_attempts=webhook_max_attempts
+                )
+                if after is not None:
+                    after(result)
             except Exception:  # a broken run (database away) must not end the worker
                 log.exception("the outbox run failed")
         with contextlib.suppress(TimeoutError):

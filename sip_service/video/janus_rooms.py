@@ -101,6 +101,10 @@ class JanusRoom(rooms.MediaRoom):
     def empty(self) -> bool:
         return not self.members
 
+    @property
+    def participant_count(self) -> int:
+        return len(self.members)
+
     async def gone(self) -> None:
         await self._destroy()
 

@@ -66,6 +66,11 @@ class MediaRoom(ABC):
     def empty(self) -> bool:
         """Nobody is connected any more."""
 
+    @property
+    @abstractmethod
+    def participant_count(self) -> int:
+        """How many are connected now (for /metrics)."""
+
     async def gone(self) -> None:  # noqa: B027 (a hook: most servers have nothing to clean up)
         """After the last one left (and nothing more came): what the server must clean up."""
 
@@ -104,6 +109,11 @@ class RoomServer(ABC, Generic[R]):
         self.rooms: dict[uuid.UUID, R] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[None]] = set()  # rooms of cancelled meetings, closing
+
+    @property
+    def room_sizes(self) -> list[int]:
+        """Each room's participants now (for /metrics: rooms and participants of this process)."""
+        return [room.participant_count for room in list(self.rooms.values())]
 
     @abstractmethod
     def new_room(self, meeting_id: uuid.UUID) -> R:

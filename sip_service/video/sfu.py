@@ -152,6 +152,10 @@ class Room(rooms.MediaRoom):
     def empty(self) -> bool:
         return not self.peers
 
+    @property
+    def participant_count(self) -> int:
+        return len(self.peers)
+
     async def closing(self) -> set[asyncio.Task[None]]:
         writes: set[asyncio.Task[None]] = set()
         for peer in list(self.peers.values()):

@@ -23,6 +23,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 from sqlalchemy import select, text
 
+from sip_service.app import believe_forwarded_headers
 from sip_service.auth.principal import AuthMethod
 from sip_service.cli import proxy_options
 from sip_service.http.invite import invite_router
@@ -264,11 +265,12 @@ async def test_refusals_are_plain_and_attempts_are_limited(guests: Guests) -> No
 
 
 async def _attempts_from(world: Service, trusted_proxies: list[str], forwarded_for: list[str]) -> list[int]:
-    """Invite exchanges (limit 3 a minute) from this machine, through uvicorn configured as `serve`
-    configures it, each with the next X-Forwarded-For: their statuses."""
+    """Invite exchanges (limit 3 a minute) from this machine, through uvicorn and the app configured as
+    `serve` and `create_app` configure them, each with the next X-Forwarded-For: their statuses."""
     settings = world.settings.model_copy(update={"trusted_proxies": trusted_proxies})
     app = FastAPI()
     app.include_router(invite_router(world.db, settings, SECRET, limiter=SlidingWindowLimiter(limit=3, window_s=60)))
+    believe_forwarded_headers(app, settings)  # as create_app does
     listener = socket.create_server(("127.0.0.1", 0))
     config = uvicorn.Config(app, log_level="warning", lifespan="off", **proxy_options(settings))
     server = uvicorn.Server(config)
