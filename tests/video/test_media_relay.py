@@ -20,6 +20,7 @@ import aioice.ice
 import httpx
 import pytest
 from media_peers import FPS, MEDIA_SERVER, WAIT_S, MediaPeer
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -122,6 +123,25 @@ async def test_three_participants_see_and_hear_each_other_and_attend(gql: GraphQ
         assert sorted(elsa.mapping.values()) == sorted((p.id, m) for p in (anna, johan) for m in ("audio", "video"))
         tracks = await elsa.expect("MEDIA_TRACKS")
         assert tracks["fromName"] == lobby.MEDIA_SERVER_NAME
+        # /metrics: one meeting with its three in the room, on this process's relay.
+        wanted = {
+            ("sip_media_rooms", ()): 1,
+            ("sip_media_participants", ()): 3,
+            ("sip_meetings_in_progress", ()): 1,
+            ("sip_meeting_participants", (("presence", "IN_ROOM"),)): 3,
+            ("sip_meeting_participants", (("presence", "WAITING"),)): 0,
+        }
+
+        async def figures() -> bool:
+            text = (await gql.http.get("/metrics")).text
+            got = {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for f in text_string_to_metric_families(text)
+                for s in f.samples
+            }
+            return all(got.get(k) == v for k, v in wanted.items())
+
+        await until("the meeting in /metrics", figures)
 
         # Her media arrived: she attended, and the plan no longer waits for that.
         rows, blockers = await until("elsa's attendance", lambda: _rows_of(gql, setup, setup.patient))
