@@ -299,21 +299,34 @@ def stats_report_command() -> None:
     typer.echo(f"looked at {looked_at} managers, queued {queued} reports")
 
 
-async def _media(settings: Settings) -> None:
+async def _media(settings: Settings, metrics_at: tuple[str, int] | None = None) -> None:
+    from prometheus_client import start_http_server
+
+    from sip_service.http.observe import media_worker_registry
     from sip_service.kit.db import Database
     from sip_service.kit.pubsub import broker_for
     from sip_service.video.backend import media_server
 
     db, broker = Database(settings.database_url), broker_for(settings.redis_url)
+    server = media_server(settings, db, broker)
+    exporter = None
+    if metrics_at is not None:  # its own /metrics: this process's CPU, rooms and participants
+        exporter, _ = start_http_server(metrics_at[1], metrics_at[0], registry=media_worker_registry(db, server))
     try:
-        await media_server(settings, db, broker).run_forever()  # until interrupted; then every peer closes
+        await server.run_forever()  # until interrupted; then every peer closes
     finally:
+        if exporter is not None:
+            exporter.shutdown()
+            exporter.server_close()
         await broker.close()
         await db.dispose()
 
 
 @app.command()
-def media() -> None:
+def media(
+    metrics_port: int = typer.Option(0, help="Serve this worker's Prometheus metrics on this port (0: none)."),
+    metrics_host: str = typer.Option("127.0.0.1", help="… on this address (a private one: no token is asked)."),
+) -> None:
     """Run only the media relay (SFU) for video meetings, as a worker beside the API processes
     (which then have SIP_MEDIA_IN_PROCESS=false); they meet over SIP_REDIS_URL."""
     settings = Settings()
@@ -322,7 +335,7 @@ def media() -> None:
         raise typer.Exit(2)
     configure_logging(settings)
     typer.echo("media relay running")
-    asyncio.run(_media(settings))
+    asyncio.run(_media(settings, (metrics_host, metrics_port) if metrics_port else None))
 
 
 @app.command("export-schema")

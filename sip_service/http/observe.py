@@ -126,6 +126,15 @@ class _AtScrape(Collector):
             )
 
 
+def media_worker_registry(db: Database, server: MediaRooms) -> CollectorRegistry:
+    """A `sip-service media` worker's metrics: its process (CPU above all: the relay decodes nothing,
+    but packets cost), its rooms and participants, its database pool."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    registry.register(_AtScrape(db, lambda: server))
+    return registry
+
+
 class Metrics:
     """This process's metrics, in a registry of its own (each app its own: tests run several)."""
 

@@ -5,6 +5,7 @@ protection, the outbox worker's counts, and the Grafana dashboard asking only fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import socket
@@ -14,20 +15,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
+from sip_service import cli
 from sip_service.app import create_app
+from sip_service.kit import pubsub
 from sip_service.kit.db import Database
+from sip_service.kit.pubsub import InProcessBroker
 from sip_service.models.identity import Organisation, StaffMember
 from sip_service.models.notify import Channel, MessageKind
 from sip_service.notify import service as outbox
 from sip_service.notify.senders import Outgoing, Senders
 from sip_service.settings import Mode, Settings
+from sip_service.video.channel import MEDIA_CHANNEL
 
-from conftest import REPO_ROOT, SHUTDOWN_S, GraphQLClient, Service, op, started
-from helpers import WAIT_S
+from conftest import REPO_ROOT, SHUTDOWN_S, GraphQLClient, Service, free_port, op, started
+from helpers import WAIT_S, until
 
 DASHBOARD = REPO_ROOT / "deploy" / "grafana" / "sip-service.json"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -202,6 +208,41 @@ async def test_x_request_id_is_taken_from_a_trusted_proxy_when_valid(world: Serv
             assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["x-request-id"]), (bad, answer.headers)
         # The forwarded client is still believed from the proxy (the invite limit counts it).
         assert (await http.get("/healthz", headers={"X-Forwarded-For": "203.0.113.9"})).status_code == 200
+
+
+async def test_the_media_worker_serves_its_own_metrics(world: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sip-service media --metrics-port`: the worker's CPU and its rooms, where the relay runs. (Its
+    broker is one in this process: a relay on the shared Redis would hear other runs' meetings.)"""
+    port = free_port()
+    broker = InProcessBroker()
+    monkeypatch.setattr(pubsub, "broker_for", lambda _url: broker)
+    worker = asyncio.create_task(cli._media(world.settings, ("127.0.0.1", port)))
+    samples: Samples = {}
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=WAIT_S) as http:
+
+            async def answers() -> bool:
+                nonlocal samples
+                assert not worker.done(), worker
+                try:
+                    samples = parse((await http.get("/metrics")).text)[0]
+                except httpx.TransportError:
+                    return False
+                return True
+
+            await until(answers, "the media worker's /metrics")
+            # Stopped once it listens (a relay stopped while it subscribes leaves its listener behind).
+            await until(lambda: _listens(broker), "the media worker listening")
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+    assert value(samples, "process_cpu_seconds_total") > 0
+    assert value(samples, "sip_media_rooms") == 0 and ("sip_media_participants", frozenset()) in samples
+
+
+async def _listens(broker: InProcessBroker) -> bool:
+    return await broker.subscribers(MEDIA_CHANNEL) > 0
 
 
 class Failing:
