@@ -189,6 +189,7 @@ class Metrics:
         self.meetings_live = Gauge(
             "sip_meetings_in_progress", "Video meetings with someone in their room or lobby.", registry=r
         )
+        self._database_answered = True
         self.database_up = Gauge(
             "sip_metrics_database_up",
             "Whether the scrape read the database's figures (1) or not (0).",
@@ -229,9 +230,12 @@ class Metrics:
                 queue = await outbox.queue_state(session)
                 presence = await meeting_room.presence_counts(session)
         except Exception as exc:  # the database away: the other figures still go out
+            if self._database_answered:  # said once when it stops answering, not at every scrape
+                log.warning("metrics: could not read the database's figures (%s)", type(exc).__name__)
+            self._database_answered = False
             self.database_up.set(0)
-            log.warning("metrics: could not read the database's figures (%s)", type(exc).__name__)
             return
+        self._database_answered = True
         self.database_up.set(1)
         for status, count in queue.by_status.items():
             self.outbox_messages.labels(status).set(count)

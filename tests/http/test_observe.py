@@ -245,6 +245,25 @@ async def _listens(broker: InProcessBroker) -> bool:
     return await broker.subscribers(MEDIA_CHANNEL) > 0
 
 
+async def test_a_scrape_without_the_database_still_answers(caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing listens where the database should be: the scrape says so (sip_metrics_database_up 0)
+    and still gives the other figures; the log says it once, not at every scrape."""
+    from sip_service.http.observe import Metrics
+
+    db = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nowhere", pool_size=3)
+    try:
+        metrics = Metrics(db, known_operations=[])
+        with caplog.at_level("WARNING", logger="sip_service.http.observe"):
+            for _ in range(3):
+                await metrics.refresh()
+        samples = parse(metrics.render().decode())[0]
+    finally:
+        await db.dispose()
+    assert value(samples, "sip_metrics_database_up") == 0
+    assert value(samples, "sip_db_pool_size") == 3 and value(samples, "process_cpu_seconds_total") > 0
+    assert len([r for r in caplog.records if "could not read" in r.getMessage()]) == 1, caplog.records
+
+
 class Failing:
     async def send(self, message: Outgoing) -> None:
         raise ConnectionRefusedError("the SMTP server is away")
