@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -96,6 +96,8 @@ class MediaRooms(Protocol):
 
     @property
     def room_sizes(self) -> Sequence[int]: ...
+    @property
+    def traffic(self) -> Any: ...  # video.media.Traffic (received, sent: bytes by kind), or None
 
 
 class _AtScrape(Collector):
@@ -124,6 +126,16 @@ class _AtScrape(Collector):
             yield GaugeMetricFamily(
                 "sip_media_participants", "Participants connected to this process's media rooms.", sum(sizes)
             )
+            traffic = server.traffic
+            if traffic is not None:  # the embedded relay: bytes of media, whose rate is the bitrate
+                for direction, documentation in (
+                    ("received", "Bytes of encoded media this process's relay received, by kind."),
+                    ("sent", "Bytes of encoded media this process's relay sent on, by kind."),
+                ):
+                    family = CounterMetricFamily(f"sip_media_{direction}_bytes", documentation, labels=["kind"])
+                    for kind, count in getattr(traffic, direction).items():
+                        family.add_metric([kind], count)
+                    yield family
 
 
 def media_worker_registry(db: Database, server: MediaRooms) -> CollectorRegistry:

@@ -4,7 +4,7 @@ each is imported only where it runs."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from sip_service.kit.db import Database
 from sip_service.kit.pubsub import Broker
@@ -17,6 +17,8 @@ class MediaServer(Protocol):
     async def run_forever(self) -> None: ...
     @property
     def room_sizes(self) -> list[int]: ...
+    @property
+    def traffic(self) -> Any: ...
 
 
 def media_server(settings: Settings, db: Database, broker: Broker) -> MediaServer:

@@ -48,6 +48,19 @@ VIDEO_STABLE_S = 20.0  # video that held this long: the next pause is the first 
 QUEUES = {"video": 60, "audio": 100}
 
 
+class Traffic:
+    """Bytes of encoded media through this process's relay, by kind: received from the participants'
+    senders, and sent (handed to the receivers' senders). For /metrics, where their rate is the
+    bitrate; two integer additions per frame."""
+
+    def __init__(self) -> None:
+        self.received = {"audio": 0, "video": 0}
+        self.sent = {"audio": 0, "video": 0}
+
+
+TRAFFIC = Traffic()
+
+
 def _clock(kind: str) -> int:
     """A process-wide media clock: a slot that switches to another source never goes back in time."""
     return int(time.monotonic() / CLOCKS[kind])
@@ -159,7 +172,9 @@ class Slot(MediaStreamTrack):
                 raise MediaStreamError
             self._waiter = asyncio.get_running_loop().create_future()
             await self._waiter
-        return self._queue.popleft()
+        packet = self._queue.popleft()
+        TRAFFIC.sent[self.kind] += len(packet.data)
+        return packet
 
     def stop(self) -> None:
         self.attach(None)
@@ -201,6 +216,7 @@ class Source:
     def frame_arrived(self, data: bytes, timestamp: int) -> None:
         """One encoded frame (its RTP timestamp counted from the first): passed on as it is."""
         self._on_frame()
+        TRAFFIC.received[self.kind] += len(data)
         if self._base is None:
             self._base = _clock(self.kind)
         packet = Encoded(data, self._base + timestamp)  # the RTP timestamp out

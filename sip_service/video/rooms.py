@@ -111,6 +111,12 @@ class RoomServer(ABC, Generic[R]):
         self._closing: set[asyncio.Task[None]] = set()  # rooms of cancelled meetings, closing
 
     @property
+    def traffic(self) -> Any:
+        """The media's bytes through this server (video.media.Traffic), where it counts them (the
+        embedded relay); None where it does not see the media (Janus)."""
+        return None
+
+    @property
     def room_sizes(self) -> list[int]:
         """Each room's participants now (for /metrics: rooms and participants of this process)."""
         return [room.participant_count for room in list(self.rooms.values())]

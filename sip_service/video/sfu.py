@@ -43,7 +43,7 @@ from sip_service.kit.db import Database
 from sip_service.kit.pubsub import Broker, Message
 from sip_service.meetings import lobby
 from sip_service.settings import Settings
-from sip_service.video import aiortc_private, ice, rooms
+from sip_service.video import aiortc_private, ice, media, rooms
 from sip_service.video.media import Downlink, Slot, Source
 from sip_service.video.presence import MediaAttendance
 
@@ -294,6 +294,10 @@ class Sfu(rooms.RoomServer[Room]):
         if settings.media_addresses:
             ice.gather_on(settings.media_addresses)
         aiortc_private.fast_clock()
+
+    @property
+    def traffic(self) -> media.Traffic:
+        return media.TRAFFIC
 
     def new_room(self, meeting_id: uuid.UUID) -> Room:
         return Room(self, meeting_id)

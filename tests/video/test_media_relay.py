@@ -139,7 +139,13 @@ async def test_three_participants_see_and_hear_each_other_and_attend(gql: GraphQ
                 for f in text_string_to_metric_families(text)
                 for s in f.samples
             }
-            return all(got.get(k) == v for k, v in wanted.items())
+            # … and the media's bytes through the relay (their rate is the bitrate), in and out
+            flowing = all(
+                got.get((f"sip_media_{direction}_bytes_total", (("kind", kind),)), 0) > 0
+                for direction in ("received", "sent")
+                for kind in ("audio", "video")
+            )
+            return flowing and all(got.get(k) == v for k, v in wanted.items())
 
         await until("the meeting in /metrics", figures)
 
