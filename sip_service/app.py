@@ -39,6 +39,7 @@ from sip_service.auth.principal import Principal, SystemPrincipal
 from sip_service.auth.tokens import TokenError, TokenValidator, http_jwks_source, static_jwks_source
 from sip_service.http import auth as web
 from sip_service.http.devprovider import DevProvider, dev_provider_router
+from sip_service.http.fhir import tasks as fhir_tasks
 from sip_service.http.fhir.router import fhir_router
 from sip_service.http.invite import invite_router
 from sip_service.http.observe import Metrics, Observe, metrics_endpoint
@@ -273,7 +274,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.outages = outages
     browser = web.install(app, settings, db, validator_for(settings.oidc_client_id, None), principals)
     app.include_router(invite_router(db, settings, meeting_secrets[0]))
-    app.include_router(fhir_router(settings, db, principal_of), prefix="/fhir")  # bearer tokens, as GraphQL
+    fhir_extensions = (fhir_tasks.routes(live.broker),)  # discharge notices in
+    app.include_router(fhir_router(settings, db, principal_of, fhir_extensions), prefix="/fhir")  # bearer tokens
     if not settings.is_production:
         # The IDE page itself needs no sign-in (its requests do: add the bearer token under Headers).
         @app.get("/graphql", response_class=HTMLResponse, include_in_schema=False)

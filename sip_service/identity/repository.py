@@ -57,3 +57,7 @@ async def care_giver_of(session: AsyncSession, organisation_id: uuid.UUID) -> se
     while (up := parents.get(top)) is not None:
         top = up
     return _below(parents, top)
+
+
+async def organisation_by_hsa_id(session: AsyncSession, hsa_id: str) -> Organisation | None:
+    return await session.scalar(select(Organisation).where(Organisation.hsa_id == hsa_id))

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Executable, Row, Select, Uuid, and_, bindparam, exists, select
+from sqlalchemy import ColumnElement, Date, Executable, Row, Select, Uuid, and_, bindparam, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,7 +77,9 @@ def _new_plans() -> AnySelect:
         Citizen, Citizen.id == Plan.patient_id
     )
     return stmt.outerjoin(seen, on_seen).where(
-        _in_my_plans(), Plan.created_by_staff_id != _STAFF, seen.subject_id.is_(None)
+        _in_my_plans(),
+        or_(Plan.created_by_staff_id.is_(None), Plan.created_by_staff_id != _STAFF),  # None: a notice made it
+        seen.subject_id.is_(None),
     )
 
 
@@ -172,17 +174,32 @@ async def approved_plans(session: AsyncSession, staff: StaffPrincipal, today: da
 def _discharges() -> AnySelect:
     me, on_me = _me()
     seen, on_seen = _seen(ItemKind.DISCHARGE, Plan.id)
-    stmt = (select(Plan.id, Plan.patient_id, Citizen.name, Plan.discharge_ready_at, seen.stamp).join(me, on_me)).join(
-        Citizen, Citizen.id == Plan.patient_id
+    colleague = aliased(Participant)
+    unclaimed = and_(  # made by my organisation (a discharge notice's plan) and none of us has joined it
+        Plan.created_by_org_id == READER,
+        ~exists().where(
+            colleague.plan_id == Plan.id,
+            colleague.kind == ParticipantKind.STAFF,
+            colleague.organisation_id == READER,
+            colleague.removed_at.is_(None),
+        ),
     )
+    stmt = (
+        select(Plan.id, Plan.patient_id, Citizen.name, Plan.discharge_ready_at, seen.stamp).outerjoin(me, on_me)
+    ).join(Citizen, Citizen.id == Plan.patient_id)
     return stmt.outerjoin(seen, on_seen).where(
-        _in_my_plans(), attention_condition(Attention.DISCHARGE_MEETING_NOT_CALLED, PARAMETERS)
+        _in_my_plans(),
+        attention_condition(Attention.DISCHARGE_MEETING_NOT_CALLED, PARAMETERS),
+        or_(me.id.is_not(None), unclaimed),
     )
 
 
 async def discharges(session: AsyncSession, staff: StaffPrincipal, today: date) -> Sequence[AnyRow]:
-    """(plan id, patient id, patient name, discharge ready at, seen stamp) for the plans I take part
-    in with a discharge notice and no meeting called since (`Attention.DISCHARGE_MEETING_NOT_CALLED`)."""
+    """(plan id, patient id, patient name, discharge ready at, seen stamp) for the plans with a
+    discharge notice and no meeting called since (`Attention.DISCHARGE_MEETING_NOT_CALLED`) that I
+    take part in, or that my organisation made and none of its staff has joined yet: a plan a
+    discharge notice started for my unit waits in every inbox of the unit until someone takes it on
+    (`plans.service.discharge`)."""
     return await _rows(session, _discharges(), _params(staff, today))
 
 

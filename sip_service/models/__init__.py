@@ -2,6 +2,7 @@
 
 from sip_service.kit.db import Base
 from sip_service.models.audit import AuditEvent
+from sip_service.models.discharge import DischargeNotice
 from sip_service.models.identity import Citizen, Organisation, StaffMember
 from sip_service.models.inbox import InboxDigest, InboxRead
 from sip_service.models.meetings import Attendance, Invitation, InviteLink, Meeting
@@ -32,6 +33,7 @@ __all__ = [
     "Citizen",
     "Consent",
     "ConsentOrganisation",
+    "DischargeNotice",
     "FollowUp",
     "Goal",
     "GoalRating",

@@ -88,7 +88,9 @@ class Plan(Base):
     # "Ready for discharge" notice from hospital (lag 2017:612): a SIP meeting is due within 3 days.
     discharge_ready_at: Mapped[datetime | None]
     created_by_org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
-    created_by_staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"))
+    # None: started by a discharge notice (models.discharge), not by a staff member; the creating
+    # organisation is then the unit the notice named, whose staff find it in their inbox.
+    created_by_staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finalized_at: Mapped[datetime | None]

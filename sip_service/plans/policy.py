@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import uuid
 
-from sip_service.auth.principal import CitizenPrincipal, Principal, StaffPrincipal, reading_organisation
+from sip_service.auth.principal import (
+    CitizenPrincipal,
+    Principal,
+    StaffPrincipal,
+    SystemPrincipal,
+    reading_organisation,
+)
 from sip_service.kit.errors import Forbidden
 from sip_service.models.plans import Participant, ParticipantKind, Plan
 from sip_service.plans.rules import PATIENT_SIDE
@@ -17,6 +23,14 @@ from sip_service.plans.rules import PATIENT_SIDE
 def require_staff(principal: Principal) -> StaffPrincipal:
     if not isinstance(principal, StaffPrincipal):
         raise Forbidden("only staff can do this")
+    return principal
+
+
+def require_system_writer(principal: Principal, resource_type: str) -> SystemPrincipal:
+    """A record system whose token's scopes let it write this FHIR type (`system/<Type|*>.write`).
+    The only thing a system client writes is a discharge notice (plans.service.discharge)."""
+    if not (isinstance(principal, SystemPrincipal) and principal.may(resource_type, "write")):
+        raise Forbidden(f"only a record system with the scope system/{resource_type}.write can do this")
     return principal
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import selectinload
 
 from sip_service.auth.principal import CitizenPrincipal, Principal, reading_organisation
 from sip_service.kit.errors import Invalid, NotFound
+from sip_service.models.discharge import DischargeNotice
 from sip_service.models.identity import Citizen, StaffMember
 from sip_service.models.meetings import InviteLink, Meeting, MeetingAdmission, MeetingStatus, Presence
 from sip_service.models.notify import MessageStatus, OutboxMessage
@@ -154,6 +155,14 @@ PARAMETERS = Day(bindparam("today", type_=Date), bindparam("follow_up_due_by", t
 
 def readable_plans(principal: Principal, today: date) -> Select[Plan]:
     return select(Plan).where(readable_condition(principal, today))
+
+
+async def on_a_readable_team(session: AsyncSession, principal: Principal, today: date, staff_id: uuid.UUID) -> bool:
+    """Whether the staff member takes part now in a plan this principal may read (FHIR's Practitioner)."""
+    stmt = readable_plans(principal, today).where(
+        _has_participant(Participant.kind == ParticipantKind.STAFF, Participant.staff_member_id == staff_id)
+    )
+    return await session.scalar(stmt.with_only_columns(Plan.id).limit(1)) is not None
 
 
 _AGGREGATE = (
@@ -472,3 +481,53 @@ async def care_organisations_of(
     for patient_id, org_id in rows:
         out[patient_id].add(org_id)
     return out
+
+
+# ---- discharge notices in (plans.service.discharge) ------------------------------------------
+
+
+async def open_plan_of_organisation(
+    session: AsyncSession, patient_id: uuid.UUID, organisation_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The patient's newest open plan that the organisation takes part in (a staff participant of it
+    now) or made. Not through the readable scope: a discharge notice is written for the unit it
+    names, not read by the hospital that sends it (the hospital learns only the plan's id)."""
+    stmt = (
+        select(Plan.id)
+        .where(
+            Plan.patient_id == patient_id,
+            Plan.status != PlanStatus.CLOSED,
+            or_(
+                Plan.created_by_org_id == organisation_id,
+                _has_participant(
+                    Participant.kind == ParticipantKind.STAFF, Participant.organisation_id == organisation_id
+                ),
+            ),
+        )
+        .order_by(Plan.created_at.desc(), Plan.id.desc())
+        .limit(1)
+    )
+    found: uuid.UUID | None = await session.scalar(stmt)
+    return found
+
+
+async def discharge_notice_by_key(
+    session: AsyncSession, poster_org_id: uuid.UUID, system: str, value: str
+) -> DischargeNotice | None:
+    """A notice the organisation's systems posted before, by its identifier."""
+    return await session.scalar(
+        select(DischargeNotice).where(
+            DischargeNotice.poster_org_id == poster_org_id,
+            DischargeNotice.identifier_system == system,
+            DischargeNotice.identifier_value == value,
+        )
+    )
+
+
+async def discharge_notice_of(
+    session: AsyncSession, poster_org_id: uuid.UUID, notice_id: uuid.UUID
+) -> DischargeNotice | None:
+    """A notice, for the organisation whose systems posted it; for anyone else it is not there."""
+    return await session.scalar(
+        select(DischargeNotice).where(DischargeNotice.id == notice_id, DischargeNotice.poster_org_id == poster_org_id)
+    )

@@ -157,6 +157,9 @@ async def test_every_resource_validates_in_every_status(fhir: Fhir, world: Servi
         "Appointment",
         "Provenance",
         "Subscription",
+        "PractitionerRole",
+        "Practitioner",
+        "Task",
     }
 
 
@@ -216,8 +219,17 @@ async def test_the_care_plan_says_what_graphql_says(fhir: Fhir, gql: GraphQLClie
         on_team = [p for p in detail["participants"] if takes_part(p)]
         assert len(members) == len(on_team)
         for m, p in zip(members, on_team, strict=True):
-            if p["kind"] == "STAFF":
-                assert (m["type"], m["display"]) == ("Practitioner", f"{p['name']}, {p['staffMember']['title']}")
+            if p["kind"] == "STAFF":  # their role in the plan, and through it the practitioner
+                assert (m["type"], m["display"]) == ("PractitionerRole", f"{p['name']}, {p['staffMember']['title']}")
+                role = await fhir.get(m["reference"], "staff-anna")
+                assert role["id"] == p["id"] and role["code"][0]["text"].startswith(
+                    p["role"] or p["staffMember"]["title"]
+                )
+                assert ref_id(role["organization"], "Organization") == p["organisation"]["id"]
+                person = await fhir.get(role["practitioner"]["reference"], "staff-anna")
+                assert person["name"][0]["text"] == p["name"] and person["identifier"][0]["system"] == HSA
+                assert person["identifier"][0]["value"] == role["practitioner"]["identifier"]["value"]
+                assert person["id"] == p["staffMember"]["id"]
             elif p["kind"] == "EXTERNAL":
                 assert m == {"display": p["name"]}
             else:
@@ -277,6 +289,8 @@ async def test_outsiders_get_what_a_missing_id_gets(fhir: Fhir, world: Service) 
     patient_id = ref_id(care_plan["subject"], "Patient")
     paths = [f"CarePlan/{plan_id}", f"CareTeam/{plan_id}", f"Goal/{goal_id}", f"Patient/{patient_id}"]
     paths += [f"{type_}/{ids[0]}" for type_, ids in linked(care_plan).items()]  # Consent, Provenance, Appointment
+    team = await fhir.get(f"CareTeam/{plan_id}", "staff-anna")
+    paths += [p["member"]["reference"] for p in team["participant"] if p["member"].get("type") == "PractitionerRole"]
     for who in ["staff-anna", "staff-johan", "citizen-elsa", "citizen-per"]:
         for path in paths:
             await fhir.get(path, who)

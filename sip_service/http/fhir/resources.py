@@ -169,6 +169,67 @@ def patient_ref(view: PlanView) -> Json:
     }
 
 
+def practitioner_role_ref(view: PlanView, p: Participant) -> Json | None:
+    staff = view.staff.get(p.staff_member_id) if p.staff_member_id else None
+    if staff is None:
+        return None
+    return {
+        "reference": f"PractitionerRole/{p.id}",
+        "type": "PractitionerRole",
+        "display": f"{staff.name}, {staff.title}",
+    }
+
+
+def practitioner(staff: StaffMember) -> Json:
+    """A staff member: HSA-id, name, title, and the work contact details that whoever sees a plan of
+    theirs sees."""
+    return clean(
+        {
+            "resourceType": "Practitioner",
+            "id": str(staff.id),
+            "language": "sv",
+            "identifier": [hsa_identifier(staff.hsa_id)],
+            "active": True,
+            "name": [{"text": staff.name}],
+            "telecom": [
+                {"system": "phone", "value": staff.phone, "use": "work"} if staff.phone else None,
+                {"system": "email", "value": staff.email, "use": "work"} if staff.email else None,
+            ],
+            "qualification": [{"code": {"text": staff.title}}] if staff.title else [],
+        }
+    )
+
+
+def practitioner_role(view: PlanView, p: Participant) -> Json:
+    """A staff participant of a plan (its id is the participation's): who, for which organisation, in
+    which role (coordinator or not) since when. The plan's CareTeam names it."""
+    staff = view.staff.get(p.staff_member_id) if p.staff_member_id else None
+    return clean(
+        {
+            "resourceType": "PractitionerRole",
+            "id": str(p.id),
+            "language": "sv",
+            "active": p.removed_at is None,
+            "period": {"start": day(p.created_at), "end": day(p.removed_at)},
+            "practitioner": {
+                "reference": f"Practitioner/{staff.id}",
+                "type": "Practitioner",
+                "identifier": hsa_identifier(staff.hsa_id),
+                "display": staff.name,
+            }
+            if staff
+            else None,
+            "organization": organisation_ref(view.organisations.get(p.organisation_id)) if p.organisation_id else None,
+            "code": [{"text": role_words(view, p)}],
+        }
+    )
+
+
+def staff_roles(view: PlanView) -> list[Participant]:
+    """The staff on the plan's CareTeam (those who take part now): its PractitionerRoles."""
+    return [p for p in team(view.plan) if p.kind is ParticipantKind.STAFF and p.staff_member_id in view.staff]
+
+
 def _related_person_id(p: Participant) -> str:
     return f"rp-{p.id}"
 
@@ -181,6 +242,8 @@ def participant_ref(view: PlanView, p: Participant | None, *, contained: bool = 
     if p.kind is ParticipantKind.PATIENT:
         return patient_ref(view)
     if p.kind is ParticipantKind.STAFF:
+        if contained:  # in the CareTeam: the staff member's role in this plan, a resource of its own
+            return practitioner_role_ref(view, p)
         return practitioner_ref(view.staff.get(p.staff_member_id)) if p.staff_member_id else None
     name = view.names.get(p.id)
     if p.kind in (ParticipantKind.RELATIVE, ParticipantKind.REPRESENTATIVE):
@@ -228,6 +291,14 @@ def action_performers(view: PlanView, action: Action) -> list[Json]:
     return [r for r in (party, person) if r]
 
 
+def author(view: PlanView) -> Json | None:
+    """Who made the plan: a staff member, or, for a plan a discharge notice started, the unit it named."""
+    plan = view.plan
+    if plan.created_by_staff_id is None:
+        return organisation_ref(view.organisations.get(plan.created_by_org_id))
+    return practitioner_ref(view.staff.get(plan.created_by_staff_id))
+
+
 def care_plan(view: PlanView) -> Json:
     plan = view.plan
     overall = organisation_ref(view.organisations.get(plan.overall_responsible_org_id))  # type: ignore[arg-type]
@@ -259,7 +330,7 @@ def care_plan(view: PlanView) -> Json:
             "subject": patient_ref(view),
             "period": {"start": day(plan.created_at), "end": day(plan.closed_at)},
             "created": instant(plan.created_at),
-            "author": practitioner_ref(view.staff.get(plan.created_by_staff_id)),
+            "author": author(view),
             "careTeam": [{"reference": f"CareTeam/{plan.id}"}],
             "goal": [{"reference": f"Goal/{g.id}", "display": g.text} for g in plan.goals],
             "activity": activities + [{"reference": appointment_ref(m)} for m in plan.meetings],
@@ -360,7 +431,7 @@ def finalized_care_plan(view: PlanView, r: Revision) -> Json:
             "subject": patient_ref(view),
             "period": {"start": day(plan.created_at)},
             "created": instant(plan.created_at),
-            "author": practitioner_ref(view.staff.get(plan.created_by_staff_id)),
+            "author": author(view),
             "careTeam": [{"reference": f"CareTeam/{plan.id}"}],
             "goal": [{"reference": f"Goal/{g['id']}", "display": g["text"]} for g in goals],
             "activity": activities
@@ -765,7 +836,10 @@ def everything(view: PlanView) -> list[Json]:
     named = [r for include in INCLUDES if include != "CarePlan:patient" for r in named_by(view, include)]
     shown = {(r["resourceType"], r["id"]) for r in named}
     orgs = [organization(o) for o in view.organisations.values() if ("Organization", str(o.id)) not in shown]
-    return [care_plan(view), *named, *orgs]
+    roles = staff_roles(view)
+    people = [practitioner_role(view, p) for p in roles]
+    people += [practitioner(view.staff[i]) for i in dict.fromkeys(p.staff_member_id for p in roles) if i]
+    return [care_plan(view), *named, *orgs, *people]
 
 
 def searchset(
@@ -801,6 +875,23 @@ def operation_outcome(code: str, text: str, severity: str = "error") -> Json:
     return {
         "resourceType": "OperationOutcome",
         "issue": [{"severity": severity, "code": code, "details": {"text": text}}],
+    }
+
+
+def task_resource() -> Json:
+    """Discharge notices in (http.fhir.discharge says what a Task must hold)."""
+    return {
+        "type": "Task",
+        "interaction": [{"code": "create"}, {"code": "read"}],
+        "documentation": "Utskrivningsklar (lag 2017:612): ett journalsystem med scope system/Task.write skickar "
+        "en Task med status requested, code urn:sip-tjansten:fhir:CodeSystem:task-code|utskrivningsklar, "
+        f"identifier (samma igen blir samma Task), for = patienten ({PERSONNUMMER}), owner = vårdcentralen "
+        f"({HSA_ID}) och authoredOn; tjänsten flaggar enhetens öppna plan eller startar en, svarar 201 med "
+        "Task (focus = CarePlan). Läsning: bara avsändarens organisation. / Ready for discharge: a record "
+        "system with system/Task.write posts a Task with status requested, that code, an identifier (the "
+        "same again is the same Task), for = the patient, owner = the primary-care unit (HSA-id) and "
+        "authoredOn; the service flags the unit's open plan or starts one and answers 201 with the Task "
+        "(focus = the CarePlan). Read: the posting organisation only.",
     }
 
 
@@ -880,7 +971,7 @@ def capability_statement(base: str) -> Json:
         "publisher": "SIP-tjänsten",
         "kind": "instance",
         "software": {"name": "SIP-tjänsten"},
-        "implementation": {"description": "SIP-tjänstens FHIR-API (läsning)", "url": base},
+        "implementation": {"description": "SIP-tjänstens FHIR-API (läsning; utskrivningsmeddelanden in)", "url": base},
         "fhirVersion": FHIR_VERSION,
         "format": [MEDIA_TYPE, "json"],
         "rest": [
@@ -906,7 +997,8 @@ def capability_statement(base: str) -> Json:
                     "organisationens personal får läsa. / A bearer token from the service's OIDC issuer: staff "
                     "and citizens, or a record system with client credentials (SMART Backend Services), bound "
                     "to an organisation (HSA-id) with scopes system/*.read or system/<Type>.read; it reads what "
-                    "that organisation's staff may read.",
+                    "that organisation's staff may read. Utskrivningsmeddelanden (Task) kräver system/Task.write. / "
+                    "Discharge notices (Task) need system/Task.write.",
                 },
                 "resource": [
                     care_plan_resource,
@@ -928,6 +1020,17 @@ def capability_statement(base: str) -> Json:
                         "Vem som fastställde och godkände vilken version. / Who finalized and approved which version.",
                     ),
                     subscription_resource(),
+                    read(
+                        "PractitionerRole",
+                        "En personals roll i en plan (CareTeam.participant.member): vem, organisation, roll. / "
+                        "A staff member's role in a plan (CareTeam.participant.member): who, organisation, role.",
+                    ),
+                    read(
+                        "Practitioner",
+                        "Personal med HSA-id, för den som får läsa ett CareTeam de ingår i. / "
+                        "Staff with their HSA-id, to whoever may read a CareTeam they are on.",
+                    ),
+                    task_resource(),
                 ],
             }
         ],

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -37,7 +37,7 @@ from sip_service.kit.outage import is_outage
 from sip_service.models.audit import AuditAccess
 from sip_service.models.identity import Citizen, Organisation, StaffMember
 from sip_service.models.meetings import Meeting
-from sip_service.models.plans import Consent, Goal, Plan, PlanStatus, Revision
+from sip_service.models.plans import Consent, Goal, Participant, Plan, PlanStatus, Revision
 from sip_service.plans import policy
 from sip_service.plans import repository as plans_repo
 from sip_service.plans import service as plans_service
@@ -131,6 +131,7 @@ async def plan_views(
     rosters = await plans_repo.participants_of(session, principal, today, [p.id for p in plans])
     org_ids = {p.overall_responsible_org_id for p in plans} | {a.responsible_org_id for p in plans for a in p.actions}
     org_ids |= {x.organisation_id for p in plans for x in p.participants}
+    org_ids |= {p.created_by_org_id for p in plans if p.created_by_staff_id is None}  # the author (a notice's plan)
     revisions = await plans_repo.revisions_of(session, [p.id for p in plans])
     staff_ids = {p.created_by_staff_id for p in plans} | {x.staff_member_id for p in plans for x in p.participants}
     staff_ids |= {c.recorded_by_staff_id for p in plans for c in p.consents}
@@ -172,19 +173,35 @@ async def plan_views(
     return views
 
 
+@dataclass(frozen=True)
+class Kit:
+    """What a module adding routes under /fhir (an extension of `fhir_router`) builds on."""
+
+    base: str  # the address of /fhir
+    db: Database
+    settings: Settings
+    # the caller of an Authorization header, or the OperationOutcome answer (401, or 403 for a guest)
+    caller: Callable[[str | None], Awaitable[Principal | Response]]
+    # a read: the caller, the type's scope, a read session, the audit of its reads, the errors
+    answer: Callable[..., Awaitable[Response]]
+    outcome_response: Callable[..., Response]
+
+
+Extension = Callable[[APIRouter, Kit], None]
+
+
 def fhir_router(
-    settings: Settings, db: Database, principal_of: Callable[[str | None], Awaitable[Principal]]
+    settings: Settings,
+    db: Database,
+    principal_of: Callable[[str | None], Awaitable[Principal]],
+    extensions: Sequence[Extension] = (),
 ) -> APIRouter:
-    """Mount at /fhir. `principal_of` turns an Authorization header into the caller (as for GraphQL)."""
+    """Mount at /fhir. `principal_of` turns an Authorization header into the caller (as for GraphQL);
+    each of `extensions` adds routes of its own (`Kit`)."""
     router = APIRouter(tags=["fhir"])
     base = f"{settings.public_url.rstrip('/')}/fhir"
 
-    async def answer(
-        type_: str,
-        authorization: str | None,
-        make: Callable[[Principal, AsyncSession], Awaitable[Answer]],
-        if_none_match: str | None = None,
-    ) -> Response:
+    async def caller(authorization: str | None) -> Principal | Response:
         try:
             principal = await principal_of(authorization)
         except HTTPException as exc:
@@ -201,6 +218,17 @@ def fhir_router(
             return outcome_response(
                 Outcome(403, "forbidden", "En möteslänk ger ingen åtkomst hit. / A meeting link gives no access here.")
             )
+        return principal
+
+    async def answer(
+        type_: str,
+        authorization: str | None,
+        make: Callable[[Principal, AsyncSession], Awaitable[Answer]],
+        if_none_match: str | None = None,
+    ) -> Response:
+        principal = await caller(authorization)
+        if isinstance(principal, Response):
+            return principal
         if not may_read(principal, type_):
             return outcome_response(
                 Outcome(
@@ -292,19 +320,6 @@ def fhir_router(
 
         return await answer("CareTeam", authorization, make)
 
-    @router.get("/Goal/{id_}")
-    async def read_goal(id_: str, authorization: Authorization = None) -> Response:
-        async def make(principal: Principal, session: AsyncSession) -> Answer:
-            goal_id = parse_id("Goal", id_)
-            plan_id = await plans_repo.plan_id_of(session, Goal, goal_id)
-            views = await plan_views(session, principal, clock.today(), [plan_id] if plan_id else [])
-            goal = next((g for v in views for g in v.plan.goals if g.id == goal_id), None)
-            if goal is None:
-                raise not_found("Goal", id_)
-            return Answer(fhir.goal(views[0], goal), [plan_read(views[0].plan)])
-
-        return await answer("Goal", authorization, make)
-
     async def plan_child(
         session: AsyncSession,
         principal: Principal,
@@ -346,50 +361,49 @@ def fhir_router(
 
         return await answer("CarePlan", authorization, make)
 
-    @router.get("/Consent/{id_}")
-    async def read_consent(id_: str, authorization: Authorization = None) -> Response:
+    def child_route(
+        type_: str,
+        model: type[plans_repo.PlanChild],
+        pick: Callable[[fhir.PlanView, uuid.UUID], Any],
+        to_resource: Callable[[fhir.PlanView, Any], fhir.Json],
+    ) -> None:
+        """GET /<type_>/{id}: a part of a plan (`pick` finds it in the plan's view), read as the plan is."""
+
+        async def read_child(id_: str, authorization: Authorization = None) -> Response:
+            async def make(principal: Principal, session: AsyncSession) -> Answer:
+                view, found = await plan_child(session, principal, type_, id_, model, pick)
+                return Answer(to_resource(view, found), [plan_read(view.plan)])
+
+            return await answer(type_, authorization, make)
+
+        router.add_api_route(f"/{type_}/{{id_}}", read_child, methods=["GET"], name=f"read_{type_}")
+
+    child_route("Goal", Goal, lambda v, i: next((g for g in v.plan.goals if g.id == i), None), fhir.goal)
+    child_route("Consent", Consent, lambda v, i: next((c for c in v.plan.consents if c.id == i), None), fhir.consent)
+    child_route(
+        "Appointment", Meeting, lambda v, i: next((m for m in v.plan.meetings if m.id == i), None), fhir.appointment
+    )
+    child_route("Provenance", Revision, lambda v, i: next((r for r in v.revisions if r.id == i), None), fhir.provenance)
+    child_route(  # a staff member's part in a plan: as long as they are on its CareTeam
+        "PractitionerRole",
+        Participant,
+        lambda v, i: next((p for p in fhir.staff_roles(v) if p.id == i), None),
+        fhir.practitioner_role,
+    )
+
+    @router.get("/Practitioner/{id_}")
+    async def read_practitioner(id_: str, authorization: Authorization = None) -> Response:
+        """A staff member, to whoever may read a CareTeam they are on (the readable scope decides, as
+        for the plan). Names no plan and no patient, and is not logged (as an Organization)."""
+
         async def make(principal: Principal, session: AsyncSession) -> Answer:
-            view, found = await plan_child(
-                session,
-                principal,
-                "Consent",
-                id_,
-                Consent,
-                lambda v, i: next((c for c in v.plan.consents if c.id == i), None),
-            )
-            return Answer(fhir.consent(view, found), [plan_read(view.plan)])
+            staff_id = parse_id("Practitioner", id_)
+            staff = (await identity_repo.by_ids(session, StaffMember, [staff_id])).get(staff_id)
+            if staff is None or not await plans_repo.on_a_readable_team(session, principal, clock.today(), staff_id):
+                raise not_found("Practitioner", id_)
+            return Answer(fhir.practitioner(staff), [])
 
-        return await answer("Consent", authorization, make)
-
-    @router.get("/Appointment/{id_}")
-    async def read_appointment(id_: str, authorization: Authorization = None) -> Response:
-        async def make(principal: Principal, session: AsyncSession) -> Answer:
-            view, found = await plan_child(
-                session,
-                principal,
-                "Appointment",
-                id_,
-                Meeting,
-                lambda v, i: next((m for m in v.plan.meetings if m.id == i), None),
-            )
-            return Answer(fhir.appointment(view, found), [plan_read(view.plan)])
-
-        return await answer("Appointment", authorization, make)
-
-    @router.get("/Provenance/{id_}")
-    async def read_provenance(id_: str, authorization: Authorization = None) -> Response:
-        async def make(principal: Principal, session: AsyncSession) -> Answer:
-            view, found = await plan_child(
-                session,
-                principal,
-                "Provenance",
-                id_,
-                Revision,
-                lambda v, i: next((r for r in v.revisions if r.id == i), None),
-            )
-            return Answer(fhir.provenance(view, found), [plan_read(view.plan)])
-
-        return await answer("Provenance", authorization, make)
+        return await answer("Practitioner", authorization, make)
 
     @router.get("/Patient/{id_}")
     async def read_patient(id_: str, authorization: Authorization = None) -> Response:
@@ -468,6 +482,9 @@ def fhir_router(
         return await answer("CarePlan", authorization, make)
 
     subscriptions.add_routes(router, base, settings, db, principal_of)  # record systems' rest-hooks
+    kit = Kit(base, db, settings, caller, answer, outcome_response)
+    for extend in extensions:  # other modules' routes (http.fhir.tasks), before the catch-all below
+        extend(router, kit)
 
     @router.get("/{rest:path}")
     async def not_supported(rest: str) -> Response:

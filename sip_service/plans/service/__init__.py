@@ -8,6 +8,7 @@
 - `consent`: consent, the relatives decision, approval
 - `lifecycle`: readiness, attention, finalize, revise, close
 - `followup`: record a follow-up (goals rated on Goal Attainment Scaling, actions reviewed)
+- `discharge`: a hospital's discharge notice in (a record system's FHIR Task): flag or start a plan
 """
 
 from sip_service.plans.service.common import (
@@ -84,6 +85,15 @@ from sip_service.plans.service.content import (
 )
 from sip_service.plans.service.content import (
     update_goal as update_goal,
+)
+from sip_service.plans.service.discharge import (
+    Notice as Notice,
+)
+from sip_service.plans.service.discharge import (
+    check_notice as check_notice,
+)
+from sip_service.plans.service.discharge import (
+    receive_discharge_notice as receive_discharge_notice,
 )
 from sip_service.plans.service.followup import (
     Rating as Rating,
