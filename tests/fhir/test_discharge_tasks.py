@@ -24,7 +24,7 @@ from sip_service.demo import _Cast, _ready_plan
 from sip_service.kit import clock
 from sip_service.models.audit import AuditAccess, AuditEvent
 from sip_service.models.discharge import DischargeNotice
-from sip_service.models.identity import Citizen, StaffMember
+from sip_service.models.identity import Citizen, Organisation, StaffMember
 from sip_service.models.meetings import Meeting
 from sip_service.models.plans import Participant, ParticipantKind, Plan, PlanStatus
 
@@ -141,7 +141,11 @@ async def test_a_notice_starts_a_discharge_plan_for_the_unit(fhir: Fhir, gql: Gr
     again = await fhir.http.get(f"/fhir/Task/{body['id']}", headers={"Authorization": f"Bearer {token}"})
     assert again.status_code == 200 and valid(again.json()) == body
     missing = str(uuid.uuid4())
-    for other in (hospital(world, "system/*.read", "SE2120000142-HEM"), world.token("staff-anna")):
+    async with world.db.read() as s:
+        orgs = [o.hsa_id for o in await s.scalars(select(Organisation)) if o.hsa_id != HOSPITAL]
+    others = [world.token(sub) for sub in world.provider.identities]  # people in every role: the unit's too
+    others += [hospital(world, "system/*.read", org) for org in orgs]  # every other organisation's systems
+    for other in others:
         refused = await fhir.http.get(f"/fhir/Task/{body['id']}", headers={"Authorization": f"Bearer {other}"})
         absent = await fhir.http.get(f"/fhir/Task/{missing}", headers={"Authorization": f"Bearer {other}"})
         assert refused.status_code == absent.status_code == 404

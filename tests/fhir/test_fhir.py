@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sip_service.audit import service as audit
 from sip_service.demo import _Cast, _ready_plan
 from sip_service.models.audit import AuditAccess, AuditEvent
-from sip_service.models.identity import Citizen, StaffMember
+from sip_service.models.identity import Citizen, Organisation, StaffMember
 from sip_service.models.plans import CloseReason, Participant, ParticipantKind, Plan
 from sip_service.plans import service as plans
 from sip_service.usecases import run
@@ -327,6 +327,10 @@ async def test_reads_are_audited_as_graphql_reads_are(
     [graphql_read] = (await plan_events(world, plan_id))[before:]
     care_plan = await fhir.get(f"CarePlan/{plan_id}", "staff-johan")
     parts = [f"{type_}/{ids[0]}" for type_, ids in linked(care_plan).items()]
+    team = await fhir.get(f"CareTeam/{plan_id}", "staff-johan")
+    parts += [p["member"]["reference"] for p in team["participant"] if p["member"].get("type") == "PractitionerRole"][
+        :1
+    ]
     for path in [f"CarePlan/{plan_id}", f"CareTeam/{plan_id}", *parts]:
         before = len(await plan_events(world, plan_id))
         await fhir.get(path, "staff-johan")
@@ -652,3 +656,42 @@ async def test_search_includes_and_last_updated(fhir: Fhir, world: Service) -> N
     )
     before_close = {e["resource"]["id"] for e in valid(response.json())["entry"]}
     assert str(made["CLOSED"]) not in before_close and str(made["REVISING"]) in before_close
+
+
+async def test_practitioners_are_read_as_the_care_teams_they_are_on(fhir: Fhir, world: Service) -> None:
+    """Every staff member as a Practitioner, to people in every role and to each organisation's record
+    system: there exactly when the caller may read a CareTeam they are on, else a missing id's 404."""
+    await demo_plans(world)
+    async with world.db.read() as s:
+        everyone = list(await s.scalars(select(StaffMember)))
+        orgs = [o.hsa_id for o in await s.scalars(select(Organisation))]
+    people = [sub for sub in world.provider.identities]
+    callers = {sub: world.token(sub) for sub in people}
+    callers |= {f"system {h}": world.provider.issue_client_token(f"journal-{h}", h, "system/*.read") for h in orgs}
+    missing = str(uuid.uuid4())
+    shown_somewhere = refused_somewhere = 0
+    for who, token in callers.items():
+        headers = {"Authorization": f"Bearer {token}"}
+        search = await fhir.http.get("/fhir/CarePlan", params={"_count": "50"}, headers=headers)
+        assert search.status_code == 200, (who, search.text)
+        expected: set[str] = set()
+        for entry in valid(search.json()).get("entry", []):
+            team = (await fhir.http.get(f"/fhir/CareTeam/{entry['resource']['id']}", headers=headers)).json()
+            for p in valid(team)["participant"]:
+                if p["member"].get("type") != "PractitionerRole":
+                    continue
+                role = await fhir.http.get(f"/fhir/{p['member']['reference']}", headers=headers)
+                assert role.status_code == 200, (who, role.text)
+                expected.add(ref_id(valid(role.json())["practitioner"], "Practitioner"))
+        absent = await fhir.http.get(f"/fhir/Practitioner/{missing}", headers=headers)
+        for member in everyone:
+            response = await fhir.http.get(f"/fhir/Practitioner/{member.id}", headers=headers)
+            if str(member.id) in expected:
+                assert response.status_code == 200, (who, member.name)
+                assert valid(response.json())["identifier"][0] == {"system": HSA, "value": member.hsa_id}
+                shown_somewhere += 1
+            else:
+                assert response.status_code == absent.status_code == 404, (who, member.name)
+                assert response.text.replace(str(member.id), "ID") == absent.text.replace(missing, "ID")
+                refused_somewhere += 1
+    assert shown_somewhere and refused_somewhere
