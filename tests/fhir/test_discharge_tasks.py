@@ -124,6 +124,12 @@ async def test_a_notice_starts_a_discharge_plan_for_the_unit(fhir: Fhir, gql: Gr
         assert datetime.fromisoformat(item["dueAt"]) == authored + timedelta(days=3)
         queued = await work_queue(gql, who)
         assert "DISCHARGE_MEETING_NOT_CALLED" in queued[plan_id]["attention"], who
+    # the plan's page, as the unit's staff open it: the notice time and what needs doing
+    page = (await gql(op("AppPlanPage"), {"id": plan_id, "language": "SV"}, as_="staff-omar"))["plan"]
+    assert datetime.fromisoformat(page["dischargeReadyAt"]) == authored and page["status"] == "DRAFT"
+    assert "DISCHARGE_MEETING_NOT_CALLED" in page["attention"]
+    detail = (await gql(op("PlanDetail"), {"id": plan_id}, as_="staff-anna"))["plan"]
+    assert [p["kind"] for p in detail["participants"]] == ["PATIENT"]
     for who in ("staff-karin", "staff-johan", "staff-sara"):  # another health centre, the municipality
         assert await inbox(gql, who) == [], who
         assert plan_id not in await work_queue(gql, who), who
