@@ -325,9 +325,9 @@ async def test_own_subscriptions_only_and_deleted_ones_send_nothing(
     async with world.db.read() as s:
         events = list(
             await s.scalars(
-                select(AuditEvent.action).where(
-                    AuditEvent.detail == f"Subscription/{sub_id}", AuditEvent.access == AuditAccess.WRITE
-                )
+                select(AuditEvent.action)
+                .where(AuditEvent.detail == f"Subscription/{sub_id}", AuditEvent.access == AuditAccess.WRITE)
+                .order_by(AuditEvent.seq)  # without it PostgreSQL may answer in another order
             )
         )
     assert events == ["subscription.create", "subscription.delete"]
