@@ -47,7 +47,7 @@ from sip_service.http.outage import OutageAnswer
 from sip_service.inbox import digest
 from sip_service.kit import jsonenc
 from sip_service.kit.db import Database
-from sip_service.kit.outage import RETRY_AFTER_S, DatabaseUnavailable, Outages
+from sip_service.kit.outage import RETRY_AFTER_S, BrokerUnavailable, DatabaseUnavailable, Outages, is_broker_outage
 from sip_service.kit.pubsub import broker_for
 from sip_service.meetings import invites
 from sip_service.meetings.room import Live
@@ -448,6 +448,8 @@ class GraphQLRouterWithSignIn(GraphQLRouter[Context, None]):
                 return result
         result = await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
         if context.outage is not None:  # the database went away under a resolver: 503 (http.outage)
+            if is_broker_outage(context.outage):  # Redis, for an operation that needs it: 503 as well
+                raise BrokerUnavailable from context.outage
             raise DatabaseUnavailable from context.outage
         return result
 

@@ -12,6 +12,7 @@ leaves. A new entry point (a FHIR route, a worker) calls these and gets the same
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Collection
@@ -26,6 +27,7 @@ from sip_service.auth.principal import Principal
 from sip_service.inbox import service as inbox
 from sip_service.kit import clock
 from sip_service.kit.db import Database
+from sip_service.kit.outage import BrokerUnavailable
 from sip_service.kit.pubsub import Broker
 from sip_service.models.audit import AuditAccess
 from sip_service.models.plans import Plan
@@ -58,7 +60,10 @@ async def run(
     if committed is not None:
         await committed()
     if broker is not None:
-        await broker.publish(plan_events.channel(plan.id), news)  # committed: others read it again
+        # Committed: others read it again. Redis down (logged once by kit.pubsub) does not undo an
+        # acknowledged write; the open pages' live feeds are closed meanwhile and read again.
+        with contextlib.suppress(BrokerUnavailable):
+            await broker.publish(plan_events.channel(plan.id), news)
     return result
 
 

@@ -97,6 +97,7 @@ async def _publish(info: Info[Context, None], meeting_id: uuid.UUID, events: lis
 async def _lobby_change(
     info: Info[Context, None], meeting_id: uuid.UUID, change: Callable[[AsyncSession], Awaitable[room.Outcome]]
 ) -> MeetingPresenceType | AnyError:
+    await info.context.live.broker.available()  # others must hear of it: Redis down, 503 before any write
     result = await mutate(info, change, lambda outcome: outcome)
     if not isinstance(result, room.Outcome):
         return result

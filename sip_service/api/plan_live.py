@@ -36,6 +36,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     NextMessage,
     NextMessagePayload,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message as SocketMessage
 from strawberry.types import Info
 
 from sip_service.api import operations
@@ -44,7 +45,16 @@ from sip_service.api.errors import query_error
 from sip_service.auth.principal import Principal
 from sip_service.kit import clock, errors
 from sip_service.kit.db import Database
-from sip_service.kit.outage import TRY_AGAIN_LATER, Outages, is_outage
+from sip_service.kit.outage import (
+    BROKER_DOWN_REASON,
+    DATABASE_DOWN_REASON,
+    TRY_AGAIN_LATER,
+    BrokerUnavailable,
+    DatabaseUnavailable,
+    Outages,
+    is_broker_outage,
+    is_outage,
+)
 from sip_service.kit.pubsub import QUEUE_LIMIT, Broker, Message
 from sip_service.plans import events
 from sip_service.plans import repository as plans_repo
@@ -138,7 +148,8 @@ class PlanFeed:
                 async for change in changes:
                     await self._tell(change)
         except Exception as exc:  # told to every watcher: their subscriptions end with an error
-            logger.exception("the feed of plan %s failed", self.plan_id)
+            if not (is_outage(exc) or is_broker_outage(exc)):  # an outage: their sockets close (1013)
+                logger.exception("the feed of plan %s failed", self.plan_id)
             for w in list(self.watchers):
                 w.end(exc)
             raise
@@ -217,6 +228,14 @@ def _feed_failed() -> GraphQLError:
     )
 
 
+def _raise_outage(error: BaseException) -> None:
+    """The feed ended for an outage: raised afresh for this subscription (the feed's error is shared)."""
+    if is_broker_outage(error):
+        raise BrokerUnavailable from error
+    if is_outage(error):
+        raise DatabaseUnavailable from error
+
+
 @strawberry.type
 class PlanSubscription:
     @strawberry.subscription(description="Changes to a plan you can read, as they are committed.")
@@ -230,6 +249,7 @@ class PlanSubscription:
             while (change := await watcher.next()) is not None:
                 yield PlanChangeType(plan_id=plan_id, version=change.version, change=change.change)
             if watcher.error is not None:
+                _raise_outage(watcher.error)
                 raise _feed_failed() from watcher.error
 
 
@@ -295,6 +315,7 @@ class KnownPlanChanges:
             payload = cast(NextMessagePayload, change.encoded(self.selection))
             await operation.send_operation_message(NextMessage(id=operation.id, type="next", payload=payload))
         if watcher.error is not None:
+            _raise_outage(watcher.error)  # the handler closes the socket (1013)
             failed = NextMessagePayload(data=None, errors=[_feed_failed().formatted])
             await operation.send_operation_message(NextMessage(id=operation.id, type="next", payload=failed))
 
@@ -318,7 +339,67 @@ def _selection(operation: OperationDefinitionNode) -> Selection | None:
 
 class LiveUpdatesHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws as strawberry runs it, but the pages' PlanChanges by `KnownPlanChanges`
-    when the view has one (`known_plan_changes`; SIP_COMPILED_OPERATIONS=false: none)."""
+    when the view has one (`known_plan_changes`; SIP_COMPILED_OPERATIONS=false: none).
+
+    An outage closes the socket with 1013 (Try Again Later) and a reason, rather than answering
+    each message with an error: the database's or Redis's, when it begins (`Outages.begins`, for
+    every open socket), or when one of the socket's own operations meets it. The pages connect
+    again with a pause and subscribe again; the outage is logged once (kit.outage)."""
+
+    async def handle(self) -> None:
+        watching = asyncio.create_task(self._close_when_an_outage_begins(), name="websocket-outages")
+        try:
+            await super().handle()
+        finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
+
+    def _database_outages(self) -> Outages | None:
+        outages: Outages | None = getattr(self.view, "outages", None)
+        return outages
+
+    async def _close_when_an_outage_begins(self) -> None:
+        waits: dict[asyncio.Future[None], str] = {}
+        if (database := self._database_outages()) is not None:
+            waits[asyncio.ensure_future(database.begins())] = DATABASE_DOWN_REASON
+        if (broker := self.context.live.broker.outages) is not None:
+            waits[asyncio.ensure_future(broker.begins())] = BROKER_DOWN_REASON
+        if not waits:
+            return
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        await self._close_unavailable(waits[next(iter(done))])
+
+    async def _close_unavailable(self, reason: str) -> None:
+        with contextlib.suppress(Exception):  # closed already, by us or the other side
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason=reason)
+
+    async def _outage_met(self, error: BaseException) -> bool:
+        """If `error` is an outage: noted (logged once), the socket closed; True."""
+        if is_broker_outage(error):
+            await self._close_unavailable(BROKER_DOWN_REASON)  # logged by kit.pubsub
+            return True
+        if is_outage(error):
+            if (outages := self._database_outages()) is not None:
+                outages.failed(error)
+            await self._close_unavailable(DATABASE_DOWN_REASON)
+            return True
+        return False
+
+    async def send_message(self, message: SocketMessage) -> None:
+        # An operation that met an outage (api.schema notes it on the connection's context): the
+        # socket is closed instead of answering it with an error.
+        if self.context.outage is not None and await self._outage_met(self.context.outage):
+            return
+        await super().send_message(message)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        if not await self._outage_met(error):  # an outage: closed, and no traceback
+            await super().handle_task_exception(error)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         """Signing in needs the database: while it is unreachable the socket is closed with 1013
@@ -326,12 +407,8 @@ class LiveUpdatesHandler(BaseGraphQLTransportWSHandler[Context, None]):
         try:
             await super().handle_connection_init(message)
         except Exception as error:
-            if not is_outage(error):
+            if not await self._outage_met(error):
                 raise
-            outages: Outages | None = getattr(self.view, "outages", None)
-            if outages is not None:
-                outages.failed(error)
-            await self.websocket.close(code=TRY_AGAIN_LATER, reason="Service unavailable")
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         known: KnownPlanChanges | None = getattr(self.view, "known_plan_changes", None)

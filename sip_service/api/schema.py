@@ -33,7 +33,7 @@ from sip_service.api.operations import KnownOperationsOnly
 from sip_service.api.plan_live import PlanSubscription
 from sip_service.api.plans import PlanMutation, PlanQuery
 from sip_service.api.stats import StatisticsMutation, StatisticsQuery
-from sip_service.kit.outage import is_outage
+from sip_service.kit.outage import is_broker_outage, is_outage
 from sip_service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -84,14 +84,15 @@ class AuditReadsExtension(SchemaExtension):
 
 
 class Schema(strawberry.Schema):
-    """Errors are logged as strawberry logs them, except the database being unreachable: that is
-    noted on the request's context (`Context.outage`) for the router to answer with 503, and logged
-    once per outage there (kit.outage)."""
+    """Errors are logged as strawberry logs them, except the database (or Redis, for what needs it)
+    being unreachable: that is noted on the request's context (`Context.outage`) for the router to
+    answer with 503 (a websocket: closed 1013), and logged once per outage (kit.outage)."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         others = []
         for error in errors:
-            if is_outage(error.original_error) and execution_context is not None:
+            outage = is_outage(error.original_error) or is_broker_outage(error.original_error)
+            if outage and execution_context is not None:
                 execution_context.context.outage = error.original_error
             else:
                 others.append(error)

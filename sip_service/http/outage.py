@@ -1,6 +1,6 @@
 """The database outage answered: 503 and Retry-After, GraphQL-shaped errors, or an OperationOutcome
 under /fhir, for any request that met it before its answer began (kit.outage tells what an
-outage is and logs it once)."""
+outage is and logs it once). Redis unreachable, for a request that needs it, is answered the same."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sip_service.kit.outage import CODE, MESSAGE, RETRY_AFTER_S, DatabaseUnavailable, Outages, is_outage
+from sip_service.kit.outage import (
+    CODE,
+    MESSAGE,
+    RETRY_AFTER_S,
+    DatabaseUnavailable,
+    Outages,
+    is_broker_outage,
+    is_outage,
+)
 
 
 def unavailable_response(path: str) -> JSONResponse:
@@ -45,7 +53,12 @@ class OutageAnswer:
         try:
             await self.app(scope, receive, sending)
         except Exception as exc:
-            if started or not (isinstance(exc, DatabaseUnavailable) or is_outage(exc)):
+            if started:
+                raise
+            if is_broker_outage(exc):  # Redis, for an operation that needs it (logged by kit.pubsub)
+                await unavailable_response(scope["path"])(scope, receive, send)
+                return
+            if not (isinstance(exc, DatabaseUnavailable) or is_outage(exc)):
                 raise
             self.outages.failed(exc)
             await unavailable_response(scope["path"])(scope, receive, send)

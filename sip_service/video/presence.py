@@ -4,6 +4,7 @@ Janus, janus_rooms.py): a participant attends while their media arrives."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -12,6 +13,7 @@ from datetime import datetime
 
 from sip_service.kit import clock
 from sip_service.kit.db import Database
+from sip_service.kit.outage import BrokerUnavailable
 from sip_service.kit.pubsub import Broker
 from sip_service.meetings import attendance
 from sip_service.plans import events as plan_events
@@ -65,4 +67,5 @@ class MediaAttendance:
             await self._tell(news)
 
     async def _tell(self, news: PlanChange) -> None:
-        await self.broker.publish(plan_events.channel(uuid.UUID(news["plan"])), news)
+        with contextlib.suppress(BrokerUnavailable):  # recorded; the open pages hear of it again later
+            await self.broker.publish(plan_events.channel(uuid.UUID(news["plan"])), news)

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from sip_service.kit.db import Database
+from sip_service.kit.outage import BrokerUnavailable
 from sip_service.kit.pubsub import Broker, Message
 from sip_service.meetings import lobby
 from sip_service.video import channel
@@ -103,6 +104,7 @@ class RoomServer(ABC, Generic[R]):
     """Every meeting of this process (or of the `sip-service media` worker) on one media server."""
 
     name = "media server"  # in its log lines and its tasks' names
+    RESUBSCRIBE_S = (0.2, 5.0)  # the first and the longest pause before subscribing again to Redis
 
     def __init__(self, db: Database, broker: Broker) -> None:
         self.db, self.broker = db, broker
@@ -130,9 +132,9 @@ class RoomServer(ABC, Generic[R]):
         return []
 
     async def start(self) -> None:
-        subscribed = asyncio.Event()
-        self._tasks = [asyncio.create_task(self._listen(subscribed), name=f"{self.name}-listen"), *self.helpers()]
-        await subscribed.wait()  # a CONNECT published after start() is heard
+        tried = asyncio.Event()
+        self._tasks = [asyncio.create_task(self._listen(tried), name=f"{self.name}-listen"), *self.helpers()]
+        await tried.wait()  # a CONNECT published after start() is heard (unless Redis is down: later)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -170,14 +172,25 @@ class RoomServer(ABC, Generic[R]):
         finally:
             await self.stop()
 
-    async def _listen(self, subscribed: asyncio.Event) -> None:
-        async with self.broker.subscribe(channel.MEDIA_CHANNEL) as messages:
-            subscribed.set()
-            async for message in messages:
-                try:
-                    self._dispatch(message)
-                except Exception:
-                    log.exception("%s: could not handle %s", self.name, message.get("kind"))
+    async def _listen(self, tried: asyncio.Event) -> None:
+        """The media channel, subscribed again after Redis was away (what came meanwhile is lost:
+        connectMedia answers 503 then, and the pages connect again)."""
+        pause = self.RESUBSCRIBE_S[0]
+        while True:
+            try:
+                async with self.broker.subscribe(channel.MEDIA_CHANNEL) as messages:
+                    tried.set()
+                    pause = self.RESUBSCRIBE_S[0]
+                    async for message in messages:
+                        try:
+                            self._dispatch(message)
+                        except Exception:
+                            log.exception("%s: could not handle %s", self.name, message.get("kind"))
+                return  # the broker closed
+            except BrokerUnavailable:  # logged once per outage by the broker
+                tried.set()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, self.RESUBSCRIBE_S[1])
 
     def _dispatch(self, message: Message) -> None:
         meeting_id, kind = uuid.UUID(str(message["meeting"])), message["kind"]

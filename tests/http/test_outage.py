@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -25,18 +26,18 @@ import httpx
 import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from sip_service.app import create_app
 from sip_service.demo import _people
 from sip_service.kit.db import Database
-from sip_service.kit.outage import is_outage
+from sip_service.kit.outage import DATABASE_DOWN_REASON, is_outage
 from sip_service.settings import Settings
 
-from conftest import Service, _serve, free_port, op
-from helpers import WAIT_S, within
+from conftest import GraphQLClient, Service, _serve, free_port, op
+from helpers import WAIT_S, plan_with_meetings, signed_in, staff, subscribed, within
 
 ELSA = "194003122388"
 UNAVAILABLE = "SERVICE_UNAVAILABLE"
@@ -279,3 +280,104 @@ async def test_readyz_asks_redis_when_it_is_configured(tmp_path: Path, redis_up:
         assert ready.status_code == 503 and ready.headers["retry-after"].isdigit(), ready.text
         checks = ready.json()["checks"]
         assert checks["database"] == "ok" and checks["redis"].startswith("unavailable"), checks
+
+
+async def test_open_websockets_are_closed_1013_on_a_database_outage(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Open sockets (a plan page's PlanChanges, a meeting's events) are closed with 1013 and a reason
+    when the outage begins, and a socket that meets it in an operation of its own likewise, rather
+    than answering each message with an error; after it, new sockets work again."""
+    with cluster() as pg:
+        async with service_on(pg.url, tmp_path) as service:
+            http = httpx.AsyncClient(base_url=service.url, timeout=WAIT_S)
+            setup = await plan_with_meetings(GraphQLClient(http, service), service, timedelta(minutes=10))
+            plan_id, meeting = setup.plan_id, setup.meetings[0]["id"]
+            johan = await staff(service, "Johan")
+            anna = service.token("staff-anna")
+            headers = {"Authorization": f"Bearer {anna}"}
+
+            async def add_action(description: str) -> int:
+                read = await http.post("/graphql", json=gql(op("PlanDetail"), {"id": plan_id}), headers=headers)
+                variables = {
+                    "planId": plan_id,
+                    "expectedVersion": read.json()["data"]["plan"]["version"],
+                    "input": {"description": description, "responsibleOrganisationId": str(johan.organisation_id)},
+                }
+                added = await http.post("/graphql", json=gql(op("AddAction"), variables), headers=headers)
+                assert added.status_code == 200 and "errors" not in added.json(), added.text
+                version: int = added.json()["data"]["addAction"]["plan"]["version"]
+                return version
+
+            async def a_change_is_heard(what: str) -> None:
+                async with plan_page(service.url, anna, plan_id) as page:
+                    version = await add_action(what)
+                    heard = json.loads(await within(page.recv(), f"{what}: the change on the page"))
+                    assert heard["payload"]["data"]["planChanges"]["version"] == version, heard
+
+            await a_change_is_heard("before")
+            async with plan_page(service.url, anna, plan_id) as page, signed_in(service.url, anna) as socket:
+                await subscribed(socket, meeting)
+                await add_action("the page listens")
+                assert json.loads(await within(page.recv(), "the page's change"))["type"] == "next"
+
+                pg.stop("immediate")
+                caplog.clear()
+                caplog.set_level(logging.WARNING)
+                # The first request to meet the outage begins it: every open socket is closed.
+                read = await http.post("/graphql", json=gql(op("PlanDetail"), {"id": plan_id}), headers=headers)
+                assert_unavailable(read, "query")
+                assert await closed_with(page, "the plan page's socket") == (1013, DATABASE_DOWN_REASON)
+                assert await closed_with(socket.ws, "the meeting's socket", read=False) == (
+                    1013,
+                    DATABASE_DOWN_REASON,
+                )
+                # A socket opened during it (Anna is known from a moment ago, so it is let in) is
+                # closed when its subscription meets the outage.
+                async with plan_page(service.url, anna, plan_id, acknowledged=False) as late:
+                    assert await closed_with(late, "a socket subscribing during the outage") == (
+                        1013,
+                        DATABASE_DOWN_REASON,
+                    )
+            said = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+            assert len(said) == 1 and said[0][0] == "sip_service.outage", said  # and no traceback
+            assert "database unavailable" in said[0][2], said
+
+            pg.start()
+            await a_change_is_heard("after")  # a new socket subscribes and hears a change
+            async with signed_in(service.url, anna) as socket:
+                events = await subscribed(socket, meeting)
+                await socket.run("JoinMeeting", meetingId=meeting)
+                assert (await events.expect("JOINED"))["fromName"] == "Anna Lind"
+            await http.aclose()
+
+
+@asynccontextmanager
+async def plan_page(
+    url: str, token: str, plan_id: str, *, acknowledged: bool = True
+) -> AsyncIterator[ClientConnection]:
+    """A plan page's websocket, subscribed to the plan's changes (the pages' own document)."""
+    async with connect(
+        url.replace("http://", "ws://") + "/graphql",
+        subprotocols=[Subprotocol("graphql-transport-ws")],
+        open_timeout=WAIT_S,
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+        if acknowledged:
+            assert json.loads(await within(ws.recv(), "connection_ack")) == {"type": "connection_ack"}
+        payload = {"query": op("PlanChanges"), "variables": {"planId": plan_id}}
+        await ws.send(json.dumps({"type": "subscribe", "id": "1", "payload": payload}))
+        yield ws
+
+
+async def closed_with(ws: ClientConnection, what: str, *, read: bool = True) -> tuple[int | None, str | None]:
+    """How the server closed the socket. Any message before the close but a connection_ack fails the
+    test (`read`: False where another task reads the socket)."""
+    while read:
+        try:
+            message = json.loads(await within(ws.recv(), what))
+        except ConnectionClosed:
+            break
+        assert message == {"type": "connection_ack"}, f"{what}: {message!r} instead of the socket closing"
+    await within(ws.wait_closed(), what)
+    return ws.close_code, ws.close_reason

@@ -86,7 +86,8 @@ export function socketUrl() {
 }
 
 // The plan app's websocket: subscriptions only, signed in by the session (csrf); they resubscribe
-// after a reconnect.
+// after a reconnect. The pause before reconnecting grows (0.5 s … 15 s) while sockets close soon
+// after opening, as the service closes them (1013) while the database or Redis is away.
 class Live {
   constructor() {
     this.socket = null;
@@ -118,6 +119,7 @@ class Live {
   connect() {
     if (this.socket || !session) return;
     const socket = new WebSocket(socketUrl(), "graphql-transport-ws");
+    const opened = Date.now();
     this.socket = socket;
     socket.addEventListener("open", () => {
       socket.send(JSON.stringify({ type: "connection_init", payload: { csrf: session.csrfToken } }));
@@ -126,7 +128,6 @@ class Live {
       const message = JSON.parse(event.data);
       if (message.type === "connection_ack") {
         this.ready = true;
-        this.retry = 500;
         this.onStatus(true);
         for (const id of this.subs.keys()) this.send(id);
       } else if (message.type === "ping") {
@@ -140,6 +141,7 @@ class Live {
       this.socket = null;
       this.ready = false;
       this.onStatus(false);
+      if (Date.now() - opened > 10000) this.retry = 500; // it served a while: a fresh start
       if (this.subs.size) {
         setTimeout(() => this.connect(), this.retry);
         this.retry = Math.min(this.retry * 2, 15000);
