@@ -10,6 +10,7 @@ When it is back everything works again by itself."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import shutil
@@ -18,14 +19,18 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from test_outage import assert_unavailable, closed_with, plan_page
 
 from sip_service.api.plan_live import feeds_for
-from sip_service.kit.outage import BROKER_DOWN_REASON, TRY_AGAIN_LATER
+from sip_service.kit.db import Database
+from sip_service.kit.outage import BROKER_DOWN_REASON, TRY_AGAIN_LATER, BrokerUnavailable
+from sip_service.kit.pubsub import Message, RedisBroker
+from sip_service.video import channel
+from sip_service.video.rooms import MediaRoom, RoomServer
 
 from conftest import GraphQLClient, Service, free_port, op, redis_answers
 from helpers import WAIT_S, plan_with_meetings, serving, signed_in, staff, subscribed, until, within
@@ -159,5 +164,74 @@ async def test_redis_down_closes_live_sockets_answers_503_where_needed_and_recov
                 await anna.run("JoinMeeting", meetingId=meeting)
                 assert (await events.expect("JOINED"))["fromName"] == "Anna Lind"
             assert (await http.get("/readyz")).status_code == 200
-            said = [(r.name, r.getMessage()) for r in caplog.records]
-            assert said[1:] == [("sip_service.outage", "Redis available again")], said
+            told = [(r.name, r.getMessage()) for r in caplog.records]
+            assert told[1:] == [("sip_service.outage", "Redis available again")], told
+
+
+class Heard(MediaRoom):
+    """A media room that only notes the CONNECTs it is given."""
+
+    @property
+    def empty(self) -> bool:
+        return False
+
+    async def closing(self) -> set[asyncio.Task[None]]:
+        return set()
+
+    async def connect(self, message: Message) -> None:
+        assert isinstance(self.server, Hearing)
+        self.server.heard.append(self.meeting_id)
+
+    async def answer(self, message: Message) -> None: ...
+
+    async def candidate(self, message: Message) -> None: ...
+
+    async def left(self, participant_id: str) -> None: ...
+
+
+class Hearing(RoomServer[Heard]):
+    def __init__(self, broker: RedisBroker) -> None:
+        super().__init__(cast(Database, None), broker)  # these rooms write nothing
+        self.heard: list[uuid.UUID] = []
+
+    def new_room(self, meeting_id: uuid.UUID) -> Heard:
+        return Heard(self, meeting_id)
+
+
+async def test_the_media_server_hears_its_channel_again_after_redis_was_away() -> None:
+    with redis_server() as redis:
+        await redis.start()
+        broker = RedisBroker(redis.url)
+        server = Hearing(broker)
+        await server.start()
+        try:
+
+            async def connect_heard(meeting_id: uuid.UUID, what: str) -> None:
+                await broker.publish(channel.MEDIA_CHANNEL, {"kind": channel.CONNECT, "meeting": str(meeting_id)})
+
+                async def heard() -> bool:
+                    return meeting_id in server.heard
+
+                await until(heard, what)
+
+            await connect_heard(uuid.uuid4(), "a CONNECT before the outage")
+            redis.stop()
+            outages = broker.outages
+            assert outages is not None
+
+            async def noticed() -> bool:
+                return outages.down
+
+            await until(noticed, "the media server's subscription to notice Redis gone")
+            await redis.start()
+
+            async def subscribed_again() -> bool:
+                with contextlib.suppress(BrokerUnavailable):
+                    return await broker.subscribers(channel.MEDIA_CHANNEL) == 1
+                return False
+
+            await until(subscribed_again, "the media server to subscribe to its channel again")
+            await connect_heard(uuid.uuid4(), "a CONNECT after the outage")
+        finally:
+            await server.stop()
+            await broker.close()
