@@ -175,6 +175,10 @@ class Heard(MediaRoom):
     def empty(self) -> bool:
         return False
 
+    @property
+    def participant_count(self) -> int:
+        return 0
+
     async def closing(self) -> set[asyncio.Task[None]]:
         return set()
 
