@@ -88,6 +88,9 @@ class _Reads:
     written: asyncio.Future[None]
 
 
+_MARKED_AT_MOST = 100_000
+
+
 class ReadRecorder:
     """Group commit for READ events. A request hands its reads over and waits; one writer at a time
     takes everything handed over so far and writes it in one transaction (one chain lock, one look
@@ -100,6 +103,7 @@ class ReadRecorder:
         self._db = db
         self._waiting: list[_Reads] = []
         self._writer: asyncio.Task[None] | None = None
+        self._marked: set[tuple[Principal, uuid.UUID]] = set()  # plans opened, marked (committed)
 
     async def record(self, principal: Principal, reads: list[Access], opened: list[uuid.UUID]) -> None:
         loop = asyncio.get_running_loop()
@@ -137,9 +141,15 @@ class ReadRecorder:
                 _settle(entry, None)
 
     async def _write(self, batch: list[_Reads]) -> None:
+        # A plan opened once is no longer new to that staff member for good (the mark is never
+        # changed or removed): this process does not write it again. Another process may, once.
+        opened = {(e.principal, pid) for e in batch for pid in e.opened} - self._marked
         async with self._db.write() as session:
             await audit.append_many(session, [(e.principal, e.reads) for e in batch])
-            await inbox.note_opened(session, [(e.principal, pid) for e in batch for pid in e.opened], clock.now())
+            await inbox.note_opened(session, opened, clock.now())
+        if len(self._marked) > _MARKED_AT_MOST:
+            self._marked.clear()
+        self._marked |= opened
 
 
 def _settle(entry: _Reads, error: BaseException | None) -> None:
