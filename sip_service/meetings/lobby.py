@@ -33,6 +33,11 @@ class EventKind(StrEnum):
     MUTE_STATE = "MUTE_STATE"
     # From the media server, right before its OFFER: whose audio and video each m-line (mid) carries.
     MEDIA_TRACKS = "MEDIA_TRACKS"
+    # To everyone, in the room or waiting: the meeting is over (staff cancelled it); the pages say so.
+    CLOSED = "CLOSED"
+    # From the media server to one participant: their media connection is gone (its Janus died); the
+    # page says so and connects again in full at once, instead of waiting for its connection to fail.
+    MEDIA_LOST = "MEDIA_LOST"
 
 
 class SignalKind(StrEnum):
@@ -88,8 +93,11 @@ def subject(e: Event) -> str | None:
 
 def visible(e: Event, me: str, in_room: bool) -> bool:
     """Signals go to their addressee only (a MUTE_STATE without one, to the whole room); the lobby is
-    seen from the room; someone outside the room sees only what is about them."""
-    if e["kind"] in SignalKind.__members__ or e["kind"] == EventKind.MEDIA_TRACKS:
+    seen from the room; someone outside the room sees only what is about them; that the meeting is
+    over, everyone."""
+    if e["kind"] == EventKind.CLOSED:
+        return True
+    if e["kind"] in SignalKind.__members__ or e["kind"] in (EventKind.MEDIA_TRACKS, EventKind.MEDIA_LOST):
         return in_room and e["to"] in (me, None)
     return in_room or subject(e) == me
 

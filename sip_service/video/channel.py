@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sip_service.kit.pubsub import Broker
+from sip_service.kit.pubsub import Broker, Message
 from sip_service.meetings import lobby
 from sip_service.meetings.room import MediaMember
 
@@ -34,8 +34,21 @@ async def publish(broker: Broker, meeting_id: uuid.UUID, events: Iterable[lobby.
 
 
 async def close_room(broker: Broker, meeting_id: uuid.UUID) -> None:
-    """The meeting is over (cancelled): the media server closes its room, whoever is still in it."""
+    """The meeting is over (cancelled): everyone's page says so (CLOSED, in the room or waiting), and
+    the media server closes its room, whoever is still in it."""
+    closed = lobby.event(lobby.EventKind.CLOSED, lobby.MEDIA_SERVER, lobby.MEDIA_SERVER_NAME)
+    await broker.publish(lobby.channel(meeting_id), closed)
     await broker.publish(MEDIA_CHANNEL, {"kind": CLOSE, "meeting": str(meeting_id)})
+
+
+def tag(message: Message) -> dict[str, str]:
+    """Who a participant connecting media is (from their CONNECT), as MEDIA_TRACKS names them."""
+    return {
+        "participantId": str(message["from"]),
+        "name": str(message.get("fromName") or ""),
+        "kind": str(message.get("participantKind") or ""),
+        "role": str(message.get("role") or ""),
+    }
 
 
 def connect_request(meeting_id: uuid.UUID, who: MediaMember) -> lobby.Event:

@@ -35,7 +35,7 @@ from sip_service.kit.db import Database
 from sip_service.kit.pubsub import Broker, Message
 from sip_service.meetings import lobby
 from sip_service.settings import Settings
-from sip_service.video import rooms
+from sip_service.video import channel, rooms
 from sip_service.video.janus import Handle, JanusError, Json, Session, VideoRoom
 from sip_service.video.presence import MediaAttendance
 
@@ -48,12 +48,7 @@ class Member:
     def __init__(self, room: JanusRoom, connect: Message) -> None:
         self.room = room
         self.id = str(connect["from"])
-        self.tag = {
-            "participantId": self.id,
-            "name": str(connect.get("fromName") or ""),
-            "kind": str(connect.get("participantKind") or ""),
-            "role": str(connect.get("role") or ""),
-        }
+        self.tag = channel.tag(connect)
         self.token = secrets.token_urlsafe(24)
         self.publisher: Handle | None = None
         self.subscriber: Handle | None = None
@@ -133,14 +128,18 @@ class JanusRoom(rooms.MediaRoom):
     # ---- what the room does, one at a time ----
 
     async def lost(self) -> None:
-        """Its Janus is gone, and everything of the meeting there: the browsers' connections fail and
-        they connect again (in full), which makes the meeting anew on a Janus that answers."""
+        """Its Janus is gone, and everything of the meeting there: each browser is told (MEDIA_LOST: its
+        page says so and connects again in full at once, as it would when its connections failed),
+        which makes the meeting anew on a Janus that answers."""
         self.dead, self.video = True, None
-        for member in self.members.values():
-            member.closed = True
-            member.presence.stopped()
+        members = list(self.members.values())
         self.members.clear()
         self.feeds.clear()
+        for member in members:
+            member.closed = True
+            member.presence.stopped()
+        for member in members:
+            await self._publish(lobby.EventKind.MEDIA_LOST, member, "")
 
     async def connect(self, message: Message) -> None:
         if self.dead:  # asked for before the loss was known here: to the meeting's new room

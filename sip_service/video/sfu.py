@@ -43,7 +43,7 @@ from sip_service.kit.db import Database
 from sip_service.kit.pubsub import Broker, Message
 from sip_service.meetings import lobby
 from sip_service.settings import Settings
-from sip_service.video import aiortc_private, ice, media, rooms
+from sip_service.video import aiortc_private, channel, ice, media, rooms
 from sip_service.video.media import Downlink, Slot, Source
 from sip_service.video.presence import MediaAttendance
 
@@ -72,12 +72,7 @@ class Peer:
     def __init__(self, room: Room, connect: Message, config: RTCConfiguration) -> None:
         self.room = room
         self.id = str(connect["from"])
-        self.tag = {
-            "participantId": self.id,
-            "name": str(connect.get("fromName") or ""),
-            "kind": str(connect.get("participantKind") or ""),
-            "role": str(connect.get("role") or ""),
-        }
+        self.tag = channel.tag(connect)
         self.pc = RTCPeerConnection(config)
         self.presence = MediaAttendance(room.sfu.db, room.sfu.broker, room.meeting_id, uuid.UUID(self.id))
         # Their media, forwarded from the moment it arrives; offered to the others once its track has.

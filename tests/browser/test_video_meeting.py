@@ -325,7 +325,7 @@ async def test_staff_admits_the_patient_and_they_see_each_other(
             await patient.set_viewport_size(PHONE)
             outage_starts = len(problems)
             await video_service.restart()
-            await expect(patient.get_by_text("Återansluter …").first).to_be_visible()
+            await expect(patient.get_by_text("Anslutningen bröts – vi kopplar upp dig igen …").first).to_be_visible()
             await shots.take(patient, "patient-reconnecting-phone", PHONE, full_page=False)
             for page, other in ((staff, patient_id), (patient, staff_id)):
                 await until("back in the room", lambda page=page: _connected(page), within=FRAMES_WITHIN_S)

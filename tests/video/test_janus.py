@@ -233,6 +233,8 @@ async def test_a_cancelled_meeting_closes_its_janus_room(gql: GraphQLClient, wor
         version = next(m["version"] for m in plan["meetings"] if m["id"] == setup.meetings[0]["id"])
         cancelled = await anna.run("CancelMeeting", expectedVersion=version)
         assert cancelled["status"] == "CANCELLED", cancelled
+        for peer in (anna, elsa):  # their pages say "Mötet är avslutat."
+            await peer.expect("CLOSED")
         assert await until("the room destroyed", lambda: _not(video.exists))
         assert uuid_of(setup) not in relay.rooms
         assert all(m.closed for m in members) and not room.members
@@ -295,6 +297,9 @@ async def test_a_meeting_whose_janus_dies_goes_on_on_another(
             assert await until(
                 "the meeting forgotten with its Janus", lambda: _async(uuid_of(setup) not in relay.rooms)
             )
+            for peer in (anna, elsa):  # told at once, so that their pages say so and connect again
+                lost = await peer.expect("MEDIA_LOST")
+                assert lost["toParticipantId"] == peer.id, lost
             for peer in (anna, elsa):
                 assert "mediaServerId" in await peer.connect()
             await anna.receives(elsa)

@@ -33,7 +33,7 @@ from sip_service.video import aiortc_private
 from sip_service.video.sfu import Sfu
 
 from conftest import GraphQLClient, Service
-from helpers import REDIS_URL, Setup, guest_token, instance, plan_with_meetings, signed_in, subscribed
+from helpers import REDIS_URL, Setup, guest_token, instance, plan_with_meetings, serving, signed_in, subscribed
 
 ATTENDANCE = """query($id: UUID!) { plan(id: $id) {
   readiness { blockers { code } }
@@ -218,6 +218,67 @@ async def test_media_that_stops_ends_attendance_and_pictures_arrive_as_sent(gql:
         await johan.receives(anna)
         rows, _ = await until("anna's second attendance", lambda: _rows_of(gql, setup, anna.id, count=2))
         assert rows[0]["leftAt"] and rows[1]["leftAt"] is None, rows
+
+
+MEETING_VERSIONS = """query($id: UUID!) { plan(id: $id) { meetings { id version } } }"""
+
+
+async def test_a_cancelled_meeting_closes_its_room_on_the_relay(gql: GraphQLClient, world: Service) -> None:
+    """Staff cancel the meeting while Anna and Elsa are in its room on the embedded relay, seeing each
+    other: both are told (CLOSED, what their pages say "Mötet är avslutat." on), the relay closes their
+    peer connections and forgets the room, their attendance closes, and no media connects again."""
+    setup = await plan_with_meetings(gql, world, timedelta(minutes=10))
+    meeting = setup.meetings[0]["id"]
+    async with AsyncExitStack() as stack:
+        running = await stack.enter_async_context(serving(world, media_in_process=False))
+        relay = Sfu(running.app.state.settings, world.db, running.broker)  # as the process would run it
+        await relay.start()
+        stack.push_async_callback(relay.stop)
+
+        async def enter(bearer: str, participant: str) -> MediaPeer:
+            socket = await stack.enter_async_context(signed_in(running.url, bearer))
+            peer = MediaPeer(socket, await subscribed(socket, meeting), meeting, participant)
+            stack.push_async_callback(peer.close)
+            return peer
+
+        anna = await enter(world.token("staff-anna"), "")
+        anna.id = (await anna.run("JoinMeeting"))["participantId"]
+        http = await stack.enter_async_context(httpx.AsyncClient(base_url=running.url, timeout=30))
+        elsa = await enter(await guest_token(GraphQLClient(http, world), setup, setup.patient), setup.patient)
+        assert (await elsa.run("JoinMeeting"))["state"] == "WAITING"
+        await anna.run("AdmitToMeeting", participantId=setup.patient)
+        await elsa.expect("ADMITTED")
+        await connect_all(anna, elsa)
+        await anna.receives(elsa)
+        await elsa.receives(anna)
+        room = relay.rooms[uuid.UUID(meeting)]
+        peers = list(room.peers.values())
+        assert len(peers) == 2
+
+        async def open_rows() -> set[str]:
+            rows, _ = await attendances(gql, setup)
+            return {a["participantId"] for a in rows if a["method"] == "MEDIA" and not a["leftAt"]}
+
+        await until("both attend", lambda: _equals(open_rows, {anna.id, elsa.id}))
+
+        plan = (await gql(MEETING_VERSIONS, {"id": setup.plan_id}, as_="staff-anna"))["plan"]
+        version = next(m["version"] for m in plan["meetings"] if m["id"] == meeting)
+        cancelled = await anna.run("CancelMeeting", expectedVersion=version)
+        assert cancelled["status"] == "CANCELLED", cancelled
+        for peer in (anna, elsa):  # told, whoever they are
+            told = await peer.expect("CLOSED")
+            assert told["fromParticipantId"] == str(MEDIA_SERVER) and told["toParticipantId"] is None, told
+        await until("the room gone from the relay", lambda: _async(uuid.UUID(meeting) not in relay.rooms))
+        await until("their connections closed", lambda: _async(all(p.pc.connectionState == "closed" for p in peers)))
+        assert room.done and not room.peers
+        await until("their attendance closed", lambda: _equals(open_rows, set()))
+        refused = await anna.connect()  # the meeting takes no media any more
+        assert "mediaServerId" not in refused, refused
+        assert uuid.UUID(meeting) not in relay.rooms
+
+
+async def _equals(read: Any, wanted: Any) -> bool:
+    return bool(await read() == wanted)
 
 
 def _video_arrived(relay: Sfu, participant: str) -> bool:

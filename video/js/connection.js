@@ -5,7 +5,7 @@ import { t } from './i18n.js';
 import { INVITE_KEY, LINK_CODES, MEDIA_SERVER, TOKEN_MARGIN_MS, app } from './state.js';
 import { local, session, showLocal, startMedia, stopEverything, stopMedia } from './devices.js';
 import { announce, renderMediaState, setPhase, showAlert, showError } from './page.js';
-import { removed, renderRoom } from './room.js';
+import { closed, removed, renderRoom } from './room.js';
 
 // ---------------------------------------------------------------------------------------------
 // Signing in and the event stream
@@ -96,7 +96,7 @@ export async function join() {
 
 /** The websocket broke (or the stream ended): tidy up, then connect and join again. */
 function connectionLost(socket) {
-  if (socket !== app.socket || app.leaving || ['left', 'removed', 'error'].includes(app.phase)) return;
+  if (socket !== app.socket || app.leaving || ['left', 'removed', 'closed', 'error'].includes(app.phase)) return;
   app.socket = null;
   socket.close();
   stopMedia();
@@ -126,7 +126,9 @@ async function reconnect() {
   } catch (problem) {
     app.socket?.close();
     app.socket = null;
-    if (LINK_CODES.has(problem.code) || ['NOT_FOUND', 'FORBIDDEN', 'UNAUTHENTICATED'].includes(problem.code)) {
+    if (problem.code === 'MEETING_CANCELLED') {
+      closed(); // cancelled while we were away: the same words as for those who were there
+    } else if (LINK_CODES.has(problem.code) || ['NOT_FOUND', 'FORBIDDEN', 'UNAUTHENTICATED'].includes(problem.code)) {
       stopEverything();
       showError(problem);
     } else {
@@ -188,6 +190,12 @@ function onEvent(e) {
         announce(t('someoneRemoved', { name: e.toName || '' }));
         renderRoom();
       }
+      break;
+    case 'CLOSED': // staff cancelled the meeting: it is over, for everyone
+      closed();
+      break;
+    case 'MEDIA_LOST': // the media server lost our connection (its Janus died): connect again at once
+      if (from === MEDIA_SERVER || from === session?.mediaServerId) session?.restart();
       break;
     case 'MEDIA_TRACKS':
       onMediaTracks(e.payload);

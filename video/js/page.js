@@ -11,7 +11,7 @@ import { renderRoom } from './room.js';
 export function setPhase(phase) {
   const before = app.phase;
   app.phase = phase;
-  const view = { prejoin: 'lobby', left: 'ended', removed: 'ended' }[phase] || phase;
+  const view = { prejoin: 'lobby', left: 'ended', removed: 'ended', closed: 'ended' }[phase] || phase;
   for (const name of VIEWS) $(`view-${name}`).hidden = name !== view;
   const devicesHome = view === 'room' ? 'devices-home-room' : 'devices-home-lobby';
   if ($('devices').parentElement.id !== devicesHome) $(devicesHome).append($('devices'));
@@ -36,8 +36,10 @@ export function renderTexts() {
   $('lobby-hint').textContent = t(waiting ? 'waitingHint' : 'prepareText');
   $('enter').hidden = app.phase !== 'prejoin';
   $('lobby-leave').hidden = app.phase === 'prejoin'; // not in the meeting yet: nothing to leave
-  $('ended-title').textContent = t(app.phase === 'removed' ? 'removedTitle' : 'leftTitle');
-  $('ended-text').textContent = t(app.phase === 'removed' ? 'removedText' : 'leftText');
+  const ended = { removed: 'removed', closed: 'closed' }[app.phase] || 'left';
+  $('ended-title').textContent = t(`${ended}Title`);
+  $('ended-text').textContent = t(`${ended}Text`);
+  $('rejoin').hidden = ended === 'closed'; // nothing to join again
   if (app.problem) renderError();
   renderMediaProblem();
   renderControls();

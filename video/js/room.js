@@ -25,6 +25,15 @@ export async function leave() {
   setPhase('left');
 }
 
+/** The meeting is over (staff cancelled it): everything stops, and the page says so in words. */
+export function closed() {
+  if (app.phase === 'closed') return;
+  app.leaving = true;
+  stopEverything();
+  $('notice').textContent = ''; // an earlier notice ("Du är insläppt …") would contradict it
+  setPhase('closed'); // its heading takes the focus: screen readers read it
+}
+
 export function removed() {
   app.leaving = true;
   stopEverything();

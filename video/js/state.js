@@ -16,7 +16,7 @@ export const $ = (id) => document.getElementById(id);
 
 export const app = {
   mode: null, // 'guest' (invite link) or 'session' (signed in)
-  phase: 'loading', // loading | error | signin | start | prejoin | lobby | room | left | removed
+  phase: 'loading', // loading | error | signin | start | prejoin | lobby | room | left | removed | closed
   meetingId: null,
   me: { participantId: null, name: '' },
   isStaff: false,
