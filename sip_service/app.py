@@ -56,6 +56,7 @@ from sip_service.notify.senders import senders_for
 from sip_service.settings import ASSETS_DIR, Settings
 from sip_service.stats import report as stats_report
 from sip_service.stats.service import Lattices
+from sip_service.video.backend import readiness as media_readiness
 
 
 class BodySizeLimit:
@@ -317,11 +318,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
         """Whether requests can be served: the database (and Redis, if configured) answer within
-        a short time. 200 or 503, with each check's answer."""
+        a short time, and the media backend (video.backend.readiness: the relay in process, or at
+        least one Janus instance; each instance is named). 200 or 503, with each check's answer."""
         checks = {"database": await _answers(db.ping)}
         if settings.redis_url:
             checks["redis"] = await _answers(live.broker.ping)
-        ready = all(state == "ok" for state in checks.values())
+        checks |= await media_readiness(settings, http)
+        ready = all(checks[name] == "ok" for name in ("database", "redis", "media") if name in checks)
         headers = {"Cache-Control": "no-store"} | ({} if ready else {"Retry-After": str(RETRY_AFTER_S)})
         return JSONResponse(
             {"status": "ok" if ready else "unavailable", "checks": checks},

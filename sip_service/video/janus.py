@@ -44,6 +44,16 @@ class JanusError(Exception):
         self.code, self.reason = code, reason
 
 
+async def info(http: httpx.AsyncClient, url: str, within_s: float) -> Json:
+    """Janus's `info` (GET <url>/info, no session): whether the instance's API answers, for /readyz."""
+    response = await http.get(f"{url.rstrip('/')}/info", timeout=within_s)
+    response.raise_for_status()
+    answer: Json = response.json()
+    if answer.get("janus") != "server_info":
+        raise JanusError(0, f"not Janus's info: {answer.get('janus')!r}")
+    return answer
+
+
 def _transaction() -> str:
     return secrets.token_urlsafe(12)
 

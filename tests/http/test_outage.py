@@ -175,7 +175,7 @@ async def test_database_down_answers_503_logs_once_and_recovers(
             plans = await post(gql(op("Plans")), "staff-anna")
             assert plan_id in {p["id"] for p in plans.json()["data"]["plans"]["nodes"]}, plans.text
             assert (await http.get("/fhir/CarePlan", headers=as_("staff-anna"))).status_code == 200
-            assert (await http.get("/readyz")).json() == {"status": "ok", "checks": {"database": "ok"}}
+            assert (await http.get("/readyz")).json() == {"status": "ok", "checks": {"database": "ok", "media": "ok"}}
 
             pg.stop("immediate")
             caplog.clear()
@@ -275,7 +275,11 @@ async def test_readyz_asks_redis_when_it_is_configured(tmp_path: Path, redis_up:
         await app.state.live.broker.close()
         await app.state.db.dispose()
     if redis_up:
-        assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "redis": "ok"}, ready.text
+        assert ready.status_code == 200 and ready.json()["checks"] == {
+            "database": "ok",
+            "redis": "ok",
+            "media": "ok",
+        }, ready.text
     else:
         assert ready.status_code == 503 and ready.headers["retry-after"].isdigit(), ready.text
         checks = ready.json()["checks"]

@@ -21,6 +21,7 @@ import pytest
 from media_peers import WAIT_S, MediaPeer
 from pydantic import SecretStr, ValidationError
 
+from sip_service.app import create_app
 from sip_service.settings import MediaBackend, Settings
 from sip_service.video.janus import UNAUTHORIZED, Handle, JanusError, Session, VideoRoom
 from sip_service.video.janus_rooms import JanusRelay
@@ -334,3 +335,47 @@ async def test_a_meeting_whose_janus_dies_goes_on_on_another(
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_readyz_names_the_janus_instance_that_is_down(tmp_path: Path) -> None:
+    """/readyz asks each Janus instance for its `info`: both answer → 200; the first killed → still
+    200 (meetings go to the other), naming janus1 as down; both killed → 503, media unavailable."""
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    with janus_server(tmp_path / "one") as (one, first), janus_server(tmp_path / "two") as (two, second):
+        settings = Settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'ready.sqlite3'}",
+            dev_oidc_key_file=tmp_path / "key.json",
+            notify_interval_s=0,
+            media_backend=MediaBackend.JANUS,
+            janus_urls=[one.url, two.url],
+        )
+        app = create_app(settings)
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+                ready = await http.get("/readyz")
+                assert ready.status_code == 200, ready.text
+                assert ready.json()["checks"] == {"database": "ok", "media": "ok", "janus1": "ok", "janus2": "ok"}
+
+                first.kill()
+                first.wait()
+                ready = await http.get("/readyz")
+                assert ready.status_code == 200, ready.text
+                checks = ready.json()["checks"]
+                assert checks["media"] == "ok" and checks["janus2"] == "ok", checks
+                assert checks["janus1"].startswith("unavailable"), checks
+                assert one.url not in ready.text  # which one, by its place in SIP_JANUS_URLS, not its address
+
+                second.kill()
+                second.wait()
+                started = time.monotonic()
+                ready = await http.get("/readyz")
+                assert time.monotonic() - started < 5, "each instance is asked with a short timeout"
+                assert ready.status_code == 503 and ready.headers["retry-after"].isdigit(), ready.text
+                checks = ready.json()["checks"]
+                assert checks["media"].startswith("unavailable"), checks
+                assert checks["janus1"].startswith("unavailable") and checks["janus2"].startswith("unavailable")
+                assert checks["database"] == "ok", checks
+        finally:
+            await app.state.live.broker.close()
+            await app.state.db.dispose()
