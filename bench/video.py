@@ -76,8 +76,9 @@ def settings_for(key_file: Path, **changes: Any) -> Settings:
     )
 
 
-async def meeting_now(plan_id: uuid.UUID) -> uuid.UUID:
-    """A video meeting of the bench plan that starts now, everyone invited (Per wanted by Elsa)."""
+async def meeting_now(plan_id: uuid.UUID, decide: bool = True) -> uuid.UUID:
+    """A video meeting of the bench plan that starts now, everyone invited (Per wanted by Elsa, once:
+    `decide`)."""
     db = Database(SA_URL)
     async with db.write() as s:
         m = (await s.scalars(select(StaffMember).where(StaffMember.name == "Anna Lind"))).one()
@@ -94,8 +95,9 @@ async def meeting_now(plan_id: uuid.UUID) -> uuid.UUID:
         plan = await s.get(Plan, plan_id)
         assert plan is not None and patient.citizen_id is not None
         elsa = CitizenPrincipal(patient.citizen_id, "Elsa Andersson")
-        await plans.record_relatives_decision(s, elsa, plan_id, plan.version, [per.id])
-        await s.flush()
+        if decide:
+            await plans.record_relatives_decision(s, elsa, plan_id, plan.version, [per.id])
+            await s.flush()
         invited = [p.id for p in everyone if p.kind is not ParticipantKind.RELATIVE or p is per]  # Elsa's choice
         await meetings.invite(s, anna, meeting.id, meeting.version, invited, InvitationChannel.SMS)
         meeting_id = meeting.id
@@ -126,10 +128,11 @@ async def fresh_link(meeting_id: uuid.UUID) -> str:
 # ---- child processes ------------------------------------------------------------------------------
 
 
-def serve_api(port: int, key_file: Path, media_in_process: bool) -> None:
+def serve_api(port: int, key_file: Path, media_in_process: bool, more: dict[str, Any] | None = None) -> None:
     from sip_service.app import create_app
 
-    settings = settings_for(key_file, media_in_process=media_in_process, redis_url=None if media_in_process else REDIS)
+    redis_url = None if media_in_process else REDIS
+    settings = settings_for(key_file, media_in_process=media_in_process, redis_url=redis_url, **(more or {}))
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -172,8 +175,16 @@ def child(target: Any, *args: Any, port: int | None = None) -> Any:
 
 
 class Meeting:
-    def __init__(self, url: str, meeting_id: uuid.UUID, tokens: dict[str, str], picture: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        url: str,
+        meeting_id: uuid.UUID,
+        tokens: dict[str, str],
+        picture: tuple[int, int],
+        separate: bool = False,  # on Janus: each publishes on a connection of its own
+    ) -> None:
         self.url, self.meeting_id, self.tokens, self.picture = url, str(meeting_id), tokens, picture
+        self.separate = separate
         self.peers: list[MediaPeer] = []
         self.reconnects = 0
         self.stack = AsyncExitStack()
@@ -185,6 +196,7 @@ class Meeting:
         first = await events.next()
         peer = MediaPeer(socket, events, self.meeting_id, first["fromParticipantId"])
         peer.picture = self.picture
+        peer.separate = self.separate
         joined = await peer.run("JoinMeeting")
         if joined["state"] == "WAITING":
             admitted = await self.peers[0].run("AdmitToMeeting", participantId=peer.id)
@@ -255,8 +267,11 @@ async def relay_cpu(m: Meeting, pid: int, seconds: float) -> dict[str, float]:
     return {"cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0), "fps": fps, "reconnects": m.reconnects}
 
 
-async def api_latency(url: str, token: str, plan_id: uuid.UUID, seconds: float, concurrency: int = 4) -> list[float]:
-    body = {"query": documents()["PlanDetail"], "variables": {"id": str(plan_id)}}
+async def api_latency(
+    url: str, token: str, plan_id: uuid.UUID, seconds: float, concurrency: int = 4, operation: str = "PlanDetail"
+) -> list[float]:
+    variables = {"id": str(plan_id)} if operation == "PlanDetail" else {}
+    body = {"query": documents()[operation], "variables": variables}
     headers = {"Authorization": f"Bearer {token}"}
     out: list[float] = []
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
@@ -297,6 +312,191 @@ async def link_to_first_frame(
         return time.perf_counter() - t0
     finally:
         await m.close()
+
+
+# ---- meetings side by side: each meeting's peers in a process of their own ------------------------
+
+
+def meeting_process(
+    url: str,
+    meeting_id: uuid.UUID,
+    people: list[str],
+    tokens: dict[str, str],
+    picture: tuple[int, int],
+    janus_address: str,
+    conn: Any,
+) -> None:
+    """A child process: some of one meeting's aiortc peers (the first of them staff, who admits the
+    others if they wait). Says ("ready", reconnects) once media flows
+    to everyone (or ("failed", why)), then answers each "frames" with (video frames decoded by all
+    its peers, time.monotonic()), until "stop"."""
+    if janus_address:  # Janus's ICE is on the host address only (it skips loopback): the peers' too
+        import aioice.ice
+
+        aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [janus_address]  # type: ignore[assignment]
+
+    async def main() -> None:
+        m = Meeting(url, meeting_id, tokens, picture, separate=bool(janus_address))
+        try:
+            for who in people:
+                await m.enter(who)
+            await m.flowing()
+            conn.send(("ready", m.reconnects))
+            while (asked := await asyncio.to_thread(conn.recv)) != "stop":
+                assert asked == "frames", asked
+                conn.send((m.video_frames(), time.monotonic()))
+        except (Exception, SystemExit) as failed:
+            conn.send(("failed", repr(failed)[:200]))
+        finally:
+            await m.close()
+
+    asyncio.run(main())
+
+
+# Each meeting's peers in two processes of three (each with a staff member who admits the citizen):
+# one process of six aiortc peers is about one core's worth of Python, and would starve on its own.
+HALVES = [["staff-anna", "staff-johan", "citizen-elsa"], ["staff-omar", "staff-sara", "citizen-per"]]
+
+
+class Apart:
+    """A meeting of six whose peers run in child processes (their CPU is those processes', read apart
+    from the media server's)."""
+
+    def __init__(
+        self, url: str, meeting_id: uuid.UUID, tokens: dict[str, str], args: argparse.Namespace, janus: str
+    ) -> None:
+        self.conns: list[Any] = []
+        self.procs: list[Any] = []
+        spawn = mp.get_context("spawn")
+        for people in HALVES:
+            ours, theirs = spawn.Pipe()
+            self.conns.append(ours)
+            self.procs.append(
+                spawn.Process(
+                    target=meeting_process,
+                    args=(url, meeting_id, people, tokens, args.picture, janus, theirs),
+                    daemon=True,
+                )
+            )
+
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self.procs]
+
+    async def start(self) -> None:
+        for proc in self.procs:
+            proc.start()
+        for conn in self.conns:
+            if not await asyncio.to_thread(conn.poll, 180):
+                raise SystemExit("a meeting's peers did not connect within 3 minutes")
+            said = conn.recv()
+            if said[0] != "ready":
+                raise SystemExit(f"a meeting's peers failed: {said[1]}")
+
+    def frames(self) -> tuple[int, float]:
+        """Video frames decoded by all six so far, and when."""
+        total, at = 0, 0.0
+        for conn in self.conns:
+            conn.send("frames")
+            if not conn.poll(30):
+                raise SystemExit("a meeting's peers stopped answering")
+            frames, at = conn.recv()
+            total += int(frames)
+        return total, float(at)
+
+    def stop(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(OSError):
+                conn.send("stop")
+        for proc in self.procs:
+            proc.join(20)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(5)
+
+
+def busy_jiffies() -> tuple[int, int]:
+    """The whole machine's (busy, total) CPU time from /proc/stat, in clock ticks."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+async def side_by_side(
+    label: str,
+    url: str,
+    tokens: dict[str, str],
+    plan_id: uuid.UUID,
+    server_pid: int,
+    janus: str,
+    args: argparse.Namespace,
+) -> list[str]:
+    """Add six-person meetings one at a time; after each, over `args.seconds`: the media server's CPU
+    (its process, from /proc), the peers' CPU (their processes, apart), the whole machine's, and the
+    video frames a second each receiver decodes from each sender in the worst meeting. Stops when that
+    falls below 14 of 15, or the machine has no CPU left (≥ 95 % busy), or at --max-meetings."""
+    lines: list[str] = []
+    meetings: list[Apart] = []
+    try:
+        for k in range(1, args.max_meetings + 1):
+            meeting_id = await meeting_now(plan_id, decide=False)
+            apart = Apart(url, meeting_id, tokens, args, janus)
+            meetings.append(apart)
+            try:
+                await apart.start()
+            except SystemExit as failed:
+                lines.append(f"{label}, {k} meetings: did not hold ({failed})")
+                break
+            await asyncio.sleep(2)  # settle after the last join
+            server0, peers0 = cpu_seconds(server_pid), sum(cpu_seconds(pid) for m in meetings for pid in m.pids)
+            busy0, total0 = busy_jiffies()
+            frames0 = [m.frames() for m in meetings]
+            await asyncio.sleep(args.seconds)
+            frames1 = [m.frames() for m in meetings]
+            busy1, total1 = busy_jiffies()
+            server1, peers1 = cpu_seconds(server_pid), sum(cpu_seconds(pid) for m in meetings for pid in m.pids)
+            fps = [(f1 - f0) / (t1 - t0) / 30 for (f0, t0), (f1, t1) in zip(frames0, frames1, strict=True)]
+            window = frames1[0][1] - frames0[0][1]
+            server = 100 * (server1 - server0) / window
+            peers = 100 * (peers1 - peers0) / window
+            machine = 100 * (busy1 - busy0) / max(1, total1 - total0)
+            lines.append(
+                f"{label}, {k} six-person meeting(s): media server {server:.0f} % of a core "
+                f"({server / k:.1f} % per meeting), peers {peers:.0f} % (in {2 * k} processes apart), "
+                f"machine {machine:.0f} % busy of {mp.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
+                f"video frames/s per receiver and sender: worst meeting {min(fps):.1f}, best {max(fps):.1f}"
+            )
+            print(lines[-1], flush=True)
+            if min(fps) < 14:
+                lines.append(f"{label}: stopped at {k}: delivered frames below 14 of 15")
+                break
+            if machine >= 95:
+                lines.append(f"{label}: stopped at {k}: the machine's CPU is saturated")
+                break
+    finally:
+        for m in meetings:
+            m.stop()
+        await asyncio.sleep(2)
+    return lines
+
+
+async def api_p99_apart(
+    url: str, token: str, tokens: dict[str, str], plan_id: uuid.UUID, janus: str, args: argparse.Namespace
+) -> str:
+    """The API's latency for a simple read (Me, two clients) idle and with a six-person meeting
+    running (its peers in a process apart)."""
+    idle = await api_latency(url, token, plan_id, args.seconds, concurrency=2, operation="Me")
+    apart = Apart(url, await meeting_now(plan_id, decide=False), tokens, args, janus)
+    try:
+        await apart.start()
+        busy = await api_latency(url, token, plan_id, args.seconds, concurrency=2, operation="Me")
+    finally:
+        apart.stop()
+        await asyncio.sleep(2)
+    return (
+        f"idle {p(idle, 0.5):.1f}/{p(idle, 0.99):.1f} ms, "
+        f"6-person meeting {p(busy, 0.5):.1f}/{p(busy, 0.99):.1f} ms (p99 x{p(busy, 0.99) / p(idle, 0.99):.2f})"
+    )
 
 
 # ---- the run ----------------------------------------------------------------------------------------
@@ -364,6 +564,8 @@ async def measure(args: argparse.Namespace, key_file: Path, plan_id: uuid.UUID) 
     meeting_id = await meeting_now(plan_id)
     picture, lines = args.picture, []
 
+    if args.only_janus:
+        return await beside_janus(args, key_file, tokens, plan_id)
     if args.profile:  # only the forwarding relay in its worker with 6, under py-spy
         port = free_port()
         with child(serve_api, port, key_file, False, port=port), child(run_relay, "forward", key_file) as relay_pid:
@@ -412,6 +614,38 @@ async def measure(args: argparse.Namespace, key_file: Path, plan_id: uuid.UUID) 
                 f"encode-once relay {case(cpu['encode-once', n])}{ratio(cpu['forward', n], cpu['encode-once', n])}; "
                 f"naive MediaRelay {case(cpu['naive', n])}{ratio(cpu['forward', n], cpu['naive', n])}"
             )
+    lines += await beside_janus(args, key_file, tokens, plan_id)
+    return lines
+
+
+async def beside_janus(
+    args: argparse.Namespace, key_file: Path, tokens: dict[str, str], plan_id: uuid.UUID
+) -> list[str]:
+    """3. The forwarding relay (its worker) and Janus side by side, each meeting's peers in a process
+    of their own: the media server's CPU per six-person meeting and how many meetings the box
+    carries; then the API's p99 for a simple read with a meeting running, relay in process vs Janus."""
+    from media_servers import janus_server
+
+    lines: list[str] = []
+    port = free_port()
+    with child(serve_api, port, key_file, False, port=port), child(run_relay, "forward", key_file) as relay_pid:
+        url = f"http://127.0.0.1:{port}"
+        lines += await side_by_side("forwarding relay", url, tokens, plan_id, relay_pid, "", args)
+    here = Path(tempfile.mkdtemp(prefix="sip-bench-janus-"))
+    with janus_server(here) as (janus, process):
+        more = {"media_backend": "janus", "janus_urls": [janus.url], "janus_admin_key": janus.admin_key}
+        port = free_port()
+        with child(serve_api, port, key_file, True, more, port=port):
+            url = f"http://127.0.0.1:{port}"
+            lines += await side_by_side("Janus", url, tokens, plan_id, process.pid, janus.address, args)
+            janus_api = await api_p99_apart(url, tokens["staff-anna"], tokens, plan_id, janus.address, args)
+    shutil.rmtree(here, ignore_errors=True)
+    port = free_port()
+    with child(serve_api, port, key_file, True, port=port):
+        url = f"http://127.0.0.1:{port}"
+        relay_api = await api_p99_apart(url, tokens["staff-anna"], tokens, plan_id, "", args)
+    lines.append(f"API p50/p99 (Me, 2 clients; the meeting's peers in a process apart), relay in process: {relay_api}")
+    lines.append(f"API p50/p99 (the same), Janus (its client in the API process): {janus_api}")
     return lines
 
 
@@ -440,6 +674,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="measured seconds per case (10)")
     parser.add_argument("--picture", type=lambda v: tuple(map(int, v.split("x"))), default=(320, 240))
     parser.add_argument("--links", type=int, default=3, help="link-to-first-frame runs (3)")
+    parser.add_argument("--max-meetings", type=int, default=6, help="six-person meetings side by side, at most (6)")
+    parser.add_argument("--only-janus", action="store_true", help="only part 3: the relay beside Janus")
     parser.add_argument("--profile", help="only the forwarding relay with 6, its py-spy samples (raw) to this file")
     args = parser.parse_args()
 
