@@ -119,7 +119,9 @@ async def test_redis_down_closes_live_sockets_answers_503_where_needed_and_recov
             # Up: a change reaches an open page; Anna waits in the meeting's events.
             await a_change_is_heard("before")
             ready = await http.get("/readyz")
-            assert ready.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}, ready.text
+            assert ready.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok", "media": "ok"}}, (
+                ready.text
+            )
             async with (
                 plan_page(running.url, token("staff-anna"), plan_id) as page,
                 signed_in(running.url, token("staff-anna")) as anna,
