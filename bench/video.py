@@ -437,6 +437,13 @@ async def side_by_side(
     falls below 14 of 15, or the machine has no CPU left (≥ 95 % busy), or at --max-meetings."""
     lines: list[str] = []
     meetings: list[Apart] = []
+    # Its cost with no meeting at all (the relay's event loop; Janus's threads and the service's long
+    # polls), which a meeting's figure includes and the next meeting does not add again.
+    server0, t0 = cpu_seconds(server_pid), time.monotonic()
+    await asyncio.sleep(args.seconds)
+    idle = 100 * (cpu_seconds(server_pid) - server0) / (time.monotonic() - t0)
+    lines.append(f"{label}, no meeting: media server {idle:.1f} % of a core")
+    print(lines[-1], flush=True)
     try:
         for k in range(1, args.max_meetings + 1):
             meeting_id = await meeting_now(plan_id, decide=False)
@@ -462,7 +469,8 @@ async def side_by_side(
             machine = 100 * (busy1 - busy0) / max(1, total1 - total0)
             lines.append(
                 f"{label}, {k} six-person meeting(s): media server {server:.0f} % of a core "
-                f"({server / k:.1f} % per meeting), peers {peers:.0f} % (in {2 * k} processes apart), "
+                f"({server / k:.1f} % per meeting, {(server - idle) / k:.1f} % above idle), "
+                f"peers {peers:.0f} % (in {2 * k} processes apart), "
                 f"machine {machine:.0f} % busy of {mp.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
                 f"video frames/s per receiver and sender: worst meeting {min(fps):.1f}, best {max(fps):.1f}"
             )
