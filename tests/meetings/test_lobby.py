@@ -205,3 +205,16 @@ def test_the_rules() -> None:
     assert lobby.visible(admitted, me, in_room=False) and lobby.in_room_after(admitted, me, in_room=False)
     removed = lobby.event(lobby.EventKind.REMOVED, other, "x", uuid.UUID(me), "me")
     assert not lobby.in_room_after(removed, me, in_room=True)
+
+
+def test_that_the_meeting_is_over_reaches_everyone_and_a_lost_connection_only_its_owner() -> None:
+    """CLOSED (staff cancelled the meeting) is seen in the room and in the lobby, so that a patient
+    still waiting reads "Mötet är avslutat." too; MEDIA_LOST only by its addressee, in the room."""
+    me, other = str(uuid.uuid4()), uuid.uuid4()
+    closed = lobby.event(lobby.EventKind.CLOSED, lobby.MEDIA_SERVER, lobby.MEDIA_SERVER_NAME)
+    assert lobby.visible(closed, me, in_room=True) and lobby.visible(closed, me, in_room=False)
+    assert lobby.in_room_after(closed, me, in_room=True)  # what it does to the page is the page's
+    lost = lobby.event(lobby.EventKind.MEDIA_LOST, lobby.MEDIA_SERVER, lobby.MEDIA_SERVER_NAME, uuid.UUID(me), "me")
+    assert lobby.visible(lost, me, in_room=True) and not lobby.visible(lost, me, in_room=False)
+    to_other = lobby.event(lobby.EventKind.MEDIA_LOST, lobby.MEDIA_SERVER, lobby.MEDIA_SERVER_NAME, other, "x")
+    assert not lobby.visible(to_other, me, in_room=True)
