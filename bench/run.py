@@ -449,20 +449,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def database_cpu_seconds() -> float:
-    """CPU time of every PostgreSQL process serving the bench database (the servers' pooled
-    connections, kept open through a run), from /proc: the work each side leaves to the database."""
-    total = 0.0
+def database_cpu_seconds() -> dict[int, float]:
+    """CPU time of each PostgreSQL process serving the bench database (the servers' pooled
+    connections), from /proc: the work each side leaves to the database."""
+    found: dict[int, float] = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             cmdline = (proc / "cmdline").read_bytes()
             if cmdline.startswith(b"postgres: ") and f" {DB_NAME} ".encode() in cmdline:
-                total += cpu_seconds(int(proc.name))
+                found[int(proc.name)] = cpu_seconds(int(proc.name))
         except OSError:  # gone meanwhile
             continue
-    return total
+    return found
+
+
+def database_cpu_since(before: dict[int, float]) -> float:
+    """The database's CPU time since `before`: a connection opened meanwhile counts from zero; one
+    closed meanwhile is lost (the pools keep theirs open, so there are few)."""
+    return sum(now - before.get(pid, 0.0) for pid, now in database_cpu_seconds().items())
 
 
 # ---- load and report ------------------------------------------------------------------------------
@@ -516,7 +522,7 @@ async def load(name: str, pid: int, send: Send, args: argparse.Namespace, counts
         database0 = database_cpu_seconds()
         latencies, elapsed = await run(args.seconds)
         server_cpu, client_cpu, counts1 = cpu_seconds(pid) - server0, time.process_time() - client0, await counts()
-        database_cpu = database_cpu_seconds() - database0
+        database_cpu = database_cpu_since(database0)
         per_request = {k: (counts1[k] - counts0[k]) / len(latencies) for k in counts1}
         return Result(name, len(latencies), elapsed, latencies, server_cpu, client_cpu, database_cpu, per_request)
 
