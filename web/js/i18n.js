@@ -189,6 +189,16 @@ const S = {
   MEDIA: ["video", "video"],
   ATTESTED: ["intygat av {name}", "attested by {name}"],
   addStaff: ["Lägg till personal från en annan verksamhet", "Add staff from another organisation"],
+  noCoordinator: ["Ingen samordnar den här planen än.", "Nobody coordinates this plan yet."],
+  noCoordinatorDischarge: [
+    "Planen startades av sjukhusets meddelande om att patienten är utskrivningsklar. Ta på dig samordningen, så blir planen din och kan kallas till SIP-möte.",
+    "The hospital's notice that the patient is ready for discharge started this plan. Take on coordinating it to make it yours and call the SIP meeting.",
+  ],
+  noCoordinatorText: [
+    "Ta på dig samordningen, så blir planen din.",
+    "Take on coordinating it to make it yours.",
+  ],
+  takeOn: ["Bli samordnare för planen", "Become the plan's coordinator"],
   organisation: ["Verksamhet", "Organisation"],
   chooseOrg: ["Välj verksamhet", "Choose an organisation"],
   staffMember: ["Person", "Person"],

@@ -45,8 +45,24 @@ export function checklist(view) {
   button.setAttribute("aria-describedby", "finalize-reasons");
   button.id = "finalize-button";
   return section(view, "checklist", t("checklist"), { open: true },
+    takeOn(view),
     blockers.length ? h("ol", { class: "checklist", id: "checklist" }, items) : h("p", { class: "ok" }, t("checklistDone")),
     finalize);
+}
+
+// A plan nobody coordinates (one a hospital's discharge notice started, for the unit to take on):
+// a staff member who does not take part yet takes it on as its coordinator, in one step.
+function takeOn(view) {
+  const plan = view.plan;
+  const me = view.ctx.me && view.ctx.me.staffMember ? view.ctx.me.staffMember.id : null;
+  if (!me || plan.participants.some((p) => p.isCoordinator)) return null;
+  if (plan.participants.some((p) => p.staffMember && p.staffMember.id === me)) return null;
+  return h("div", { class: "note take-on", id: "take-on", role: "note" },
+    h("p", {}, h("strong", {}, t("noCoordinator"))),
+    h("p", {}, plan.dischargeReadyAt ? t("noCoordinatorDischarge") : t("noCoordinatorText")),
+    form("take-on-form", null, [], t("takeOn"),
+      () => mutate(view, "AddParticipant", planVars(view, { input: { kind: "STAFF", staffMemberId: me, isCoordinator: true } })),
+      { className: "inline" }));
 }
 
 export function isCoordinator(view) {
