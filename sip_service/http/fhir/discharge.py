@@ -30,7 +30,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sip_service.http.fhir.resources import CANONICAL, HSA_ID, PERSONNUMMER, Json, clean, hsa_identifier, instant
+from sip_service.http.fhir.resources import (
+    CANONICAL,
+    HSA_ID,
+    PERSONNUMMER,
+    Json,
+    clean,
+    instant,
+    organisation_ref,
+)
 from sip_service.inbox.rules import discharge_deadline
 from sip_service.models.discharge import DischargeNotice
 from sip_service.models.identity import Citizen, Organisation
@@ -275,16 +283,6 @@ def task(row: DischargeNotice, patient: Citizen, poster: Organisation | None, un
     """The Task as the service keeps it: accepted, its focus the plan it started or flagged, the
     SIP meeting due within three days of `authoredOn` (`restriction.period.end`)."""
 
-    def org(o: Organisation | None) -> Json | None:
-        if o is None:
-            return None
-        return {
-            "reference": f"Organization/{o.id}",
-            "type": "Organization",
-            "identifier": hsa_identifier(o.hsa_id),
-            "display": o.name,
-        }
-
     return clean(
         {
             "resourceType": "Task",
@@ -303,8 +301,8 @@ def task(row: DischargeNotice, patient: Citizen, poster: Organisation | None, un
             "for": {"type": "Patient", "identifier": {"system": PERSONNUMMER, "value": patient.personal_number}},
             "authoredOn": instant(row.ready_at),
             "lastModified": instant(row.received_at),
-            "requester": org(poster),
-            "owner": org(unit),
+            "requester": organisation_ref(poster),
+            "owner": organisation_ref(unit),
             "restriction": {"period": {"end": instant(discharge_deadline(row.ready_at))}},
         }
     )
